@@ -1,0 +1,230 @@
+//! The `switchboard` command line: `serve` runs the host, `plugin inspect`
+//! reads a component. Every subcommand has `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::plugins::{
+    ComponentInfo, LoadedPlugin, Manifest, PluginKind, PluginRuntime, RuntimeConfig,
+};
+
+/// switchboard: a contact-center rules platform. Routing policies, escalation
+/// rules, compliance checks and KPI definitions run as sandboxed WebAssembly
+/// components; the host owns contacts, agents, queues and the audit log.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log filter, e.g. `info`, `debug`, `switchboard=debug,tower_http=info`.
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the switchboard server with the bundled plugins active.
+    ///
+    /// Data (the compile cache, and later contacts and the audit log) is kept
+    /// in --data-dir, created if missing.
+    Serve(ServeArgs),
+    /// Work with plugin components.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// Options of `switchboard serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for switchboard's data; created if missing.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "switchboard-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Print what a component is: world, WIT version, imports, exports, size, digest.
+    ///
+    /// Exits non-zero if the file is not a component. With --manifest, also
+    /// checks the component against the manifest exactly as the server would
+    /// when loading it.
+    Inspect {
+        /// The `.wasm` component.
+        file: PathBuf,
+        /// A `manifest.json` to validate the component against.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the plugins bundled in this binary.
+    Bundled,
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Plugin(PluginCommand::Inspect {
+            file,
+            manifest,
+            json,
+        }) => inspect(&file, manifest.as_deref(), json),
+        Command::Plugin(PluginCommand::Bundled) => {
+            for p in crate::bundled::BUNDLED {
+                let m = Manifest::from_json(p.manifest)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("bundled plugin {}", p.crate_name))?;
+                print_line(&format!(
+                    "{:<24} {:<8} {:<11} {:>8} bytes  {}",
+                    m.name(),
+                    m.kind,
+                    m.kind.world(),
+                    p.wasm.len(),
+                    m.description
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn print_line(line: &str) {
+    println!("{line}");
+}
+
+fn inspect(
+    file: &std::path::Path,
+    manifest: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let runtime = PluginRuntime::new(RuntimeConfig::default())?;
+    let info = runtime
+        .inspect(&bytes)
+        .with_context(|| format!("{} is not a loadable component", file.display()))?;
+    let checked = match manifest {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let manifest = Manifest::from_json(&text)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("in {}", path.display()))?;
+            let name = manifest.name();
+            runtime
+                .load(manifest, &bytes)
+                .with_context(|| format!("{} does not match {}", file.display(), path.display()))?;
+            Some(name)
+        }
+        None => None,
+    };
+    if json {
+        print_line(&serde_json::to_string_pretty(&info)?);
+    } else {
+        print_line(&render_info(&info, checked.as_deref()));
+    }
+    Ok(())
+}
+
+fn render_info(info: &ComponentInfo, checked: Option<&str>) -> String {
+    let mut s = String::new();
+    let kind = info
+        .kind
+        .map_or("none (exports no switchboard interface)".to_owned(), |k| {
+            format!("{k} (world {})", k.world())
+        });
+    s.push_str(&format!("kind:     {kind}\n"));
+    s.push_str(&format!(
+        "wit:      {}\n",
+        info.wit_version
+            .as_deref()
+            .map_or("-".to_owned(), |v| format!("switchboard:rules@{v}"))
+    ));
+    s.push_str(&format!("size:     {} bytes\n", info.size_bytes));
+    s.push_str(&format!("digest:   sha256:{}\n", info.digest));
+    s.push_str("exports:\n");
+    for e in &info.exports {
+        s.push_str(&format!("  {e}\n"));
+    }
+    s.push_str("imports:\n");
+    for i in &info.imports {
+        s.push_str(&format!("  {i}\n"));
+    }
+    if let Some(name) = checked {
+        s.push_str(&format!(
+            "manifest: {name}: OK, loads as the server would load it\n"
+        ));
+    }
+    s.trim_end().to_owned()
+}
+
+/// Load and activate every bundled plugin (compiled once, then from the cache).
+pub fn load_bundled(runtime: &PluginRuntime) -> anyhow::Result<Vec<Arc<LoadedPlugin>>> {
+    let mut loaded = Vec::new();
+    for p in crate::bundled::BUNDLED {
+        let manifest = Manifest::from_json(p.manifest)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("bundled plugin {}", p.crate_name))?;
+        let plugin = runtime
+            .load(manifest, p.wasm)
+            .with_context(|| format!("loading bundled plugin {}", p.crate_name))?;
+        activate_default(&plugin)?;
+        loaded.push(plugin);
+    }
+    Ok(loaded)
+}
+
+fn activate_default(plugin: &Arc<LoadedPlugin>) -> anyhow::Result<()> {
+    use crate::plugins::{ComplianceCheck, EscalationRule, KpiDefinition, RoutingPolicy};
+    let id = plugin.id().to_string();
+    let ctx = || format!("activating {id} with its default config");
+    match plugin.manifest().kind {
+        PluginKind::Routing => drop(plugin.activate::<RoutingPolicy>(None).with_context(ctx)?),
+        PluginKind::Escalation => drop(plugin.activate::<EscalationRule>(None).with_context(ctx)?),
+        PluginKind::Compliance => drop(plugin.activate::<ComplianceCheck>(None).with_context(ctx)?),
+        PluginKind::Kpi => drop(plugin.activate::<KpiDefinition>(None).with_context(ctx)?),
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let runtime = PluginRuntime::new(RuntimeConfig {
+        cache_dir: Some(args.data_dir.join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    tracing::info!(data_dir = %args.data_dir.display(), "loading bundled plugins");
+    let plugins = load_bundled(&runtime)?;
+    for p in &plugins {
+        tracing::info!(plugin = %p.id(), kind = %p.manifest().kind, compiled = ?p.compiled(), "plugin active");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(crate::server::run(args.listen, plugins))
+}

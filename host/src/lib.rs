@@ -1,0 +1,21 @@
+//! # switchboard
+//!
+//! The host runtime of switchboard, a contact-center rules platform. The host
+//! owns every byte of state (contacts, agents, queues, the audit log); every
+//! piece of business judgement (routing, escalation, compliance, KPIs) lives
+//! in a sandboxed WebAssembly component written against the WIT contract in
+//! `wit/`.
+//!
+//! Modules, and which way they may call:
+//! - [`domain`]: contacts, agents, queues and the lifecycle state machine (pure);
+//! - [`plugins`]: the Wasm runtime: one engine, a compile cache, loading and
+//!   validation, bounded calls, plugin log buffers;
+//! - [`bundled`]: the plugins compiled into this binary;
+//! - [`cli`]: the `switchboard` command line;
+//! - [`server`]: the HTTP server.
+
+pub mod bundled;
+pub mod cli;
+pub mod domain;
+pub mod plugins;
+pub mod server;

@@ -1,0 +1,170 @@
+//! The bounds every plugin call runs under, in one place (as in Spin's
+//! `limits.rs`): wall time (epoch deadline), linear memory, table elements,
+//! instances, and the size of the output the host accepts.
+
+use std::time::Duration;
+
+use super::manifest::ManifestLimits;
+
+/// The bounds one plugin version runs under: what its manifest asked for,
+/// capped by the host's [`HostLimits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    /// Wall time one call (including `configure`) may take.
+    pub timeout: Duration,
+    /// Linear memory one instance may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Elements per table.
+    pub table_elements: usize,
+    /// Core instances, tables and memories per component instance.
+    pub instances: usize,
+    /// Bytes of output (strings and list elements, as lifted) one call may return.
+    pub max_output_bytes: usize,
+}
+
+/// Host-wide defaults and caps: a manifest may ask for less than the cap,
+/// never more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostLimits {
+    /// Used when a manifest asks for nothing.
+    pub default: Limits,
+    /// The most any plugin gets.
+    pub max: Limits,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        Self {
+            default: Limits {
+                timeout: Duration::from_millis(5),
+                memory_bytes: 32 << 20,
+                table_elements: 20_000,
+                instances: 32,
+                max_output_bytes: 256 << 10,
+            },
+            max: Limits {
+                timeout: Duration::from_millis(1_000),
+                memory_bytes: 256 << 20,
+                table_elements: 100_000,
+                instances: 64,
+                max_output_bytes: 4 << 20,
+            },
+        }
+    }
+}
+
+impl HostLimits {
+    /// The limits for a plugin whose manifest requested `requested`.
+    pub fn resolve(&self, requested: &ManifestLimits) -> Limits {
+        let d = self.default;
+        let m = self.max;
+        Limits {
+            timeout: requested
+                .timeout_ms
+                .map_or(d.timeout, Duration::from_millis)
+                .min(m.timeout),
+            memory_bytes: requested
+                .memory_mib
+                .map_or(d.memory_bytes, |mib| (mib as usize).saturating_mul(1 << 20))
+                .min(m.memory_bytes),
+            table_elements: d.table_elements.min(m.table_elements),
+            instances: d.instances.min(m.instances),
+            max_output_bytes: requested
+                .max_output_bytes
+                .map_or(d.max_output_bytes, |b| b as usize)
+                .min(m.max_output_bytes),
+        }
+    }
+}
+
+/// Enforces [`Limits`] on one store and remembers which bound was hit, so a
+/// trap can be reported as "memory limit" rather than a bare trap.
+#[derive(Debug)]
+pub(crate) struct StoreLimiter {
+    limits: Limits,
+    pub(crate) memory_exceeded: bool,
+    pub(crate) table_exceeded: bool,
+}
+
+impl StoreLimiter {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            memory_exceeded: false,
+            table_exceeded: false,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for StoreLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory_bytes {
+            self.memory_exceeded = true;
+            // An error (rather than `Ok(false)`) traps at once: a guest that
+            // ignores a failed `memory.grow` cannot keep running.
+            wasmtime::bail!(
+                "memory limit of {} bytes exceeded (wanted {desired})",
+                self.limits.memory_bytes
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.table_elements {
+            self.table_exceeded = true;
+            wasmtime::bail!(
+                "table limit of {} elements exceeded (wanted {desired})",
+                self.limits.table_elements
+            );
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.instances
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_requests_are_capped_by_the_host() {
+        let host = HostLimits::default();
+        let asked = ManifestLimits {
+            timeout_ms: Some(60_000),
+            memory_mib: Some(4),
+            max_output_bytes: None,
+        };
+        let got = host.resolve(&asked);
+        assert_eq!(got.timeout, host.max.timeout);
+        assert_eq!(got.memory_bytes, 4 << 20);
+        assert_eq!(got.max_output_bytes, host.default.max_output_bytes);
+    }
+
+    #[test]
+    fn empty_request_gets_defaults() {
+        let host = HostLimits::default();
+        assert_eq!(host.resolve(&ManifestLimits::default()), host.default);
+    }
+}

@@ -1,0 +1,1045 @@
+//! Loading and calling plugins. One [`PluginRuntime`] per process owns the
+//! `wasmtime::Engine` (pooling allocator, epoch interruption), the linker
+//! (the `log` import plus a locked-down WASI), the compile cache and an epoch
+//! ticker thread. A [`LoadedPlugin`] is one validated, pre-instantiated
+//! version; an [`Activation`] is that version with a validated config and a
+//! pool of warm, configured instances.
+//!
+//! Calls are synchronous and bounded; call them from a plain thread (e.g.
+//! the engine's worker or `spawn_blocking`), not from inside an async task.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{compliance, escalation, kpi, log_iface, routing};
+use super::cache::{CacheStats, CompileCache, CompileSource};
+use super::error::{CallOutcome, LoadError, PluginError};
+use super::limits::{HostLimits, Limits, StoreLimiter};
+use super::log::{LogBuffer, LogLevel, LogSource};
+use super::manifest::{Manifest, PluginKind, WIT_VERSION};
+use super::wasi::sandboxed_ctx;
+
+/// How the runtime is set up.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Directory of the compile cache; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Default and maximum limits for plugins.
+    pub limits: HostLimits,
+    /// Granularity of time limits: the epoch ticker's period.
+    pub epoch_tick: Duration,
+    /// Component instances the pooling allocator can hold at once (all plugins).
+    pub max_instances: u32,
+    /// Warm instances kept per activation (more are created under load and dropped after).
+    pub warm_instances: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            limits: HostLimits::default(),
+            epoch_tick: Duration::from_millis(1),
+            max_instances: 128,
+            warm_instances: 8,
+        }
+    }
+}
+
+/// Identifies one plugin version in errors, logs and the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct PluginId {
+    pub id: Arc<str>,
+    pub version: Arc<str>,
+    /// Hex sha256 of the component bytes.
+    pub digest: Arc<str>,
+}
+
+impl fmt::Display for PluginId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}@{} (sha256:{})",
+            self.id,
+            self.version,
+            &self.digest[..12.min(self.digest.len())]
+        )
+    }
+}
+
+/// What a component is, read from its bytes (`switchboard plugin inspect`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComponentInfo {
+    /// The plugin kind its exports make it, if any.
+    pub kind: Option<PluginKind>,
+    /// The world that kind targets.
+    pub world: Option<&'static str>,
+    /// The `switchboard:rules` version it was built against.
+    pub wit_version: Option<String>,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub size_bytes: usize,
+    /// Hex sha256 of the bytes.
+    pub digest: String,
+    /// Where the compiled form came from.
+    pub compiled: CompileSource,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    cache: CompileCache,
+    config: RuntimeConfig,
+    stop_ticker: Arc<AtomicBool>,
+    ticker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The plugin runtime. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct PluginRuntime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl fmt::Debug for PluginRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginRuntime")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginRuntime {
+    /// Create the engine, linker, cache and epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|e| LoadError::Compile(format!("cannot create the Wasm engine: {e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Compile(format!("cannot link WASI: {e:#}")))?;
+        // Adds `switchboard:rules/log` (and the type-only `types` interface),
+        // shared by all four worlds.
+        routing::RoutingPolicy::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| LoadError::Compile(format!("cannot link the log import: {e:#}")))?;
+        let cache = CompileCache::new(&engine, config.cache_dir.clone())?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop_ticker.clone();
+            let tick = config.epoch_tick;
+            std::thread::Builder::new()
+                .name("switchboard-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })?
+        };
+        Ok(Self {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                cache,
+                config,
+                stop_ticker,
+                ticker: Mutex::new(Some(ticker)),
+            }),
+        })
+    }
+
+    /// Compile-cache counters (hits, misses, corrupt artifacts replaced).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// The cache file for a component digest, if caching is on.
+    pub fn cache_path(&self, digest: &str) -> Option<PathBuf> {
+        self.inner.cache.path_for(digest)
+    }
+
+    /// Read what a component is: kind, WIT version, imports, exports, digest.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<ComponentInfo, LoadError> {
+        sniff(bytes)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        let (component, compiled) = self.inner.cache.load(&self.inner.engine, &digest, bytes)?;
+        Ok(self.describe(&component, bytes.len(), digest, compiled))
+    }
+
+    fn describe(
+        &self,
+        component: &Component,
+        size_bytes: usize,
+        digest: String,
+        compiled: CompileSource,
+    ) -> ComponentInfo {
+        let ty = component.component_type();
+        let engine = &self.inner.engine;
+        let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+        let exports: Vec<String> = ty
+            .exports(engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let ours = exports.iter().find_map(|e| {
+            let rest = e.strip_prefix("switchboard:rules/")?;
+            let (iface, version) = rest.split_once('@')?;
+            Some((PluginKind::from_interface(iface)?, version.to_owned()))
+        });
+        ComponentInfo {
+            kind: ours.as_ref().map(|(k, _)| *k),
+            world: ours.as_ref().map(|(k, _)| k.world()),
+            wit_version: ours.map(|(_, v)| v),
+            imports,
+            exports,
+            size_bytes,
+            digest,
+            compiled,
+        }
+    }
+
+    /// Load one plugin version: check the bytes, compile (or load from the
+    /// cache), check that the component implements the manifest's world and
+    /// imports nothing else, and pre-instantiate it.
+    #[tracing::instrument(skip_all, fields(plugin = %manifest.name()))]
+    pub fn load(&self, manifest: Manifest, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
+        sniff(bytes)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        let (component, compiled) = self.inner.cache.load(&self.inner.engine, &digest, bytes)?;
+        let info = self.describe(&component, bytes.len(), digest.clone(), compiled);
+        let extra: Vec<String> = info
+            .imports
+            .iter()
+            .filter(|i| !import_allowed(i))
+            .cloned()
+            .collect();
+        if !extra.is_empty() {
+            return Err(LoadError::ExtraImports { imports: extra });
+        }
+        let kind = manifest.kind;
+        let export = kind.export_name();
+        if !info.exports.contains(&export) {
+            let found = if info.exports.is_empty() {
+                "nothing".to_owned()
+            } else {
+                info.exports
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(LoadError::WrongWorld {
+                expected: kind,
+                world: kind.world(),
+                export,
+                found,
+            });
+        }
+        let contract = |e: wasmtime::Error| LoadError::Contract {
+            world: kind.world(),
+            version: WIT_VERSION,
+            detail: format!("{e:#}"),
+        };
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(contract)?;
+        let typed = match kind {
+            PluginKind::Routing => {
+                TypedPre::Routing(routing::RoutingPolicyPre::new(pre).map_err(contract)?)
+            }
+            PluginKind::Escalation => {
+                TypedPre::Escalation(escalation::EscalationRulePre::new(pre).map_err(contract)?)
+            }
+            PluginKind::Compliance => {
+                TypedPre::Compliance(compliance::ComplianceCheckPre::new(pre).map_err(contract)?)
+            }
+            PluginKind::Kpi => TypedPre::Kpi(kpi::KpiDefinitionPre::new(pre).map_err(contract)?),
+        };
+        let limits = self.inner.config.limits.resolve(&manifest.limits);
+        tracing::info!(kind = %kind, ?compiled, size = bytes.len(), "plugin loaded");
+        Ok(Arc::new(LoadedPlugin {
+            id: PluginId {
+                id: manifest.id.as_str().into(),
+                version: manifest.version.as_str().into(),
+                digest: digest.into(),
+            },
+            manifest,
+            limits,
+            compiled,
+            size_bytes: bytes.len(),
+            typed,
+            log: Arc::new(LogBuffer::default()),
+            runtime: self.inner.clone(),
+        }))
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let mut c = Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c.parallel_compilation(true);
+    let mut pool = PoolingAllocationConfig::default();
+    let n = config.max_instances.max(4);
+    pool.total_component_instances(n);
+    pool.total_core_instances(n * 4);
+    pool.total_memories(n * 2);
+    pool.total_tables(n * 4);
+    pool.max_memory_size(config.limits.max.memory_bytes);
+    pool.table_elements(config.limits.max.table_elements);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    c
+}
+
+/// Tell a component from a core module or something else entirely.
+fn sniff(bytes: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        let got = bytes
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(LoadError::NotWasm {
+            got: if got.is_empty() {
+                "an empty file".into()
+            } else {
+                got
+            },
+        });
+    }
+    // Core modules are version 1 (`01 00 00 00`); components use layer 1 (`0d 00 01 00`).
+    if bytes[4..8] == [1, 0, 0, 0] {
+        return Err(LoadError::CoreModule);
+    }
+    Ok(())
+}
+
+/// The WASI interfaces a sandboxed plugin may import. Their host side is
+/// locked down (see `wasi.rs`); sockets and HTTP are never allowed.
+const ALLOWED_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+fn import_allowed(name: &str) -> bool {
+    if let Some(ours) = name.strip_prefix("switchboard:rules/") {
+        return ours == format!("log@{WIT_VERSION}") || ours == format!("types@{WIT_VERSION}");
+    }
+    let (base, version) = name.split_once('@').unwrap_or((name, ""));
+    ALLOWED_WASI.contains(&base) && version.starts_with("0.2.")
+}
+
+/// Per-store state: limits, the sandboxed WASI context, the log buffer.
+pub struct PluginState {
+    limiter: StoreLimiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    log: Arc<LogBuffer>,
+}
+
+impl fmt::Debug for PluginState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginState").finish_non_exhaustive()
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl super::bindings::types::Host for PluginState {}
+
+impl log_iface::Host for PluginState {
+    fn log(&mut self, level: log_iface::Level, message: String) {
+        let level = match level {
+            log_iface::Level::Trace => LogLevel::Trace,
+            log_iface::Level::Debug => LogLevel::Debug,
+            log_iface::Level::Info => LogLevel::Info,
+            log_iface::Level::Warn => LogLevel::Warn,
+            log_iface::Level::Error => LogLevel::Error,
+        };
+        self.log.push(level, LogSource::Guest, &message);
+    }
+}
+
+enum TypedPre {
+    Routing(routing::RoutingPolicyPre<PluginState>),
+    Escalation(escalation::EscalationRulePre<PluginState>),
+    Compliance(compliance::ComplianceCheckPre<PluginState>),
+    Kpi(kpi::KpiDefinitionPre<PluginState>),
+}
+
+/// One validated, pre-instantiated plugin version.
+pub struct LoadedPlugin {
+    id: PluginId,
+    manifest: Manifest,
+    limits: Limits,
+    compiled: CompileSource,
+    size_bytes: usize,
+    typed: TypedPre,
+    log: Arc<LogBuffer>,
+    runtime: Arc<RuntimeInner>,
+}
+
+impl fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("id", &self.id)
+            .field("kind", &self.manifest.kind)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPlugin {
+    /// Who this plugin is.
+    pub fn id(&self) -> &PluginId {
+        &self.id
+    }
+
+    /// Its manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The limits it runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether it came from the compile cache.
+    pub fn compiled(&self) -> CompileSource {
+        self.compiled
+    }
+
+    /// Size of the component, in bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.size_bytes
+    }
+
+    /// Its log buffer (guest `log` calls, stdout, stderr, call failures).
+    pub fn log(&self) -> &Arc<LogBuffer> {
+        &self.log
+    }
+
+    /// Activate with a configuration (`None`: the manifest's default). The
+    /// configuration is validated against the manifest's JSON Schema, then
+    /// one instance is created and configured so errors surface now.
+    pub fn activate<W: World>(
+        self: &Arc<Self>,
+        config: Option<serde_json::Value>,
+    ) -> Result<Activation<W>, PluginError> {
+        if W::KIND != self.manifest.kind {
+            return Err(PluginError::WrongKind {
+                plugin: self.id.clone(),
+                wanted: W::KIND,
+                actual: self.manifest.kind,
+            });
+        }
+        let config = config.unwrap_or_else(|| self.manifest.default_config.clone());
+        self.manifest.validate_config(&config)?;
+        let config_json: Arc<str> = config.to_string().into();
+        let activation = Activation {
+            plugin: self.clone(),
+            config_digest: hex::encode(Sha256::digest(config_json.as_bytes())),
+            config: config_json,
+            pool: Mutex::new(Vec::new()),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            _world: std::marker::PhantomData,
+        };
+        let warm = activation.instantiate()?;
+        activation.pool.lock().push(warm);
+        Ok(activation)
+    }
+}
+
+/// A plugin kind's world, as the runtime drives it. Implemented by the
+/// marker types [`RoutingPolicy`], [`EscalationRule`], [`ComplianceCheck`]
+/// and [`KpiDefinition`].
+pub trait World: Send + Sync + 'static {
+    /// The kind of plugin this world is.
+    const KIND: PluginKind;
+    #[doc(hidden)]
+    type Bindings: Send;
+    #[doc(hidden)]
+    fn instantiate(
+        plugin: &LoadedPlugin,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Self::Bindings>;
+    #[doc(hidden)]
+    fn configure(
+        bindings: &Self::Bindings,
+        store: &mut Store<PluginState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>>;
+}
+
+macro_rules! world {
+    ($marker:ident, $kind:ident, $module:ident, $bindings:ident, $variant:ident, $iface:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub enum $marker {}
+
+        impl World for $marker {
+            const KIND: PluginKind = PluginKind::$kind;
+            type Bindings = $module::$bindings;
+
+            fn instantiate(
+                plugin: &LoadedPlugin,
+                store: &mut Store<PluginState>,
+            ) -> wasmtime::Result<Self::Bindings> {
+                match &plugin.typed {
+                    TypedPre::$variant(pre) => pre.instantiate(store),
+                    _ => wasmtime::bail!("plugin kind mismatch"),
+                }
+            }
+
+            fn configure(
+                bindings: &Self::Bindings,
+                store: &mut Store<PluginState>,
+                config: &str,
+            ) -> wasmtime::Result<Result<(), String>> {
+                bindings.$iface().call_configure(store, config)
+            }
+        }
+    };
+}
+
+world!(
+    RoutingPolicy,
+    Routing,
+    routing,
+    RoutingPolicy,
+    Routing,
+    switchboard_rules_routing,
+    "The `routing-policy` world."
+);
+world!(
+    EscalationRule,
+    Escalation,
+    escalation,
+    EscalationRule,
+    Escalation,
+    switchboard_rules_escalation,
+    "The `escalation-rule` world."
+);
+world!(
+    ComplianceCheck,
+    Compliance,
+    compliance,
+    ComplianceCheck,
+    Compliance,
+    switchboard_rules_compliance,
+    "The `compliance-check` world."
+);
+world!(
+    KpiDefinition,
+    Kpi,
+    kpi,
+    KpiDefinition,
+    Kpi,
+    switchboard_rules_kpi,
+    "The `kpi-definition` world."
+);
+
+struct Warm<W: World> {
+    store: Store<PluginState>,
+    bindings: W::Bindings,
+}
+
+/// A plugin version with a validated configuration, ready to be called from
+/// many threads: each call borrows a warm instance from the pool.
+pub struct Activation<W: World> {
+    plugin: Arc<LoadedPlugin>,
+    config: Arc<str>,
+    config_digest: String,
+    pool: Mutex<Vec<Warm<W>>>,
+    calls: AtomicU64,
+    failures: AtomicU64,
+    _world: std::marker::PhantomData<fn() -> W>,
+}
+
+impl<W: World> fmt::Debug for Activation<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Activation")
+            .field("plugin", &self.plugin.id)
+            .field("config_digest", &self.config_digest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: World> Activation<W> {
+    /// The plugin version.
+    pub fn plugin(&self) -> &Arc<LoadedPlugin> {
+        &self.plugin
+    }
+
+    /// The configuration, as the JSON text the plugin received.
+    pub fn config(&self) -> &str {
+        &self.config
+    }
+
+    /// Hex sha256 of the configuration text.
+    pub fn config_digest(&self) -> &str {
+        &self.config_digest
+    }
+
+    /// Calls made and calls that failed (any outcome but ok).
+    pub fn call_counts(&self) -> (u64, u64) {
+        (
+            self.calls.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Warm instances waiting in the pool.
+    pub fn warm_instances(&self) -> usize {
+        self.pool.lock().len()
+    }
+
+    /// Create, configure and drop one fresh instance, as a call would after a
+    /// trap: for readiness probes and benchmarks. Returns the time it took.
+    pub fn probe_instantiate(&self) -> Result<Duration, PluginError> {
+        let start = std::time::Instant::now();
+        drop(self.instantiate()?);
+        Ok(start.elapsed())
+    }
+
+    fn ticks(&self, timeout: Duration) -> u64 {
+        let tick = self.plugin.runtime.config.epoch_tick.as_nanos().max(1);
+        // One extra tick: the current one may be almost over.
+        (timeout.as_nanos().div_ceil(tick) as u64) + 1
+    }
+
+    fn new_store(&self) -> Store<PluginState> {
+        let plugin = &self.plugin;
+        let state = PluginState {
+            limiter: StoreLimiter::new(plugin.limits),
+            wasi: sandboxed_ctx(&plugin.log),
+            table: ResourceTable::new(),
+            log: plugin.log.clone(),
+        };
+        let mut store = Store::new(&plugin.runtime.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn instantiate(&self) -> Result<Warm<W>, PluginError> {
+        let mut store = self.new_store();
+        // Instantiation and `configure` may parse a large config or warm a
+        // JS/Python runtime: they get ten call budgets, at least 50 ms.
+        let budget = (self.plugin.limits.timeout * 10).max(Duration::from_millis(50));
+        store.set_epoch_deadline(self.ticks(budget));
+        let limit = self.plugin.limits;
+        let bindings = W::instantiate(&self.plugin, &mut store)
+            .map_err(|e| self.failure(classify(&self.plugin.id, limit, budget, e, store.data())))?;
+        match W::configure(&bindings, &mut store, &self.config) {
+            Ok(Ok(())) => Ok(Warm { store, bindings }),
+            Ok(Err(message)) => Err(self.failure(PluginError::Rejected {
+                plugin: self.plugin.id.clone(),
+                message: format!("configure: {}", clip(&message)),
+            })),
+            Err(e) => Err(self.failure(classify(&self.plugin.id, limit, budget, e, store.data()))),
+        }
+    }
+
+    fn failure(&self, err: PluginError) -> PluginError {
+        self.plugin
+            .log
+            .push(LogLevel::Error, LogSource::Guest, &format!("host: {err}"));
+        tracing::debug!(plugin = %self.plugin.id, outcome = ?err.outcome(), "plugin call failed: {err}");
+        err
+    }
+
+    /// Run one bounded call on a warm instance. A trap or timeout discards
+    /// the instance; the next call gets a fresh one.
+    fn call<R: OutputSize>(
+        &self,
+        f: impl FnOnce(&W::Bindings, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, PluginError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.call_inner(f);
+        if result.is_err() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn call_inner<R: OutputSize>(
+        &self,
+        f: impl FnOnce(&W::Bindings, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, PluginError> {
+        let pooled = self.pool.lock().pop();
+        let mut warm = match pooled {
+            Some(w) => w,
+            None => self.instantiate()?,
+        };
+        let limits = self.plugin.limits;
+        warm.store.set_epoch_deadline(self.ticks(limits.timeout));
+        let Warm { store, bindings } = &mut warm;
+        // A panic in a host function (e.g. WASI) must not take the host down:
+        // the instance is discarded and the call fails like a trap.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(bindings, store)));
+        let id = &self.plugin.id;
+        match outcome {
+            Ok(Ok(Ok(output))) => {
+                let size = output.output_size();
+                self.give_back(warm);
+                if size > limits.max_output_bytes {
+                    return Err(self.failure(PluginError::OutputTooLarge {
+                        plugin: id.clone(),
+                        size,
+                        limit: limits.max_output_bytes,
+                    }));
+                }
+                Ok(output)
+            }
+            Ok(Ok(Err(message))) => {
+                self.give_back(warm);
+                Err(self.failure(PluginError::Rejected {
+                    plugin: id.clone(),
+                    message: clip(&message),
+                }))
+            }
+            Ok(Err(trap)) => Err(self.failure(classify(
+                id,
+                limits,
+                limits.timeout,
+                trap,
+                warm.store.data(),
+            ))),
+            Err(_) => Err(self.failure(PluginError::Trap {
+                plugin: id.clone(),
+                message: "the host panicked while serving this call; the instance was discarded"
+                    .into(),
+            })),
+        }
+    }
+
+    fn give_back(&self, warm: Warm<W>) {
+        let mut pool = self.pool.lock();
+        if pool.len() < self.plugin.runtime.config.warm_instances {
+            pool.push(warm);
+        }
+    }
+}
+
+impl Activation<RoutingPolicy> {
+    /// Decide how to route a contact.
+    pub fn route(
+        &self,
+        input: &routing::RoutingInput,
+    ) -> Result<routing::RoutingDecision, PluginError> {
+        self.call(|b, s| b.switchboard_rules_routing().call_route(s, input))
+    }
+}
+
+impl Activation<EscalationRule> {
+    /// React to a contact event.
+    pub fn on_event(
+        &self,
+        input: &escalation::EscalationInput,
+    ) -> Result<escalation::EscalationOutcome, PluginError> {
+        self.call(|b, s| b.switchboard_rules_escalation().call_on_event(s, input))
+    }
+}
+
+impl Activation<ComplianceCheck> {
+    /// Vet an agent's draft.
+    pub fn check(
+        &self,
+        draft: &compliance::Draft,
+    ) -> Result<compliance::ComplianceResult, PluginError> {
+        self.call(|b, s| b.switchboard_rules_compliance().call_check(s, draft))
+    }
+}
+
+impl Activation<KpiDefinition> {
+    /// The measures this definition declares.
+    pub fn measures(&self) -> Result<Vec<kpi::Measure>, PluginError> {
+        self.call(|b, s| Ok(Ok(b.switchboard_rules_kpi().call_measures(s)?)))
+    }
+
+    /// Turn an event into samples.
+    pub fn on_event(&self, input: &kpi::KpiInput) -> Result<Vec<kpi::Emission>, PluginError> {
+        self.call(|b, s| b.switchboard_rules_kpi().call_on_event(s, input))
+    }
+}
+
+fn clip(message: &str) -> String {
+    const MAX: usize = 1024;
+    if message.len() <= MAX {
+        return message.to_owned();
+    }
+    let mut end = MAX;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
+}
+
+fn classify(
+    plugin: &PluginId,
+    limits: Limits,
+    timeout: Duration,
+    err: wasmtime::Error,
+    state: &PluginState,
+) -> PluginError {
+    let plugin = plugin.clone();
+    if state.limiter.memory_exceeded {
+        return PluginError::MemoryLimit {
+            plugin,
+            limit_bytes: limits.memory_bytes,
+        };
+    }
+    if state.limiter.table_exceeded {
+        return PluginError::TableLimit { plugin };
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Timeout {
+            plugin,
+            limit: timeout,
+        },
+        Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
+        Some(Trap::UnreachableCodeReached) => PluginError::Trap {
+            plugin,
+            message: "wasm `unreachable` executed (this is how a Rust guest panics; the plugin log has the panic message)".into(),
+        },
+        Some(Trap::MemoryOutOfBounds) => PluginError::Trap {
+            plugin,
+            message: "out-of-bounds memory access (in a Rust or C guest this is usually deep recursion overflowing the shadow stack)".into(),
+        },
+        Some(trap) => PluginError::Trap {
+            plugin,
+            message: trap.to_string(),
+        },
+        None => PluginError::Trap {
+            plugin,
+            message: clip(&format!("{err:#}")),
+        },
+    }
+}
+
+/// Approximate size of a plugin's output: string bytes plus a small fixed
+/// cost per record and list element. Checked against `max_output_bytes`.
+pub(crate) trait OutputSize {
+    fn output_size(&self) -> usize;
+}
+
+const RECORD: usize = 8;
+
+impl OutputSize for String {
+    fn output_size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<T: OutputSize> OutputSize for Vec<T> {
+    fn output_size(&self) -> usize {
+        self.iter().map(|t| t.output_size() + RECORD).sum()
+    }
+}
+
+impl<T: OutputSize> OutputSize for Option<T> {
+    fn output_size(&self) -> usize {
+        self.as_ref().map_or(0, OutputSize::output_size)
+    }
+}
+
+impl OutputSize for routing::RoutingDecision {
+    fn output_size(&self) -> usize {
+        use routing::RelaxationAction as A;
+        RECORD
+            + self.queue.len()
+            + self
+                .required_skills
+                .iter()
+                .map(|s| s.skill.len() + RECORD)
+                .sum::<usize>()
+            + self
+                .preferred_skills
+                .iter()
+                .map(|s| s.skill.len() + RECORD)
+                .sum::<usize>()
+            + self.team.output_size()
+            + self.language.output_size()
+            + self
+                .preferred_agent
+                .as_ref()
+                .map_or(0, |p| p.agent_id.len() + RECORD)
+            + self
+                .relaxation
+                .iter()
+                .map(|step| {
+                    RECORD
+                        + step
+                            .actions
+                            .iter()
+                            .map(|a| {
+                                RECORD
+                                    + match a {
+                                        A::DropRequiredSkill(s) | A::Overflow(s) => s.len(),
+                                        _ => 0,
+                                    }
+                            })
+                            .sum::<usize>()
+                })
+                .sum::<usize>()
+            + self.tags.output_size()
+            + self.reason.len()
+    }
+}
+
+impl OutputSize for escalation::EscalationOutcome {
+    fn output_size(&self) -> usize {
+        use escalation::{EscalationAction as A, NotifyTarget as T};
+        RECORD
+            + self.reason.len()
+            + self.recheck.as_ref().map_or(0, |r| r.name.len() + RECORD)
+            + self
+                .actions
+                .iter()
+                .map(|a| {
+                    RECORD
+                        + match a {
+                            A::SetPriority(_) | A::RaisePriority(_) => 0,
+                            A::MoveQueue(s) | A::AddTag(s) | A::StopDeadline(s) => s.len(),
+                            A::Notify(n) => {
+                                n.message.len()
+                                    + match &n.target {
+                                        T::Supervisor => 0,
+                                        T::Team(s) | T::Agent(s) => s.len(),
+                                    }
+                            }
+                            A::MarkComplaint(c) => c.category.len(),
+                            A::StartDeadline(d) => d.name.len() + d.warn_at.len() * 8,
+                        }
+                })
+                .sum::<usize>()
+    }
+}
+
+impl OutputSize for compliance::ComplianceResult {
+    fn output_size(&self) -> usize {
+        RECORD
+            + self.redacted_text.output_size()
+            + self
+                .findings
+                .iter()
+                .map(|f| RECORD + f.rule_id.len() + f.message.len() + f.suggestion.output_size())
+                .sum::<usize>()
+    }
+}
+
+impl OutputSize for kpi::Measure {
+    fn output_size(&self) -> usize {
+        self.name.len() + self.unit.len() + self.description.len()
+    }
+}
+
+impl OutputSize for kpi::Emission {
+    fn output_size(&self) -> usize {
+        let sample = |s: &kpi::Sample| {
+            s.measure.len()
+                + s.id.output_size()
+                + s.dimensions
+                    .iter()
+                    .map(|d| d.key.len() + d.value.len() + RECORD)
+                    .sum::<usize>()
+                + 16
+        };
+        match self {
+            kpi::Emission::Record(s) | kpi::Emission::Replace(s) => sample(s),
+            kpi::Emission::Retract(r) => r.measure.len() + r.id.len(),
+        }
+    }
+}
+
+/// Outcome class of a call result (for audit and metrics).
+pub fn outcome_of<T>(result: &Result<T, PluginError>) -> CallOutcome {
+    match result {
+        Ok(_) => CallOutcome::Ok,
+        Err(e) => e.outcome(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniff_tells_components_from_modules_and_junk() {
+        assert!(matches!(sniff(b""), Err(LoadError::NotWasm { .. })));
+        assert!(matches!(
+            sniff(b"{\"json\": true}"),
+            Err(LoadError::NotWasm { .. })
+        ));
+        assert!(matches!(
+            sniff(b"\0asm\x01\0\0\0"),
+            Err(LoadError::CoreModule)
+        ));
+        assert!(sniff(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn only_the_contract_and_sandboxed_wasi_may_be_imported() {
+        assert!(import_allowed("switchboard:rules/log@0.1.0"));
+        assert!(import_allowed("switchboard:rules/types@0.1.0"));
+        assert!(import_allowed("wasi:cli/stdout@0.2.3"));
+        assert!(!import_allowed("switchboard:rules/log@9.0.0"));
+        assert!(!import_allowed("wasi:sockets/tcp@0.2.3"));
+        assert!(!import_allowed("wasi:http/outgoing-handler@0.2.3"));
+        assert!(!import_allowed("acme:evil/exfiltrate"));
+    }
+}

@@ -1,0 +1,145 @@
+//! The real `switchboard` binary: `--help`, `plugin inspect`, and `serve`
+//! over a real socket with the bundled plugins active.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run switchboard")
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["plugin", "--help"],
+        &["plugin", "inspect", "--help"],
+        &["plugin", "bundled", "--help"],
+    ] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+    }
+    let serve = String::from_utf8_lossy(&run(&["serve", "--help"]).stdout).into_owned();
+    for flag in ["--listen", "--data-dir", "--log-level", "--log-format"] {
+        assert!(
+            serve.contains(flag),
+            "serve --help should document {flag}: {serve}"
+        );
+    }
+}
+
+#[test]
+fn plugin_inspect_prints_world_version_imports_and_digest() {
+    let wasm = switchboard::bundled::test_guests::MISBEHAVING;
+    let out = run(&["plugin", "inspect", wasm]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("routing (world routing-policy)"), "{text}");
+    assert!(text.contains("switchboard:rules@0.1.0"), "{text}");
+    assert!(text.contains("switchboard:rules/log@0.1.0"), "{text}");
+    assert!(text.contains("sha256:"), "{text}");
+
+    let out = run(&["plugin", "inspect", wasm, "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(info["world"], "routing-policy");
+    assert_eq!(info["size_bytes"], std::fs::metadata(wasm).unwrap().len());
+}
+
+#[test]
+fn plugin_inspect_rejects_a_non_component_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.wasm");
+    std::fs::write(&path, "hello").unwrap();
+    let out = run(&["plugin", "inspect", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a WebAssembly file"), "{err}");
+}
+
+#[test]
+fn plugin_bundled_lists_one_plugin_per_kind() {
+    let out = run(&["plugin", "bundled"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for world in [
+        "routing-policy",
+        "escalation-rule",
+        "compliance-check",
+        "kpi-definition",
+    ] {
+        assert!(text.contains(world), "{world} missing: {text}");
+    }
+}
+
+#[test]
+fn serve_answers_healthz_with_the_bundled_plugins_and_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let address = loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        assert!(n > 0, "server exited before listening:\n{seen}");
+        seen.push_str(&line);
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+
+    let mut stream = TcpStream::connect(&address).expect("connect");
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let health: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+    assert_eq!(health["status"], "ok");
+    let kinds: Vec<&str> = health["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["routing", "escalation", "compliance", "kpi"] {
+        assert!(kinds.contains(&kind), "{kind} not active: {body}");
+    }
+    // The compile cache was populated in the data directory.
+    assert!(dir.path().join("cache").read_dir().unwrap().count() >= 4);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(exit.success(), "exit {exit:?}:\n{seen}{rest}");
+    assert!(rest.contains("shut down cleanly"), "{seen}{rest}");
+}

@@ -1,0 +1,546 @@
+//! The sandboxed runtime against real components built from source
+//! (`tests/plugins/misbehaving`) and small hostile components written inline
+//! as WAT. Every limit is tested held and exceeded; every rejection at load
+//! time is checked for a message that says what is wrong.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::sync::Arc;
+
+use switchboard::bundled::test_guests;
+use switchboard::plugins::routing::{RoutingDecision, RoutingInput};
+use switchboard::plugins::types::{Channel, Contact, ContactState, ContactTimes, CustomerHistory};
+use switchboard::plugins::{
+    Activation, CompileSource, ComplianceCheck, LoadError, LoadedPlugin, LogSource, Manifest,
+    PluginError, PluginRuntime, RoutingPolicy, RuntimeConfig,
+};
+
+fn misbehaving_bytes() -> Vec<u8> {
+    std::fs::read(test_guests::MISBEHAVING)
+        .expect("the build script builds tests/plugins/misbehaving")
+}
+
+fn manifest(kind: &str, limits: serde_json::Value) -> Manifest {
+    Manifest::from_json(
+        &serde_json::json!({
+            "id": "misbehaving",
+            "version": "1.2.3",
+            "kind": kind,
+            "wit": "0.1.0",
+            "config_schema": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "fail_configure": { "type": "boolean" } }
+            },
+            "default_config": {},
+            "limits": limits
+        })
+        .to_string(),
+    )
+    .expect("valid manifest")
+}
+
+/// Tests share one compile cache, so each component is compiled once per run.
+fn runtime() -> PluginRuntime {
+    PluginRuntime::new(RuntimeConfig {
+        cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime")
+}
+
+fn load(rt: &PluginRuntime, limits: serde_json::Value) -> Arc<LoadedPlugin> {
+    rt.load(manifest("routing", limits), &misbehaving_bytes())
+        .expect("misbehaving loads")
+}
+
+/// Generous time: tests run in parallel on two cores with a debug host, and a
+/// wall-clock limit counts time spent descheduled. The loop tests exceed it by
+/// definition, whatever it is.
+fn standard_limits() -> serde_json::Value {
+    serde_json::json!({ "timeout_ms": 250, "memory_mib": 16, "max_output_bytes": 65536 })
+}
+
+fn activation() -> (PluginRuntime, Arc<LoadedPlugin>, Activation<RoutingPolicy>) {
+    let rt = runtime();
+    let plugin = load(&rt, standard_limits());
+    let act = plugin.activate::<RoutingPolicy>(None).expect("activates");
+    (rt, plugin, act)
+}
+
+fn input(text: &str) -> RoutingInput {
+    RoutingInput {
+        now: 1_700_000_000_000,
+        contact: Contact {
+            id: "c-1".into(),
+            channel: Channel::Chat,
+            customer_id: "cust-1".into(),
+            customer_tier: "standard".into(),
+            language: "en".into(),
+            topics: vec!["billing".into()],
+            text: text.into(),
+            sentiment: None,
+            attributes: vec![],
+            tags: vec![],
+            state: ContactState::New,
+            queue: None,
+            priority: 0,
+            agent_id: None,
+            transfers: 0,
+            complaint: false,
+            times: ContactTimes {
+                created_at: 1_700_000_000_000,
+                queued_at: None,
+                offered_at: None,
+                answered_at: None,
+                wrap_up_at: None,
+                resolved_at: None,
+                abandoned_at: None,
+                hold_ms: 0,
+            },
+        },
+        history: CustomerHistory {
+            window_days: 30,
+            recent: vec![],
+            topic_counts: vec![],
+            same_topic_repeats: 0,
+            last_agent: None,
+            open_complaints: 0,
+            flags: vec![],
+        },
+        queues: vec![],
+        skills: vec![],
+        incidents: vec![],
+    }
+}
+
+fn route_ok(act: &Activation<RoutingPolicy>, text: &str) -> RoutingDecision {
+    act.route(&input(text))
+        .unwrap_or_else(|e| panic!("call with {text:?} should succeed: {e}"))
+}
+
+/// After a failure the host is fine and the next call, on a fresh instance, works.
+fn assert_recovers(act: &Activation<RoutingPolicy>) {
+    let d = route_ok(act, "hello again");
+    assert_eq!(d.reason, "echo:hello again");
+    assert_eq!(d.queue, "general");
+}
+
+fn assert_names_plugin(err: &PluginError) {
+    let msg = err.to_string();
+    assert!(
+        msg.contains("misbehaving@1.2.3"),
+        "error should name id@version: {msg}"
+    );
+    assert!(
+        msg.contains("sha256:"),
+        "error should carry the digest: {msg}"
+    );
+}
+
+#[test]
+fn a_normal_call_returns_the_plugins_decision() {
+    let (_rt, _p, act) = activation();
+    let d = route_ok(&act, "hello");
+    assert_eq!(d.reason, "echo:hello");
+    assert_eq!(act.call_counts(), (1, 0));
+}
+
+#[test]
+fn infinite_loop_is_stopped_by_the_time_limit_and_the_next_call_works() {
+    let (_rt, plugin, act) = activation();
+    let err = act.route(&input("loop")).unwrap_err();
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
+    assert_names_plugin(&err);
+    assert!(err.to_string().contains("250 ms"), "{err}");
+    assert_recovers(&act);
+    assert_eq!(act.call_counts(), (2, 1));
+    // The failure is in the plugin's own log, for its author.
+    assert!(
+        plugin
+            .log()
+            .lines()
+            .iter()
+            .any(|l| l.message.contains("time limit"))
+    );
+}
+
+#[test]
+fn time_limit_held_by_a_plugin_that_works_hard_but_finishes() {
+    // The same plugin and limits as above; real calls finish inside the limit.
+    let (_rt, _p, act) = activation();
+    for i in 0..50 {
+        route_ok(&act, &format!("call {i}"));
+    }
+    assert_eq!(act.call_counts(), (50, 0));
+}
+
+#[test]
+fn memory_bomb_is_stopped_by_the_memory_limit_and_the_next_call_works() {
+    let (_rt, _p, act) = activation();
+    let err = act.route(&input("alloc")).unwrap_err();
+    assert!(matches!(err, PluginError::MemoryLimit { .. }), "{err:?}");
+    assert_names_plugin(&err);
+    assert!(err.to_string().contains("16 MiB"), "{err}");
+    assert_recovers(&act);
+}
+
+#[test]
+fn memory_limit_held_by_a_plugin_that_uses_a_few_mib() {
+    let rt = runtime();
+    let plugin = load(
+        &rt,
+        serde_json::json!({ "timeout_ms": 250, "memory_mib": 16, "max_output_bytes": 4_194_304 }),
+    );
+    let act = plugin.activate::<RoutingPolicy>(None).unwrap();
+    // A 3 MiB reason string lives in guest memory, then is copied out.
+    let d = route_ok(&act, "oversize:3145728");
+    assert_eq!(d.reason.len(), 3_145_728);
+}
+
+#[test]
+fn deep_recursion_overflows_the_wasm_stack_cleanly() {
+    let (_rt, _p, act) = activation();
+    let err = act.route(&input("recurse-native")).unwrap_err();
+    assert!(matches!(err, PluginError::StackOverflow { .. }), "{err:?}");
+    assert_names_plugin(&err);
+    assert_recovers(&act);
+}
+
+#[test]
+fn deep_recursion_with_large_frames_overflows_the_shadow_stack_cleanly() {
+    // Rust guests keep large locals on a shadow stack in linear memory; when
+    // it overflows, the guest writes below address 0 and traps out of bounds.
+    let (_rt, _p, act) = activation();
+    let err = act.route(&input("recurse")).unwrap_err();
+    match &err {
+        PluginError::Trap { message, .. } => {
+            assert!(message.contains("shadow stack"), "{message}")
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_names_plugin(&err);
+    assert_recovers(&act);
+}
+
+#[test]
+fn oversize_output_is_rejected_and_output_within_the_limit_is_accepted() {
+    let (_rt, _p, act) = activation();
+    let err = act.route(&input("oversize:200000")).unwrap_err();
+    match &err {
+        PluginError::OutputTooLarge { size, limit, .. } => {
+            assert!(*size >= 200_000, "{size}");
+            assert_eq!(*limit, 65_536);
+        }
+        other => panic!("expected OutputTooLarge, got {other:?}"),
+    }
+    assert_names_plugin(&err);
+    assert_eq!(route_ok(&act, "oversize:60000").reason.len(), 60_000);
+}
+
+#[test]
+fn guest_panic_is_a_trap_with_the_message_in_the_plugin_log() {
+    let (_rt, plugin, act) = activation();
+    let err = act.route(&input("panic")).unwrap_err();
+    assert!(matches!(err, PluginError::Trap { .. }), "{err:?}");
+    assert_names_plugin(&err);
+    let lines = plugin.log().lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.source == LogSource::Stderr && l.message.contains("panicked on purpose")),
+        "panic message should be captured from stderr: {lines:#?}"
+    );
+    assert_recovers(&act);
+}
+
+#[test]
+fn a_rule_that_answers_err_is_rejected_without_losing_the_instance() {
+    let (_rt, _p, act) = activation();
+    let before = act.warm_instances();
+    let err = act
+        .route(&input("err:no queue for this contact"))
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Rejected { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("no queue for this contact"),
+        "{err}"
+    );
+    assert_eq!(
+        act.warm_instances(),
+        before,
+        "a plain error keeps the instance warm"
+    );
+}
+
+#[test]
+fn guest_logging_reaches_the_plugin_log_and_the_buffer_is_bounded() {
+    let (_rt, plugin, act) = activation();
+    route_ok(&act, "log:5");
+    let lines = plugin.log().lines();
+    let guest: Vec<_> = lines
+        .iter()
+        .filter(|l| l.source == LogSource::Guest)
+        .collect();
+    assert_eq!(guest.len(), 5, "{lines:#?}");
+    assert_eq!(guest[0].message, "line 0");
+    assert_eq!(guest[4].message, "line 4");
+
+    let cap = plugin.log().capacity();
+    route_ok(&act, &format!("log:{}", cap * 3));
+    let lines = plugin.log().lines();
+    assert_eq!(lines.len(), cap, "buffer holds at most its capacity");
+    assert_eq!(
+        lines.last().map(|l| l.message.clone()),
+        Some(format!("line {}", cap * 3 - 1)),
+        "the newest lines are kept"
+    );
+    assert!(plugin.log().dropped() >= (cap * 2) as u64);
+}
+
+#[test]
+fn stdout_and_stderr_are_captured_not_printed() {
+    let (_rt, plugin, act) = activation();
+    route_ok(&act, "print");
+    let lines = plugin.log().lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.source == LogSource::Stdout && l.message == "to stdout"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.source == LogSource::Stderr && l.message == "to stderr"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn the_sandbox_has_no_clock_environment_or_files() {
+    let (_rt, _p, act) = activation();
+    assert_eq!(
+        route_ok(&act, "clock").reason,
+        "0",
+        "the WASI clock is frozen at the epoch"
+    );
+    assert_eq!(
+        route_ok(&act, "env").reason,
+        "0",
+        "no environment variables"
+    );
+    let file = route_ok(&act, "file").reason;
+    assert!(file.starts_with("err:"), "no filesystem access: {file}");
+}
+
+#[test]
+fn config_is_validated_against_the_schema_before_the_plugin_sees_it() {
+    let rt = runtime();
+    let plugin = load(&rt, standard_limits());
+    let err = plugin
+        .activate::<RoutingPolicy>(Some(serde_json::json!({ "fail_configure": "yes" })))
+        .unwrap_err();
+    match &err {
+        PluginError::Config(c) => {
+            assert_eq!(c.violations[0].pointer, "/fail_configure");
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    // A config the schema accepts but the plugin refuses fails at activation.
+    let err = plugin
+        .activate::<RoutingPolicy>(Some(serde_json::json!({ "fail_configure": true })))
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Rejected { .. }), "{err:?}");
+    assert!(err.to_string().contains("configured to fail"), "{err}");
+}
+
+#[test]
+fn activating_as_the_wrong_kind_is_refused() {
+    let rt = runtime();
+    let plugin = load(&rt, standard_limits());
+    let err = plugin.activate::<ComplianceCheck>(None).unwrap_err();
+    assert!(matches!(err, PluginError::WrongKind { .. }), "{err:?}");
+}
+
+#[test]
+fn concurrent_calls_share_a_bounded_pool_of_warm_instances() {
+    let (_rt, _p, act) = activation();
+    let act = Arc::new(act);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let act = act.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let text = format!("t{t}-{i}");
+                    let d = act.route(&input(&text)).expect("call");
+                    assert_eq!(d.reason, format!("echo:{text}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(act.call_counts(), (400, 0));
+    let warm = act.warm_instances();
+    assert!((1..=8).contains(&warm), "{warm}");
+}
+
+// ---- load-time rejections -------------------------------------------------
+
+fn load_err(bytes: &[u8], kind: &str) -> LoadError {
+    runtime()
+        .load(manifest(kind, standard_limits()), bytes)
+        .expect_err("must be rejected")
+}
+
+#[test]
+fn invalid_bytes_are_rejected() {
+    let err = load_err(b"{\"this\": \"is json\"}", "routing");
+    assert!(matches!(err, LoadError::NotWasm { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a WebAssembly file"), "{err}");
+    let err = load_err(b"", "routing");
+    assert!(err.to_string().contains("empty file"), "{err}");
+    // Right magic, garbage after it.
+    let err = load_err(b"\0asm\x0d\0\x01\0garbage-garbage", "routing");
+    assert!(matches!(err, LoadError::Compile(_)), "{err:?}");
+}
+
+#[test]
+fn a_core_module_is_rejected_with_how_to_fix_it() {
+    let module = wat::parse_str("(module (func (export \"route\")))").unwrap();
+    let err = load_err(&module, "routing");
+    assert!(matches!(err, LoadError::CoreModule), "{err:?}");
+    assert!(err.to_string().contains("wasm32-wasip2"), "{err}");
+}
+
+#[test]
+fn a_component_of_another_world_is_rejected_naming_both() {
+    let err = load_err(&misbehaving_bytes(), "compliance");
+    assert!(matches!(err, LoadError::WrongWorld { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("switchboard:rules/routing@0.1.0"),
+        "names what it exports: {msg}"
+    );
+    assert!(
+        msg.contains("switchboard:rules/compliance@0.1.0"),
+        "names what it must export: {msg}"
+    );
+}
+
+#[test]
+fn a_component_with_extra_imports_is_rejected_naming_them() {
+    let component = wat::parse_str(
+        r#"(component
+            (import "wasi:sockets/tcp@0.2.0" (instance))
+            (import "acme:exfil/upload" (instance))
+        )"#,
+    )
+    .unwrap();
+    let err = load_err(&component, "routing");
+    match &err {
+        LoadError::ExtraImports { imports } => {
+            assert_eq!(imports, &["wasi:sockets/tcp@0.2.0", "acme:exfil/upload"]);
+        }
+        other => panic!("expected ExtraImports, got {other:?}"),
+    }
+    assert!(err.to_string().contains("`acme:exfil/upload`"), "{err}");
+}
+
+#[test]
+fn a_component_with_the_right_name_but_wrong_shape_is_rejected() {
+    let component = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (instance $routing (export "route" (func $f)))
+            (export "switchboard:rules/routing@0.1.0" (instance $routing))
+        )"#,
+    )
+    .unwrap();
+    let err = load_err(&component, "routing");
+    assert!(matches!(err, LoadError::Contract { .. }), "{err:?}");
+    assert!(err.to_string().contains("routing-policy"), "{err}");
+}
+
+// ---- compile cache --------------------------------------------------------
+
+#[test]
+fn the_compile_cache_is_hit_on_the_second_load_and_corruption_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    };
+    let bytes = misbehaving_bytes();
+
+    let rt = PluginRuntime::new(config()).unwrap();
+    let first = rt
+        .load(manifest("routing", standard_limits()), &bytes)
+        .unwrap();
+    assert_eq!(first.compiled(), CompileSource::Compiled);
+    assert_eq!(rt.cache_stats().misses, 1);
+
+    // A new process (runtime) finds the artifact.
+    let rt = PluginRuntime::new(config()).unwrap();
+    let second = rt
+        .load(manifest("routing", standard_limits()), &bytes)
+        .unwrap();
+    assert_eq!(second.compiled(), CompileSource::Cache);
+    assert_eq!((rt.cache_stats().hits, rt.cache_stats().misses), (1, 0));
+    let act = second.activate::<RoutingPolicy>(None).unwrap();
+    assert_recovers(&act);
+
+    // Flip one byte in the middle of the artifact: detected, recompiled, rewritten.
+    let path = rt.cache_path(&second.id().digest).unwrap();
+    let mut artifact = std::fs::read(&path).unwrap();
+    let mid = artifact.len() / 2;
+    artifact[mid] ^= 0xff;
+    std::fs::write(&path, &artifact).unwrap();
+    let rt = PluginRuntime::new(config()).unwrap();
+    let third = rt
+        .load(manifest("routing", standard_limits()), &bytes)
+        .unwrap();
+    assert_eq!(third.compiled(), CompileSource::Recompiled);
+    assert_eq!(rt.cache_stats().corrupt, 1);
+    assert_recovers(&third.activate::<RoutingPolicy>(None).unwrap());
+
+    // Truncated to nothing: also detected.
+    std::fs::write(&path, b"").unwrap();
+    let rt = PluginRuntime::new(config()).unwrap();
+    let fourth = rt
+        .load(manifest("routing", standard_limits()), &bytes)
+        .unwrap();
+    assert_eq!(fourth.compiled(), CompileSource::Recompiled);
+
+    // And the rewritten artifact is good again.
+    let rt = PluginRuntime::new(config()).unwrap();
+    let fifth = rt
+        .load(manifest("routing", standard_limits()), &bytes)
+        .unwrap();
+    assert_eq!(fifth.compiled(), CompileSource::Cache);
+}
+
+#[test]
+fn inspect_reports_world_version_imports_and_digest() {
+    let rt = runtime();
+    let bytes = misbehaving_bytes();
+    let info = rt.inspect(&bytes).unwrap();
+    assert_eq!(info.world, Some("routing-policy"));
+    assert_eq!(info.wit_version.as_deref(), Some("0.1.0"));
+    assert!(
+        info.exports
+            .contains(&"switchboard:rules/routing@0.1.0".to_owned())
+    );
+    assert!(
+        info.imports
+            .contains(&"switchboard:rules/log@0.1.0".to_owned()),
+        "{:?}",
+        info.imports
+    );
+    assert_eq!(info.size_bytes, bytes.len());
+    assert_eq!(info.digest.len(), 64);
+}

@@ -1,0 +1,219 @@
+//! `misbehaving`: a hostile routing policy for the host's limit and sandbox
+//! tests. What it does is chosen by `input.contact.text`:
+//!
+//! | text | behaviour |
+//! |---|---|
+//! | `loop` | spins forever |
+//! | `alloc` | allocates 1 MiB chunks (non-zero, kept alive) without end |
+//! | `recurse` | unbounded, non-tail recursion with 1 KiB frames (overflows the guest's shadow stack in linear memory) |
+//! | `recurse-native` | unbounded, non-tail recursion on small values (overflows the wasm stack) |
+//! | `oversize:N` | `Ok` with a reason of exactly N bytes |
+//! | `panic` | panics ("misbehaving plugin panicked on purpose") |
+//! | `log:N` | logs N lines `line 0`, `line 1`, ... at info, then `Ok` |
+//! | `print` | writes `to stdout` to stdout and `to stderr` to stderr, then `Ok` |
+//! | `clock` | reason = wall-clock ms since the Unix epoch (`err:<msg>` if before it) |
+//! | `env` | reason = number of environment variables |
+//! | `file` | reason = `ok` if `/etc/hostname` is readable, else `err:<message>` |
+//! | `random` | reason = 16 hex digits from a freshly seeded `RandomState` |
+//! | `err:MSG` | returns `Err(MSG)`, as a rule that refuses would |
+//! | anything else | `Ok` to queue `general`, priority 1, reason `echo:<text>` |
+//!
+//! Config: `{"fail_configure": true}` makes `configure` fail with
+//! `configured to fail`.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use switchboard_sdk::prelude::*;
+
+/// The plugin configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Make `configure` fail.
+    #[serde(default)]
+    pub fail_configure: bool,
+}
+
+/// The hostile policy.
+#[derive(Debug)]
+pub struct Misbehaving;
+
+impl RoutingPolicy for Misbehaving {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        if config.fail_configure {
+            return Err("configured to fail".into());
+        }
+        Ok(Misbehaving)
+    }
+
+    fn route(&self, input: RoutingInput) -> Result<RoutingDecision, String> {
+        let text = input.contact.text.as_str();
+        let reason = match text {
+            "loop" => spin(),
+            "alloc" => exhaust_memory(),
+            "recurse-native" => {
+                let depth = recurse_native(black_box(1));
+                format!("recursion ended at {depth}?")
+            }
+            "recurse" => {
+                let depth = recurse(black_box(0));
+                format!("recursion ended at {depth}?")
+            }
+            "panic" => panic!("misbehaving plugin panicked on purpose"),
+            "print" => {
+                #[allow(clippy::print_stdout)] // printing is the point
+                {
+                    println!("to stdout");
+                }
+                eprintln!("to stderr");
+                "printed".to_string()
+            }
+            "clock" => match SystemTime::now().duration_since(UNIX_EPOCH) {
+                Ok(d) => d.as_millis().to_string(),
+                Err(e) => format!("err:{e}"),
+            },
+            "env" => std::env::vars().count().to_string(),
+            "file" => match std::fs::read_to_string("/etc/hostname") {
+                Ok(_) => "ok".to_string(),
+                Err(e) => format!("err:{e}"),
+            },
+            "random" => format!("{:016x}", RandomState::new().hash_one(0u64)),
+            _ => {
+                if let Some(n) = text.strip_prefix("oversize:") {
+                    let n: usize = n.parse().map_err(|e| format!("oversize:{n}: {e}"))?;
+                    "x".repeat(n)
+                } else if let Some(message) = text.strip_prefix("err:") {
+                    return Err(message.to_owned());
+                } else if let Some(n) = text.strip_prefix("log:") {
+                    let n: u32 = n.parse().map_err(|e| format!("log:{n}: {e}"))?;
+                    for i in 0..n {
+                        switchboard_sdk::log::info(&format!("line {i}"));
+                    }
+                    format!("logged {n} lines")
+                } else {
+                    format!("echo:{text}")
+                }
+            }
+        };
+        let mut decision = RoutingDecision::to_queue("general", 1);
+        decision.reason = reason;
+        Ok(decision)
+    }
+}
+
+/// Spin forever; `black_box` keeps the optimizer from proving the loop has
+/// no effect and deleting it.
+fn spin() -> ! {
+    let mut i: u64 = 0;
+    loop {
+        i = black_box(i.wrapping_add(1));
+    }
+}
+
+/// Allocate 1 MiB chunks filled with non-zero bytes (so the pages are really
+/// written) and keep every one alive, until the allocator fails and aborts.
+fn exhaust_memory() -> ! {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        chunks.push(vec![0xA5; 1 << 20]);
+        black_box(&mut chunks);
+    }
+}
+
+/// Recurse without end: each frame keeps a 1 KiB array alive across the
+/// call and uses the callee's result afterwards, so the call is not a tail
+/// call and cannot become a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [0u8; 1024];
+    frame[(depth % 1024) as usize] = depth as u8;
+    black_box(&mut frame);
+    // Never true, but the optimizer cannot know (and rustc's
+    // unconditional-recursion lint is satisfied).
+    if black_box(depth) == u64::MAX {
+        return 0;
+    }
+    let below = recurse(black_box(depth + 1));
+    below.wrapping_add(u64::from(frame[(below % 1024) as usize]))
+}
+
+/// Recurse without end on plain values, which live on the wasm stack rather
+/// than in linear memory; the multiply after the call keeps it from being a
+/// tail call.
+#[inline(never)]
+fn recurse_native(n: u64) -> u64 {
+    if black_box(n) == 0 {
+        return 1;
+    }
+    recurse_native(n.wrapping_add(1))
+        .wrapping_mul(black_box(3))
+        .wrapping_add(n)
+}
+
+switchboard_sdk::export_routing_policy!(Misbehaving);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use switchboard_sdk::testing;
+
+    fn route(text: &str) -> Result<RoutingDecision, String> {
+        let mut c = testing::contact("c-1", Channel::Chat);
+        c.text = text.into();
+        Misbehaving.route(testing::routing_input(c))
+    }
+
+    #[test]
+    fn echoes_anything_else() {
+        let d = route("hello").unwrap();
+        assert_eq!((d.queue.as_str(), d.priority), ("general", 1));
+        assert_eq!(d.reason, "echo:hello");
+    }
+
+    #[test]
+    fn oversize_returns_exactly_n_bytes() {
+        assert_eq!(route("oversize:100000").unwrap().reason.len(), 100_000);
+        assert_eq!(route("oversize:0").unwrap().reason.len(), 0);
+        assert!(route("oversize:lots").is_err());
+    }
+
+    #[test]
+    fn log_and_print_return_ok() {
+        assert_eq!(route("log:3").unwrap().reason, "logged 3 lines");
+        assert_eq!(route("print").unwrap().reason, "printed");
+    }
+
+    #[test]
+    fn clock_env_file_random_report_something() {
+        let ms: u128 = route("clock").unwrap().reason.parse().unwrap();
+        assert!(ms > 1_600_000_000_000, "{ms}");
+        route("env").unwrap().reason.parse::<usize>().unwrap();
+        let file = route("file").unwrap().reason;
+        assert!(file == "ok" || file.starts_with("err:"), "{file}");
+        assert_eq!(route("random").unwrap().reason.len(), 16);
+    }
+
+    #[test]
+    #[should_panic(expected = "misbehaving plugin panicked on purpose")]
+    fn panics_on_purpose() {
+        let _ = route("panic");
+    }
+
+    #[test]
+    fn fail_configure_fails_new() {
+        let err = Misbehaving::new(Config {
+            fail_configure: true,
+        })
+        .unwrap_err();
+        assert_eq!(err, "configured to fail");
+        let config: Config = testing::parse_config("misbehaving", "{}").unwrap();
+        assert!(Misbehaving::new(config).is_ok());
+    }
+}
