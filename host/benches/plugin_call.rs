@@ -104,12 +104,29 @@ fn main() {
         .expect("activate misbehaving");
     let mut loop_input = host_input.clone();
     loop_input.contact.text = "loop".into();
+    // The floor: a rule that does almost nothing (misbehaving's echo path),
+    // fed the realistic input, and a minimal input.
+    let echo = &looping;
+    let mut small_input: RoutingInput = serde_json::from_value(input_json()).expect("input");
+    small_input.contact.topics.clear();
+    small_input.contact.attributes.clear();
+    small_input.contact.text = "hi".into();
+    small_input.history.recent.clear();
+    small_input.history.topic_counts.clear();
+    small_input.queues.clear();
+    small_input.skills.clear();
 
     let mut c = Criterion::default().configure_from_args();
     {
         let mut g = c.benchmark_group("routing_decision");
         g.bench_function("wasm_limits_on", |b| {
             b.iter(|| wasm.route(black_box(&host_input)).expect("route"))
+        });
+        g.bench_function("wasm_trivial_rule_realistic_input", |b| {
+            b.iter(|| echo.route(black_box(&host_input)).expect("route"))
+        });
+        g.bench_function("wasm_trivial_rule_small_input", |b| {
+            b.iter(|| echo.route(black_box(&small_input)).expect("route"))
         });
         g.bench_function("native", |b| {
             b.iter(|| {
@@ -143,6 +160,12 @@ fn main() {
                 .route(black_box(native_input.clone()))
                 .expect("route"),
         );
+    });
+    let echo_t = per_call(200_000, || {
+        black_box(echo.route(black_box(&host_input)).expect("route"));
+    });
+    let small_t = per_call(200_000, || {
+        black_box(echo.route(black_box(&small_input)).expect("route"));
     });
     let inst_t = per_call(2_000, || {
         wasm.probe_instantiate().expect("instantiate");

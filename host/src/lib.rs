@@ -10,12 +10,16 @@
 //! - [`domain`]: contacts, agents, queues and the lifecycle state machine (pure);
 //! - [`plugins`]: the Wasm runtime: one engine, a compile cache, loading and
 //!   validation, bounded calls, plugin log buffers;
+//! - [`store`]: durable storage (sled) with group commit;
+//! - [`audit`]: the hash-chained audit log, on the store;
 //! - [`bundled`]: the plugins compiled into this binary;
 //! - [`cli`]: the `switchboard` command line;
 //! - [`server`]: the HTTP server.
 
+pub mod audit;
 pub mod bundled;
 pub mod cli;
 pub mod domain;
 pub mod plugins;
 pub mod server;
+pub mod store;

@@ -233,7 +233,10 @@ fn channel_names_match_wit() {
     ] {
         // JSON uses the Rust name (as the host does); `as_str` the WIT name.
         let json = serde_json::to_value(c).unwrap();
-        assert_eq!(json.as_str().map(str::to_lowercase).as_deref(), Some(c.as_str()));
+        assert_eq!(
+            json.as_str().map(str::to_lowercase).as_deref(),
+            Some(c.as_str())
+        );
     }
 }
 
