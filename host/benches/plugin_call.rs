@@ -173,29 +173,33 @@ fn main() {
     let loop_t = per_call(20, || {
         black_box(looping.route(&loop_input).expect_err("timeout"));
     });
+    let lines = [
+        format!("routing decision, Wasm, limits on : {:>9.3} us", us(wasm_t)),
+        format!(
+            "routing decision, native          : {:>9.3} us",
+            us(native_t)
+        ),
+        format!(
+            "ratio Wasm / native               : {:>9.2} x",
+            us(wasm_t) / us(native_t)
+        ),
+        format!("trivial rule, realistic input     : {:>9.3} us", us(echo_t)),
+        format!(
+            "trivial rule, small input         : {:>9.3} us",
+            us(small_t)
+        ),
+        format!("instantiate + configure (pooling) : {:>9.1} us", us(inst_t)),
+        format!(
+            "infinite loop stopped after       : {:>9.2} ms (limit 5 ms)",
+            us(loop_t) / 1000.0
+        ),
+    ];
     #[allow(clippy::print_stdout)]
     {
         println!("\nsummary (same run)");
-        println!(
-            "  routing decision, Wasm, limits on : {:>9.3} us",
-            us(wasm_t)
-        );
-        println!(
-            "  routing decision, native          : {:>9.3} us",
-            us(native_t)
-        );
-        println!(
-            "  ratio Wasm / native               : {:>9.2} x",
-            us(wasm_t) / us(native_t)
-        );
-        println!(
-            "  instantiate + configure (pooling) : {:>9.1} us",
-            us(inst_t)
-        );
-        println!(
-            "  infinite loop stopped after       : {:>9.2} ms (limit 5 ms)",
-            us(loop_t) / 1000.0
-        );
+        for line in lines {
+            println!("  {line}");
+        }
     }
 }
 

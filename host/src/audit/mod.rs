@@ -149,9 +149,8 @@ impl AuditLog {
     /// Walk the whole chain and report the first broken link.
     pub fn verify(&self) -> Result<Verification, StoreError> {
         let mut prev = GENESIS.to_owned();
-        let mut expected_seq = 1u64;
         let mut records = 0u64;
-        for kv in self.tree.iter() {
+        for (expected_seq, kv) in (1u64..).zip(self.tree.iter()) {
             let (key, value) = kv?;
             let key_seq = key.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
             let broken = |reason: String| Verification {
@@ -189,7 +188,6 @@ impl AuditLog {
                 )));
             }
             prev = record.hash;
-            expected_seq += 1;
             records += 1;
         }
         Ok(Verification {
