@@ -208,6 +208,13 @@ fn deep_recursion_overflows_the_wasm_stack_cleanly() {
 }
 
 #[test]
+fn stack_limit_held_by_bounded_recursion() {
+    let (_rt, _p, act) = activation();
+    let d = route_ok(&act, "recurse:2000");
+    assert!(d.reason.starts_with("recursed "), "{}", d.reason);
+}
+
+#[test]
 fn deep_recursion_with_large_frames_overflows_the_shadow_stack_cleanly() {
     // Rust guests keep large locals on a shadow stack in linear memory; when
     // it overflows, the guest writes below address 0 and traps out of bounds.

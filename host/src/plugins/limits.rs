@@ -162,6 +162,37 @@ mod tests {
         assert_eq!(got.max_output_bytes, host.default.max_output_bytes);
     }
 
+    fn instantiate(wat: &str, limits: Limits) -> (wasmtime::Result<()>, StoreLimiter) {
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = wasmtime::Store::new(&engine, StoreLimiter::new(limits));
+        store.limiter(|l| l);
+        let result = wasmtime::Instance::new(&mut store, &module, &[]).map(drop);
+        (result, store.into_data())
+    }
+
+    #[test]
+    fn table_limit_held_and_exceeded() {
+        let limits = HostLimits::default().default;
+        let (ok, l) = instantiate("(module (table 1000 funcref))", limits);
+        assert!(ok.is_ok() && !l.table_exceeded);
+        let (err, l) = instantiate("(module (table 1000000 funcref))", limits);
+        assert!(err.is_err());
+        assert!(l.table_exceeded, "the limiter records which bound was hit");
+    }
+
+    #[test]
+    fn memory_limit_held_and_exceeded_at_instantiation() {
+        let limits = Limits {
+            memory_bytes: 4 << 20,
+            ..HostLimits::default().default
+        };
+        let (ok, l) = instantiate("(module (memory 64))", limits); // 4 MiB
+        assert!(ok.is_ok() && !l.memory_exceeded);
+        let (err, l) = instantiate("(module (memory 65))", limits);
+        assert!(err.is_err() && l.memory_exceeded);
+    }
+
     #[test]
     fn empty_request_gets_defaults() {
         let host = HostLimits::default();

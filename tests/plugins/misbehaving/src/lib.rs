@@ -7,6 +7,7 @@
 //! | `alloc` | allocates 1 MiB chunks (non-zero, kept alive) without end |
 //! | `recurse` | unbounded, non-tail recursion with 1 KiB frames (overflows the guest's shadow stack in linear memory) |
 //! | `recurse-native` | unbounded, non-tail recursion on small values (overflows the wasm stack) |
+//! | `recurse:N` | the same recursion, stopping at depth N, then `Ok` |
 //! | `oversize:N` | `Ok` with a reason of exactly N bytes |
 //! | `panic` | panics ("misbehaving plugin panicked on purpose") |
 //! | `log:N` | logs N lines `line 0`, `line 1`, ... at info, then `Ok` |
@@ -88,6 +89,9 @@ impl RoutingPolicy for Misbehaving {
                 if let Some(n) = text.strip_prefix("oversize:") {
                     let n: usize = n.parse().map_err(|e| format!("oversize:{n}: {e}"))?;
                     "x".repeat(n)
+                } else if let Some(n) = text.strip_prefix("recurse:") {
+                    let n: u64 = n.parse().map_err(|e| format!("recurse:{n}: {e}"))?;
+                    format!("recursed {}", recurse_bounded(black_box(n)))
                 } else if let Some(message) = text.strip_prefix("err:") {
                     return Err(message.to_owned());
                 } else if let Some(n) = text.strip_prefix("log:") {
@@ -152,6 +156,17 @@ fn recurse_native(n: u64) -> u64 {
         return 1;
     }
     recurse_native(n.wrapping_add(1))
+        .wrapping_mul(black_box(3))
+        .wrapping_add(n)
+}
+
+/// [`recurse_native`] that stops after `n` levels.
+#[inline(never)]
+fn recurse_bounded(n: u64) -> u64 {
+    if black_box(n) == 0 {
+        return 1;
+    }
+    recurse_bounded(n - 1)
         .wrapping_mul(black_box(3))
         .wrapping_add(n)
 }
