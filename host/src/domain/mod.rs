@@ -1,7 +1,13 @@
 //! The contact-center domain, pure Rust with no I/O: contacts and their
-//! lifecycle state machine, agents, queues. Depends on nothing else in the
-//! host; everything else depends on it.
+//! lifecycle state machine, agents, queues, and matching a waiting contact
+//! to an agent. Depends on nothing else in the host.
 
+mod agent;
 mod contact;
+mod matching;
 
+pub use agent::{Agent, AgentStatus, Queue, SelectionStrategy, ServiceLevelTarget};
 pub use contact::{Channel, ContactState, Transition, TransitionError};
+pub use matching::{
+    Match, PreferredSkill, Relaxation, RelaxationStep, RequiredSkill, Requirements, select_agent,
+};

@@ -1,0 +1,137 @@
+//! Agents and queues.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Channel;
+
+/// An agent's presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Offline,
+    /// Logged in, waiting for contacts.
+    Available,
+    /// Handling contacts; may take more on channels with spare capacity.
+    Busy,
+    /// On a break: offered nothing.
+    Break,
+    /// Doing after-contact work: offered nothing.
+    WrapUp,
+}
+
+impl AgentStatus {
+    /// Whether contacts may be offered in this status (capacity permitting).
+    pub fn accepts_contacts(self) -> bool {
+        matches!(self, AgentStatus::Available | AgentStatus::Busy)
+    }
+}
+
+/// An agent as routing sees them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Skill -> proficiency, 1 (novice) to 5 (expert).
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+    /// BCP 47 language tags the agent serves in.
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// Contacts the agent can handle at once, per channel (e.g. voice 1, chat 3).
+    #[serde(default)]
+    pub capacity: BTreeMap<Channel, u32>,
+    pub status: AgentStatus,
+    /// Contacts being handled now, per channel.
+    #[serde(default)]
+    pub load: BTreeMap<Channel, u32>,
+    /// When the agent last became idle (ms since the epoch), for longest-idle.
+    #[serde(default)]
+    pub idle_since: i64,
+}
+
+impl Agent {
+    /// Contacts on `channel` the agent could still take.
+    pub fn spare(&self, channel: Channel) -> u32 {
+        let cap = self.capacity.get(&channel).copied().unwrap_or(0);
+        cap.saturating_sub(self.load.get(&channel).copied().unwrap_or(0))
+    }
+
+    /// Share of total capacity in use, 0.0-1.0 (1.0 if the agent has none).
+    pub fn occupancy(&self) -> f64 {
+        let cap: u32 = self.capacity.values().sum();
+        if cap == 0 {
+            return 1.0;
+        }
+        f64::from(self.load.values().sum::<u32>()) / f64::from(cap)
+    }
+
+    /// Proficiency in `skill`, 0 if the agent lacks it.
+    pub fn proficiency(&self, skill: &str) -> u8 {
+        self.skills.get(skill).copied().unwrap_or(0)
+    }
+
+    /// Whether the agent serves in `language` (`en` matches `en-GB` and back).
+    pub fn speaks(&self, language: &str) -> bool {
+        let primary = |l: &str| {
+            l.split(['-', '_'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        };
+        let wanted = primary(language);
+        self.languages.iter().any(|l| primary(l) == wanted)
+    }
+}
+
+/// How a queue picks among the agents who qualify equally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectionStrategy {
+    /// The agent idle the longest.
+    #[default]
+    LongestIdle,
+    /// The agent with the lowest share of capacity in use.
+    LeastOccupied,
+    /// Agents in turn.
+    RoundRobin,
+    /// The agent with the highest proficiency in the required skills.
+    MostSkilled,
+}
+
+/// "80 % of contacts answered within 30 s".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServiceLevelTarget {
+    /// Share to answer in time, 0.0-1.0.
+    pub share: f64,
+    pub within_secs: u32,
+}
+
+impl Default for ServiceLevelTarget {
+    fn default() -> Self {
+        Self {
+            share: 0.8,
+            within_secs: 30,
+        }
+    }
+}
+
+/// A queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    pub name: String,
+    #[serde(default)]
+    pub service_level: ServiceLevelTarget,
+    /// Queues with higher priority are served first when an agent frees up.
+    #[serde(default)]
+    pub priority: u32,
+    /// Where contacts go when this queue cannot serve them.
+    #[serde(default)]
+    pub overflow: Option<String>,
+    #[serde(default)]
+    pub strategy: SelectionStrategy,
+}
