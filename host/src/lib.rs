@@ -10,6 +10,7 @@
 //! - [`domain`]: contacts, agents, queues and the lifecycle state machine (pure);
 //! - [`plugins`]: the Wasm runtime: one engine, a compile cache, loading and
 //!   validation, bounded calls, plugin log buffers;
+//! - [`engine`]: the contact pipeline: ingest, route, persist, audit;
 //! - [`store`]: durable storage (sled) with group commit;
 //! - [`audit`]: the hash-chained audit log, on the store;
 //! - [`bundled`]: the plugins compiled into this binary;
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod bundled;
 pub mod cli;
 pub mod domain;
+pub mod engine;
 pub mod plugins;
 pub mod server;
 pub mod store;

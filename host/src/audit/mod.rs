@@ -16,7 +16,7 @@ const TREE: &str = "audit";
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What is being recorded, before it gets its place in the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Milliseconds since the Unix epoch (event time).
     pub at: i64,
@@ -27,7 +27,25 @@ pub struct AuditEntry {
     /// What it is about (a contact id, a plugin id), for queries.
     pub subject: String,
     /// The details: plugin digests, input, output, outcome, duration, ...
-    pub data: serde_json::Value,
+    /// Kept as serialized JSON: it is written once and hashed, rarely read.
+    pub data: Box<serde_json::value::RawValue>,
+}
+
+impl AuditEntry {
+    /// The details, parsed.
+    pub fn data(&self) -> serde_json::Value {
+        serde_json::from_str(self.data.get()).unwrap_or_default()
+    }
+}
+
+impl PartialEq for AuditEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+            && self.actor == other.actor
+            && self.kind == other.kind
+            && self.subject == other.subject
+            && self.data.get() == other.data.get()
+    }
 }
 
 /// A record in the chain.
@@ -37,7 +55,6 @@ pub struct AuditRecord {
     pub seq: u64,
     /// Hex sha256 of the previous record ([`GENESIS`] for the first).
     pub prev: String,
-    #[serde(flatten)]
     pub entry: AuditEntry,
     /// Hex sha256 of this record's other fields.
     pub hash: String,
@@ -208,7 +225,8 @@ mod tests {
             actor: "plugin:skill-routing@0.1.0".into(),
             kind: "routing.decision".into(),
             subject: format!("c-{i}"),
-            data: serde_json::json!({"queue": "billing", "i": i}),
+            data: serde_json::value::to_raw_value(&serde_json::json!({"queue": "billing", "i": i}))
+                .unwrap(),
         }
     }
 

@@ -92,6 +92,11 @@ impl SledStore {
         self.commit.stats()
     }
 
+    /// A new unique, increasing id (persisted across restarts).
+    pub fn generate_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
     /// Flush everything now (shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;

@@ -1,0 +1,363 @@
+//! The contact pipeline: ingest a contact, ask the active routing policy
+//! (bounded, with the slot's fail policy when the plugin fails), persist the
+//! contact and an audit record of the decision, and acknowledge only once
+//! both are durable (group commit). Calls `plugins`, `domain`, `store`,
+//! `audit`; called by the API. Synchronous: call it from a blocking thread.
+
+mod convert;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audit::{AuditEntry, AuditLog};
+use crate::domain::{Channel, ContactState, Requirements};
+use crate::plugins::{Activation, CallOutcome, FailPolicy, RoutingPolicy};
+use crate::store::{SledStore, StoreError};
+
+/// A contact as accepted over the API or from an import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    pub channel: Channel,
+    pub customer_id: String,
+    #[serde(default = "standard")]
+    pub customer_tier: String,
+    #[serde(default = "english")]
+    pub language: String,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub sentiment: Option<f32>,
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// Event time (ms since the epoch); the engine's clock when absent.
+    #[serde(default)]
+    pub occurred_at: Option<i64>,
+}
+
+fn standard() -> String {
+    "standard".into()
+}
+
+fn english() -> String {
+    "en".into()
+}
+
+/// A contact as the engine keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactRecord {
+    pub id: String,
+    pub channel: Channel,
+    pub customer_id: String,
+    pub customer_tier: String,
+    pub language: String,
+    pub topics: Vec<String>,
+    pub text: String,
+    pub sentiment: Option<f32>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub tags: Vec<String>,
+    pub state: ContactState,
+    pub requirements: Requirements,
+    pub created_at: i64,
+    pub queued_at: Option<i64>,
+}
+
+/// Who made a routing decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// The active routing plugin answered.
+    Plugin {
+        plugin: String,
+        version: String,
+        digest: String,
+    },
+    /// The plugin failed (or none is active); the slot's fail policy decided.
+    FailPolicy {
+        policy: FailPolicy,
+        outcome: Option<CallOutcome>,
+        error: String,
+    },
+}
+
+/// What `ingest` returns once the contact is durable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ingested {
+    pub contact: ContactRecord,
+    pub decided_by: DecidedBy,
+    pub reason: String,
+    /// The audit record of the decision.
+    pub audit_seq: u64,
+}
+
+/// Why the engine refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The audit data of a routing decision: enough to replay it.
+#[derive(Serialize)]
+struct DecisionRecord<'a> {
+    decided_by: &'a DecidedBy,
+    config_digest: &'a str,
+    input_digest: &'a str,
+    input: &'a serde_json::value::RawValue,
+    output: &'a Option<Box<serde_json::value::RawValue>>,
+    outcome: CallOutcome,
+    duration_us: u64,
+    queue: &'a str,
+}
+
+/// Queues the engine falls back to when a routing plugin fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FallbackQueues {
+    /// Fail-open: the contact is routed here, unskilled.
+    pub default_queue: String,
+    /// Fail-closed: the contact is held here for a person to triage.
+    pub triage_queue: String,
+}
+
+impl Default for FallbackQueues {
+    fn default() -> Self {
+        Self {
+            default_queue: "general".into(),
+            triage_queue: "triage".into(),
+        }
+    }
+}
+
+/// The engine.
+pub struct Engine {
+    store: SledStore,
+    audit: AuditLog,
+    contacts: sled::Tree,
+    routing: RwLock<Option<Arc<Activation<RoutingPolicy>>>>,
+    fallback: FallbackQueues,
+    clock: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+const CONTACTS: &str = "contacts";
+
+impl Engine {
+    /// An engine over `store`, reading wall time.
+    pub fn new(store: SledStore, fallback: FallbackQueues) -> Result<Self, EngineError> {
+        Ok(Self {
+            audit: AuditLog::open(&store)?,
+            contacts: store.tree(CONTACTS)?,
+            store,
+            routing: RwLock::new(None),
+            fallback,
+            clock: Box::new(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64)
+            }),
+        })
+    }
+
+    /// Read time from `clock` instead (imports, simulations, tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// Make `activation` the routing policy for new contacts. Calls already
+    /// running finish on the version they started with.
+    pub fn set_routing(&self, activation: Option<Arc<Activation<RoutingPolicy>>>) {
+        *self.routing.write() = activation;
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SledStore {
+        &self.store
+    }
+
+    /// A contact by id.
+    pub fn contact(&self, id: &str) -> Result<Option<ContactRecord>, EngineError> {
+        match self.contacts.get(id.as_bytes()).map_err(StoreError::from)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("contact {id}: {e}")).into()),
+        }
+    }
+
+    /// Accept a contact: route it, persist it with an audit record of the
+    /// decision, and return once both are durable.
+    #[tracing::instrument(skip_all, fields(customer = %new.customer_id))]
+    pub fn ingest(&self, new: NewContact) -> Result<Ingested, EngineError> {
+        if new.customer_id.trim().is_empty() {
+            return Err(EngineError::Invalid(
+                "`customer_id` must not be empty: give the customer's id in your CRM".into(),
+            ));
+        }
+        let now = new.occurred_at.unwrap_or_else(|| (self.clock)());
+        let id = format!("c-{:012}", self.store.generate_id()?);
+        let mut contact = ContactRecord {
+            id,
+            channel: new.channel,
+            customer_id: new.customer_id,
+            customer_tier: new.customer_tier,
+            language: new.language,
+            topics: new.topics,
+            text: new.text,
+            sentiment: new.sentiment,
+            attributes: new.attributes,
+            tags: Vec::new(),
+            state: ContactState::New,
+            requirements: Requirements::default(),
+            created_at: now,
+            queued_at: None,
+        };
+
+        let routing = self.routing.read().clone();
+        let input = convert::routing_input(&contact, now);
+        let started = Instant::now();
+        let (decided_by, requirements, tags, reason, output, outcome) = match &routing {
+            Some(act) => match act.route(&input) {
+                Ok(decision) => {
+                    let p = act.plugin().id();
+                    let output = serde_json::value::to_raw_value(&decision).ok();
+                    let (req, tags, reason) = convert::requirements(decision);
+                    (
+                        DecidedBy::Plugin {
+                            plugin: p.id.to_string(),
+                            version: p.version.to_string(),
+                            digest: p.digest.to_string(),
+                        },
+                        req,
+                        tags,
+                        reason,
+                        output,
+                        CallOutcome::Ok,
+                    )
+                }
+                Err(err) => {
+                    let policy = act.plugin().manifest().fail_policy;
+                    let (req, reason) = self.fallback(policy, &err.to_string());
+                    (
+                        DecidedBy::FailPolicy {
+                            policy,
+                            outcome: Some(err.outcome()),
+                            error: err.to_string(),
+                        },
+                        req,
+                        Vec::new(),
+                        reason,
+                        None,
+                        err.outcome(),
+                    )
+                }
+            },
+            None => {
+                let (req, reason) =
+                    self.fallback(FailPolicy::FailOpen, "no routing policy is active");
+                (
+                    DecidedBy::FailPolicy {
+                        policy: FailPolicy::FailOpen,
+                        outcome: None,
+                        error: "no routing policy is active".into(),
+                    },
+                    req,
+                    Vec::new(),
+                    reason,
+                    None,
+                    CallOutcome::Error,
+                )
+            }
+        };
+        let duration_us = started.elapsed().as_micros() as u64;
+
+        contact.state = ContactState::Queued;
+        contact.queued_at = Some(now);
+        contact.tags = tags;
+        contact.requirements = requirements;
+
+        // Serialized once: digested, then embedded in the audit record as is.
+        let input_json = serde_json::value::to_raw_value(&input)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode routing input: {e}")))?;
+        let input_digest = hex::encode(Sha256::digest(input_json.get().as_bytes()));
+        let (actor, config_digest) = match &routing {
+            Some(act) => (
+                format!(
+                    "plugin:{}@{}",
+                    act.plugin().id().id,
+                    act.plugin().id().version
+                ),
+                act.config_digest().to_owned(),
+            ),
+            None => ("engine".to_owned(), String::new()),
+        };
+        let record = self.audit.append(AuditEntry {
+            at: now,
+            actor,
+            kind: "routing.decision".into(),
+            subject: contact.id.clone(),
+            data: serde_json::value::to_raw_value(&DecisionRecord {
+                decided_by: &decided_by,
+                config_digest: &config_digest,
+                input_digest: &input_digest,
+                input: &input_json,
+                output: &output,
+                outcome,
+                duration_us,
+                queue: &contact.requirements.queue,
+            })
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?,
+        })?;
+        let bytes = serde_json::to_vec(&contact)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode contact: {e}")))?;
+        self.contacts
+            .insert(contact.id.as_bytes(), bytes)
+            .map_err(StoreError::from)?;
+        self.store.make_durable()?;
+        Ok(Ingested {
+            contact,
+            decided_by,
+            reason,
+            audit_seq: record.seq,
+        })
+    }
+
+    fn fallback(&self, policy: FailPolicy, error: &str) -> (Requirements, String) {
+        let (queue, what) = match policy {
+            FailPolicy::FailClosed => (&self.fallback.triage_queue, "fail-closed: held for triage"),
+            // `last-good` needs version history; until a previous version is
+            // known it behaves as fail-open.
+            FailPolicy::FailOpen | FailPolicy::LastGood => {
+                (&self.fallback.default_queue, "fail-open: default queue")
+            }
+        };
+        (
+            Requirements {
+                queue: queue.clone(),
+                ..Requirements::default()
+            },
+            format!("routing plugin failed ({error}); {what} {queue}"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::bundled::{BUNDLED, test_guests};
+use crate::plugins::{Manifest, PluginRuntime, RuntimeConfig};
+use crate::store::Durability;
+
+fn runtime() -> PluginRuntime {
+    PluginRuntime::new(RuntimeConfig::default()).unwrap()
+}
+
+fn skill_routing(rt: &PluginRuntime) -> Arc<Activation<RoutingPolicy>> {
+    let p = BUNDLED
+        .iter()
+        .find(|p| p.crate_name == "skill-routing")
+        .unwrap();
+    let plugin = rt
+        .load(Manifest::from_json(p.manifest).unwrap(), p.wasm)
+        .unwrap();
+    Arc::new(plugin.activate::<RoutingPolicy>(None).unwrap())
+}
+
+fn misbehaving(rt: &PluginRuntime, fail_policy: &str) -> Arc<Activation<RoutingPolicy>> {
+    let manifest = Manifest::from_json(
+        &serde_json::json!({"id": "misbehaving", "version": "0.0.1", "kind": "routing",
+            "wit": "0.1.0", "fail_policy": fail_policy, "limits": {"timeout_ms": 250}})
+        .to_string(),
+    )
+    .unwrap();
+    let bytes = std::fs::read(test_guests::MISBEHAVING).unwrap();
+    Arc::new(
+        rt.load(manifest, &bytes)
+            .unwrap()
+            .activate::<RoutingPolicy>(None)
+            .unwrap(),
+    )
+}
+
+fn new_contact(text: &str, topics: &[&str]) -> NewContact {
+    NewContact {
+        channel: Channel::Chat,
+        customer_id: "cust-1".into(),
+        customer_tier: "vip".into(),
+        language: "en".into(),
+        topics: topics.iter().map(|t| t.to_string()).collect(),
+        text: text.into(),
+        sentiment: None,
+        attributes: Default::default(),
+        occurred_at: Some(1_700_000_000_000),
+    }
+}
+
+#[test]
+fn ingest_routes_persists_and_audits_the_decision_with_the_plugin_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let id;
+    {
+        let engine = Engine::new(
+            SledStore::open(dir.path(), Durability::Group).unwrap(),
+            FallbackQueues::default(),
+        )
+        .unwrap();
+        engine.set_routing(Some(skill_routing(&rt)));
+        let got = engine
+            .ingest(new_contact("charged twice", &["billing"]))
+            .unwrap();
+        assert_eq!(got.contact.state, ContactState::Queued);
+        assert_eq!(got.contact.requirements.queue, "billing");
+        assert_eq!(got.contact.requirements.priority, 11);
+        assert!(got.reason.contains("billing"), "{}", got.reason);
+        match &got.decided_by {
+            DecidedBy::Plugin {
+                plugin,
+                version,
+                digest,
+            } => {
+                assert_eq!(
+                    (plugin.as_str(), version.as_str()),
+                    ("skill-routing", "0.1.0")
+                );
+                assert_eq!(digest.len(), 64);
+            }
+            other => panic!("{other:?}"),
+        }
+        let audit = engine.audit().read(got.audit_seq, 1).unwrap();
+        assert_eq!(audit[0].entry.subject, got.contact.id);
+        assert_eq!(audit[0].entry.data()["outcome"], "ok");
+        assert_eq!(
+            audit[0].entry.data()["input"]["contact"]["text"],
+            "charged twice"
+        );
+        id = got.contact.id;
+    }
+    // Acknowledged means durable: a new engine on the same directory has it.
+    let engine = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap();
+    let c = engine
+        .contact(&id)
+        .unwrap()
+        .expect("contact survives reopening");
+    assert_eq!(c.requirements.queue, "billing");
+    assert_eq!(engine.audit().verify().unwrap().broken, None);
+}
+
+#[test]
+fn a_failing_plugin_never_loses_the_contact_and_the_fail_policy_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap();
+    engine.set_routing(Some(misbehaving(&rt, "fail-open")));
+    let open = engine.ingest(new_contact("panic", &[])).unwrap();
+    assert_eq!(open.contact.requirements.queue, "general");
+    assert!(matches!(
+        open.decided_by,
+        DecidedBy::FailPolicy {
+            policy: FailPolicy::FailOpen,
+            outcome: Some(CallOutcome::Trap),
+            ..
+        }
+    ));
+    let audit = engine.audit().read(open.audit_seq, 1).unwrap();
+    assert_eq!(audit[0].entry.data()["outcome"], "trap");
+
+    engine.set_routing(Some(misbehaving(&rt, "fail-closed")));
+    let closed = engine.ingest(new_contact("loop", &[])).unwrap();
+    assert_eq!(closed.contact.requirements.queue, "triage");
+    let audit = engine.audit().read(closed.audit_seq, 1).unwrap();
+    assert_eq!(audit[0].entry.data()["outcome"], "timeout");
+
+    // The next contact is routed by the plugin again.
+    let ok = engine.ingest(new_contact("fine", &[])).unwrap();
+    assert!(matches!(ok.decided_by, DecidedBy::Plugin { .. }));
+    assert_eq!(engine.audit().verify().unwrap().records, 3);
+}
+
+#[test]
+fn with_no_policy_contacts_go_to_the_default_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap();
+    let got = engine.ingest(new_contact("hello", &[])).unwrap();
+    assert_eq!(got.contact.requirements.queue, "general");
+    let err = engine
+        .ingest(NewContact {
+            customer_id: " ".into(),
+            ..new_contact("x", &[])
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("customer_id"), "{err}");
+}
+
+#[test]
+fn concurrent_ingest_is_durable_and_shares_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = Arc::new(
+        Engine::new(
+            SledStore::open(dir.path(), Durability::Group).unwrap(),
+            FallbackQueues::default(),
+        )
+        .unwrap(),
+    );
+    engine.set_routing(Some(skill_routing(&rt)));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|_| {
+                        engine
+                            .ingest(new_contact("hi", &["technical"]))
+                            .unwrap()
+                            .contact
+                            .id
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 100);
+    let (acked, flushes) = engine.store().commit_stats();
+    assert_eq!(acked, 100);
+    assert!(flushes <= 100);
+    for id in &ids {
+        assert_eq!(
+            engine.contact(id).unwrap().unwrap().requirements.queue,
+            "tech-support"
+        );
+    }
+    assert_eq!(engine.audit().verify().unwrap().records, 100);
+}
