@@ -70,21 +70,17 @@ pub(super) fn contact(c: &ContactRecord) -> wit::Contact {
     }
 }
 
-/// The routing input for a new contact. History, queue and skill snapshots
-/// are empty until the engine tracks them.
-pub(super) fn routing_input(c: &ContactRecord, now: i64) -> RoutingInput {
+/// The routing input for a new contact. Queue and skill snapshots are
+/// empty until the engine tracks them.
+pub(super) fn routing_input(
+    c: &ContactRecord,
+    history: wit::CustomerHistory,
+    now: i64,
+) -> RoutingInput {
     RoutingInput {
         now,
         contact: contact(c),
-        history: wit::CustomerHistory {
-            window_days: 30,
-            recent: Vec::new(),
-            topic_counts: Vec::new(),
-            same_topic_repeats: 0,
-            last_agent: None,
-            open_complaints: 0,
-            flags: Vec::new(),
-        },
+        history,
         queues: Vec::new(),
         skills: Vec::new(),
         incidents: Vec::new(),

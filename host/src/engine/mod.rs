@@ -5,6 +5,7 @@
 //! `audit`; called by the API. Synchronous: call it from a blocking thread.
 
 mod convert;
+mod history;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -141,6 +142,9 @@ pub struct Engine {
     store: SledStore,
     audit: AuditLog,
     contacts: sled::Tree,
+    customers: sled::Tree,
+    /// Days of customer history routing sees.
+    history_days: u32,
     routing: RwLock<Option<Arc<Activation<RoutingPolicy>>>>,
     fallback: FallbackQueues,
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
@@ -153,6 +157,7 @@ impl std::fmt::Debug for Engine {
 }
 
 const CONTACTS: &str = "contacts";
+const CUSTOMERS: &str = "customers";
 
 impl Engine {
     /// An engine over `store`, reading wall time.
@@ -160,6 +165,8 @@ impl Engine {
         Ok(Self {
             audit: AuditLog::open(&store)?,
             contacts: store.tree(CONTACTS)?,
+            customers: store.tree(CUSTOMERS)?,
+            history_days: 30,
             store,
             routing: RwLock::new(None),
             fallback,
@@ -232,7 +239,28 @@ impl Engine {
         };
 
         let routing = self.routing.read().clone();
-        let input = convert::routing_input(&contact, now);
+        // Account flags (e.g. "legacy", "chronic-bug") arrive as the
+        // comma-separated `flags` attribute from the CRM or IVR.
+        let flags = contact
+            .attributes
+            .get("flags")
+            .map(|f| {
+                f.split(',')
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let history = history::summary(
+            &self.customers,
+            &contact.customer_id,
+            &contact.topics,
+            now,
+            self.history_days,
+            flags,
+        )?;
+        let input = convert::routing_input(&contact, history, now);
         let started = Instant::now();
         let (decided_by, requirements, tags, reason, output, outcome) = match &routing {
             Some(act) => match act.route(&input) {
@@ -331,6 +359,14 @@ impl Engine {
         self.contacts
             .insert(contact.id.as_bytes(), bytes)
             .map_err(StoreError::from)?;
+        history::record(
+            &self.customers,
+            &contact.customer_id,
+            &contact.id,
+            contact.channel,
+            &contact.topics,
+            now,
+        )?;
         self.store.make_durable()?;
         Ok(Ingested {
             contact,

@@ -204,3 +204,64 @@ fn concurrent_ingest_is_durable_and_shares_flushes() {
     }
     assert_eq!(engine.audit().verify().unwrap().records, 100);
 }
+
+#[test]
+fn repeat_callers_are_seen_through_the_customer_history_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap();
+    engine.set_routing(Some(skill_routing(&rt)));
+    let day = 86_400_000;
+    let at = |t: i64, topic: &str| NewContact {
+        occurred_at: Some(t),
+        ..new_contact("again", &[topic])
+    };
+    // 40 days ago: outside the 30-day window.
+    let old = engine
+        .ingest(at(1_700_000_000_000 - 40 * day, "billing"))
+        .unwrap();
+    let first = engine.ingest(at(1_700_000_000_000, "billing")).unwrap();
+    assert!(
+        !first.contact.tags.contains(&"repeat".to_owned()),
+        "{}",
+        first.reason
+    );
+    engine
+        .ingest(at(1_700_000_000_000 + day, "technical"))
+        .unwrap();
+    let again = engine
+        .ingest(at(1_700_000_000_000 + 2 * day, "billing"))
+        .unwrap();
+    assert!(
+        again.contact.tags.contains(&"repeat".to_owned()),
+        "{}",
+        again.reason
+    );
+    let audit = engine.audit().read(again.audit_seq, 1).unwrap();
+    let history = &audit[0].entry.data()["input"]["history"];
+    assert_eq!(
+        history["same_topic_repeats"], 1,
+        "only the billing contact in the window"
+    );
+    let recent: Vec<&str> = history["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(recent.len(), 2, "newest first, window only: {recent:?}");
+    assert_eq!(recent[1], first.contact.id);
+    assert!(!recent.contains(&old.contact.id.as_str()));
+    // Another customer's contacts are not in this history.
+    let other = engine
+        .ingest(NewContact {
+            customer_id: "cust-2".into(),
+            ..at(1_700_000_000_000 + 3 * day, "billing")
+        })
+        .unwrap();
+    assert!(!other.contact.tags.contains(&"repeat".to_owned()));
+}

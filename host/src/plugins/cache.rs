@@ -122,7 +122,16 @@ impl CompileCache {
             Err(e) => return Err(e.into()),
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            size = bytes.len(),
+            "compiling component (first load of this digest; the result is cached)"
+        );
+        let started = std::time::Instant::now();
         let component = compile(engine, bytes)?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "compiled"
+        );
         let artifact = component.serialize().map_err(|e| {
             LoadError::Compile(format!("cannot serialize the compiled component: {e}"))
         })?;
