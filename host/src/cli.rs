@@ -49,6 +49,26 @@ pub enum Command {
     /// Work with plugin components.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Read and check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and report the first broken link, if any.
+    ///
+    /// Exits 0 if every record verifies, 1 if the chain is broken (the
+    /// message names the record and what is wrong with it). Stop the server
+    /// on this data directory first: the store is locked while it runs.
+    Verify {
+        /// The server's data directory.
+        #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "switchboard-data")]
+        data_dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options of `switchboard serve`.
@@ -92,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             manifest,
             json,
         }) => inspect(&file, manifest.as_deref(), json),
+        Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
         Command::Plugin(PluginCommand::Bundled) => {
             for p in crate::bundled::BUNDLED {
                 let m = Manifest::from_json(p.manifest)
@@ -206,6 +227,42 @@ fn activate_default(plugin: &Arc<LoadedPlugin>) -> anyhow::Result<()> {
         PluginKind::Escalation => drop(plugin.activate::<EscalationRule>(None).with_context(ctx)?),
         PluginKind::Compliance => drop(plugin.activate::<ComplianceCheck>(None).with_context(ctx)?),
         PluginKind::Kpi => drop(plugin.activate::<KpiDefinition>(None).with_context(ctx)?),
+    }
+    Ok(())
+}
+
+fn audit_verify(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    if !data_dir.exists() {
+        anyhow::bail!(
+            "no data directory at {}: pass the server's --data-dir",
+            data_dir.display()
+        );
+    }
+    let store = crate::store::SledStore::open(data_dir, crate::store::Durability::Group)
+        .with_context(|| {
+            format!(
+                "cannot open the store in {} (is a server running on it? stop it first)",
+                data_dir.display()
+            )
+        })?;
+    let log = crate::audit::AuditLog::open(&store)?;
+    let result = log.verify()?;
+    if json {
+        print_line(&serde_json::to_string_pretty(&result)?);
+    } else {
+        match &result.broken {
+            None => print_line(&format!(
+                "audit chain OK: {} records verified",
+                result.records
+            )),
+            Some(b) => print_line(&format!(
+                "audit chain BROKEN at {b} ({} records before it verified)",
+                result.records
+            )),
+        }
+    }
+    if result.broken.is_some() {
+        std::process::exit(1);
     }
     Ok(())
 }
