@@ -5,7 +5,10 @@
 //! `audit`; called by the API. Synchronous: call it from a blocking thread.
 
 mod convert;
+mod events;
 mod history;
+
+pub use events::{ContactEvent, EventKind, RecordedEvent};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,6 +70,33 @@ pub struct ContactRecord {
     pub requirements: Requirements,
     pub created_at: i64,
     pub queued_at: Option<i64>,
+    /// The agent offered or handling the contact.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub offered_at: Option<i64>,
+    #[serde(default)]
+    pub answered_at: Option<i64>,
+    #[serde(default)]
+    pub wrap_up_at: Option<i64>,
+    #[serde(default)]
+    pub resolved_at: Option<i64>,
+    #[serde(default)]
+    pub abandoned_at: Option<i64>,
+    /// Total time on hold, in milliseconds.
+    #[serde(default)]
+    pub hold_ms: u64,
+    /// Since when the contact is on hold, if it is.
+    #[serde(default)]
+    pub held_since: Option<i64>,
+    #[serde(default)]
+    pub transfers: u32,
+    /// Time of the latest event; later events may not be earlier.
+    #[serde(default)]
+    pub last_event_at: i64,
+    /// Events recorded so far (the next event's sequence number).
+    #[serde(default)]
+    pub events: u64,
 }
 
 /// Who made a routing decision.
@@ -102,6 +132,10 @@ pub struct Ingested {
 pub enum EngineError {
     #[error("{0}")]
     Invalid(String),
+    #[error("no contact with id `{0}`: check the id returned when it was created")]
+    NotFound(String),
+    #[error(transparent)]
+    Transition(#[from] crate::domain::TransitionError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -145,6 +179,9 @@ pub struct Engine {
     customers: sled::Tree,
     /// Days of customer history routing sees.
     history_days: u32,
+    events: sled::Tree,
+    /// Serializes read-modify-write of existing contacts.
+    updates: parking_lot::Mutex<()>,
     routing: RwLock<Option<Arc<Activation<RoutingPolicy>>>>,
     fallback: FallbackQueues,
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
@@ -158,6 +195,7 @@ impl std::fmt::Debug for Engine {
 
 const CONTACTS: &str = "contacts";
 const CUSTOMERS: &str = "customers";
+const EVENTS: &str = "events";
 
 impl Engine {
     /// An engine over `store`, reading wall time.
@@ -166,6 +204,8 @@ impl Engine {
             audit: AuditLog::open(&store)?,
             contacts: store.tree(CONTACTS)?,
             customers: store.tree(CUSTOMERS)?,
+            events: store.tree(EVENTS)?,
+            updates: parking_lot::Mutex::new(()),
             history_days: 30,
             store,
             routing: RwLock::new(None),
@@ -236,6 +276,17 @@ impl Engine {
             requirements: Requirements::default(),
             created_at: now,
             queued_at: None,
+            agent_id: None,
+            offered_at: None,
+            answered_at: None,
+            wrap_up_at: None,
+            resolved_at: None,
+            abandoned_at: None,
+            hold_ms: 0,
+            held_since: None,
+            transfers: 0,
+            last_event_at: now,
+            events: 0,
         };
 
         let routing = self.routing.read().clone();

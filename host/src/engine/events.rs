@@ -1,0 +1,491 @@
+//! Lifecycle events of a contact: validated against the state machine and
+//! the contact's timeline, recorded in order, and durable when acknowledged.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ContactState, Transition};
+use crate::store::StoreError;
+
+use super::{ContactRecord, Engine, EngineError};
+
+/// What happened to a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// Offered to an agent.
+    Offer { agent_id: String },
+    /// The agent declined or let the offer time out; back to the queue.
+    Decline,
+    /// The agent answered.
+    Answer,
+    /// Put on hold (while assigned).
+    Hold,
+    /// Taken off hold.
+    Resume,
+    /// Conversation over; after-contact work starts.
+    WrapUp,
+    /// Closed.
+    Resolve,
+    /// The customer left before an agent answered.
+    Abandon,
+    /// Handed to another queue.
+    Transfer { queue: String },
+    /// Escalated by a supervisor or a rule.
+    Escalate { reason: String },
+    /// A message in the conversation.
+    Message { from_customer: bool, text: String },
+    /// A survey answer after resolution.
+    Survey {
+        csat: Option<u8>,
+        nps: Option<u8>,
+        ces: Option<u8>,
+        comment: Option<String>,
+    },
+}
+
+/// An event as posted over the API: `{"type": "offer", "agent_id": "a-7",
+/// "occurred_at": 1700000000000}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactEvent {
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// Event time (ms since the epoch); the engine's clock when absent.
+    #[serde(default)]
+    pub occurred_at: Option<i64>,
+}
+
+/// An event in a contact's stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    pub contact_id: String,
+    pub sequence: u64,
+    pub at: i64,
+    pub kind: EventKind,
+}
+
+fn event_key(contact: &str, seq: u64) -> Vec<u8> {
+    let mut k = contact.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+impl EventKind {
+    /// The lifecycle step this event is, if it changes the state.
+    fn transition(&self) -> Option<Transition> {
+        Some(match self {
+            EventKind::Offer { .. } => Transition::Offer,
+            EventKind::Decline => Transition::Decline,
+            EventKind::Answer => Transition::Answer,
+            EventKind::WrapUp => Transition::WrapUp,
+            EventKind::Resolve => Transition::Resolve,
+            EventKind::Abandon => Transition::Abandon,
+            EventKind::Transfer { .. } => Transition::Transfer,
+            EventKind::Escalate { .. } => Transition::Escalate,
+            EventKind::Hold
+            | EventKind::Resume
+            | EventKind::Message { .. }
+            | EventKind::Survey { .. } => {
+                return None;
+            }
+        })
+    }
+}
+
+fn check_score(
+    name: &str,
+    value: Option<u8>,
+    range: std::ops::RangeInclusive<u8>,
+) -> Result<(), EngineError> {
+    match value {
+        Some(v) if !range.contains(&v) => Err(EngineError::Invalid(format!(
+            "survey `{name}` must be {}-{}, got {v}",
+            range.start(),
+            range.end()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Apply `kind` at `at` to `c`, or say why it cannot happen.
+fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineError> {
+    if let Some(t) = kind.transition() {
+        let next = c.state.apply(t)?;
+        c.state = next;
+    }
+    match kind {
+        EventKind::Offer { agent_id } => {
+            c.agent_id = Some(agent_id.clone());
+            c.offered_at = Some(at);
+        }
+        EventKind::Decline => c.agent_id = None,
+        EventKind::Answer => c.answered_at = Some(at),
+        EventKind::Hold => {
+            if c.state != ContactState::Assigned || c.held_since.is_some() {
+                return Err(EngineError::Invalid(format!(
+                    "cannot hold a contact that is {}{}: only an assigned contact that is not already on hold can be held",
+                    c.state,
+                    if c.held_since.is_some() {
+                        " and on hold"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            c.held_since = Some(at);
+        }
+        EventKind::Resume => {
+            let Some(since) = c.held_since.take() else {
+                return Err(EngineError::Invalid(
+                    "cannot resume a contact that is not on hold: post `hold` first".into(),
+                ));
+            };
+            c.hold_ms += (at - since).max(0) as u64;
+        }
+        EventKind::WrapUp => {
+            if let Some(since) = c.held_since.take() {
+                c.hold_ms += (at - since).max(0) as u64;
+            }
+            c.wrap_up_at = Some(at);
+        }
+        EventKind::Resolve => c.resolved_at = Some(at),
+        EventKind::Abandon => c.abandoned_at = Some(at),
+        EventKind::Transfer { queue } => {
+            if queue.trim().is_empty() {
+                return Err(EngineError::Invalid(
+                    "`queue` of a transfer must not be empty".into(),
+                ));
+            }
+            c.transfers += 1;
+            c.agent_id = None;
+            c.held_since = None;
+            c.requirements.queue = queue.clone();
+            // A transfer re-queues the contact at once.
+            c.state = c.state.apply(Transition::Enqueue)?;
+            c.queued_at = Some(at);
+        }
+        EventKind::Escalate { .. } => {
+            c.state = c.state.apply(Transition::Enqueue)?;
+            if !c.tags.iter().any(|t| t == "escalated") {
+                c.tags.push("escalated".into());
+            }
+        }
+        EventKind::Message { .. } => {
+            if c.state.is_terminal() {
+                return Err(EngineError::Invalid(format!(
+                    "cannot add a message to a contact that is {}: open a new contact",
+                    c.state
+                )));
+            }
+        }
+        EventKind::Survey { csat, nps, ces, .. } => {
+            if c.state != ContactState::Resolved {
+                return Err(EngineError::Invalid(format!(
+                    "a survey answer needs a resolved contact; this one is {}",
+                    c.state
+                )));
+            }
+            check_score("csat", *csat, 1..=5)?;
+            check_score("nps", *nps, 0..=10)?;
+            check_score("ces", *ces, 1..=7)?;
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Record an event of contact `id`; returns the contact after it, once durable.
+    #[tracing::instrument(skip_all, fields(contact = %id))]
+    pub fn record_event(
+        &self,
+        id: &str,
+        event: ContactEvent,
+    ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
+        let at = event.occurred_at.unwrap_or_else(|| (self.clock)());
+        let (contact, recorded) = {
+            let _guard = self.updates.lock();
+            let mut c = self
+                .contact(id)?
+                .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+            if at < c.last_event_at {
+                return Err(EngineError::Invalid(format!(
+                    "`occurred_at` {at} is before this contact's latest event ({}): events of one contact must not go back in time",
+                    c.last_event_at
+                )));
+            }
+            apply(&mut c, &event.kind, at)?;
+            c.last_event_at = at;
+            c.events += 1;
+            let recorded = RecordedEvent {
+                contact_id: c.id.clone(),
+                sequence: c.events,
+                at,
+                kind: event.kind,
+            };
+            self.events
+                .insert(event_key(&c.id, recorded.sequence), encode(&recorded)?)
+                .map_err(StoreError::from)?;
+            self.contacts
+                .insert(c.id.as_bytes(), encode(&c)?)
+                .map_err(StoreError::from)?;
+            (c, recorded)
+        };
+        self.store.make_durable()?;
+        Ok((contact, recorded))
+    }
+
+    /// The events of contact `id`, in order.
+    pub fn events(&self, id: &str) -> Result<Vec<RecordedEvent>, EngineError> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        self.events
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (_, v) = kv.map_err(StoreError::from)?;
+                serde_json::from_slice(&v)
+                    .map_err(|e| StoreError::Corrupt(format!("event of {id}: {e}")).into())
+            })
+            .collect()
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Channel;
+    use crate::engine::{FallbackQueues, NewContact};
+    use crate::store::{Durability, SledStore};
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        Engine::new(
+            SledStore::open(dir, Durability::Group).unwrap(),
+            FallbackQueues::default(),
+        )
+        .unwrap()
+    }
+
+    fn new_contact(engine: &Engine) -> String {
+        engine
+            .ingest(NewContact {
+                channel: Channel::Voice,
+                customer_id: "cust-1".into(),
+                customer_tier: "standard".into(),
+                language: "en".into(),
+                topics: vec![],
+                text: String::new(),
+                sentiment: None,
+                attributes: Default::default(),
+                occurred_at: Some(T0),
+            })
+            .unwrap()
+            .contact
+            .id
+    }
+
+    fn ev(kind: EventKind, at: i64) -> ContactEvent {
+        ContactEvent {
+            kind,
+            occurred_at: Some(T0 + at),
+        }
+    }
+
+    #[test]
+    fn a_contact_is_driven_to_resolution_with_its_timeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let id = new_contact(&e);
+        let steps = [
+            (
+                EventKind::Offer {
+                    agent_id: "a-1".into(),
+                },
+                5_000,
+            ),
+            (EventKind::Answer, 8_000),
+            (EventKind::Hold, 20_000),
+            (EventKind::Resume, 50_000),
+            (
+                EventKind::Message {
+                    from_customer: true,
+                    text: "thanks".into(),
+                },
+                60_000,
+            ),
+            (EventKind::WrapUp, 90_000),
+            (EventKind::Resolve, 120_000),
+            (
+                EventKind::Survey {
+                    csat: Some(5),
+                    nps: Some(9),
+                    ces: Some(2),
+                    comment: None,
+                },
+                130_000,
+            ),
+        ];
+        for (kind, at) in steps {
+            e.record_event(&id, ev(kind, at)).unwrap();
+        }
+        drop(e);
+        let e = engine(dir.path());
+        let c = e.contact(&id).unwrap().unwrap();
+        assert_eq!(c.state, ContactState::Resolved);
+        assert_eq!(c.agent_id.as_deref(), Some("a-1"));
+        assert_eq!(
+            (c.offered_at, c.answered_at),
+            (Some(T0 + 5_000), Some(T0 + 8_000))
+        );
+        assert_eq!(c.hold_ms, 30_000);
+        assert_eq!(
+            (c.wrap_up_at, c.resolved_at),
+            (Some(T0 + 90_000), Some(T0 + 120_000))
+        );
+        let events = e.events(&id).unwrap();
+        assert_eq!(events.len(), 8, "every event is kept, in order");
+        assert!(
+            events
+                .windows(2)
+                .all(|w| w[0].sequence + 1 == w[1].sequence)
+        );
+    }
+
+    #[test]
+    fn illegal_steps_and_bad_input_are_refused_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let id = new_contact(&e);
+        let err = e.record_event(&id, ev(EventKind::Resolve, 1)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot resolve a contact that is queued"),
+            "{err}"
+        );
+        let err = e.record_event(&id, ev(EventKind::Hold, 1)).unwrap_err();
+        assert!(
+            err.to_string().contains("only an assigned contact"),
+            "{err}"
+        );
+        let err = e
+            .record_event(
+                &id,
+                ev(
+                    EventKind::Survey {
+                        csat: Some(5),
+                        nps: None,
+                        ces: None,
+                        comment: None,
+                    },
+                    1,
+                ),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("resolved"), "{err}");
+        e.record_event(
+            &id,
+            ev(
+                EventKind::Offer {
+                    agent_id: "a".into(),
+                },
+                10,
+            ),
+        )
+        .unwrap();
+        let err = e.record_event(&id, ev(EventKind::Answer, 5)).unwrap_err();
+        assert!(err.to_string().contains("go back in time"), "{err}");
+        let err = e
+            .record_event("c-nope", ev(EventKind::Answer, 20))
+            .unwrap_err();
+        assert!(matches!(err, EngineError::NotFound(_)), "{err}");
+        let c = e.contact(&id).unwrap().unwrap();
+        assert_eq!(
+            (c.state, c.events),
+            (ContactState::Offered, 1),
+            "rejected events left no trace"
+        );
+    }
+
+    #[test]
+    fn transfer_and_escalation_requeue_and_abandon_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let id = new_contact(&e);
+        e.record_event(
+            &id,
+            ev(
+                EventKind::Offer {
+                    agent_id: "a".into(),
+                },
+                1,
+            ),
+        )
+        .unwrap();
+        e.record_event(&id, ev(EventKind::Answer, 2)).unwrap();
+        let (c, _) = e
+            .record_event(
+                &id,
+                ev(
+                    EventKind::Transfer {
+                        queue: "tech".into(),
+                    },
+                    3,
+                ),
+            )
+            .unwrap();
+        assert_eq!(
+            (c.state, c.transfers, c.requirements.queue.as_str()),
+            (ContactState::Queued, 1, "tech")
+        );
+        let (c, _) = e
+            .record_event(
+                &id,
+                ev(
+                    EventKind::Escalate {
+                        reason: "asked for a manager".into(),
+                    },
+                    4,
+                ),
+            )
+            .unwrap();
+        assert_eq!(c.state, ContactState::Queued);
+        assert!(c.tags.contains(&"escalated".to_owned()));
+        let (c, _) = e.record_event(&id, ev(EventKind::Abandon, 5)).unwrap();
+        assert_eq!(
+            (c.state, c.abandoned_at),
+            (ContactState::Abandoned, Some(T0 + 5))
+        );
+        let err = e
+            .record_event(
+                &id,
+                ev(
+                    EventKind::Message {
+                        from_customer: true,
+                        text: "hello?".into(),
+                    },
+                    6,
+                ),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("open a new contact"), "{err}");
+    }
+
+    #[test]
+    fn events_parse_from_the_api_json() {
+        let e: ContactEvent =
+            serde_json::from_str(r#"{"type":"offer","agent_id":"a-7","occurred_at":5}"#).unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::Offer {
+                agent_id: "a-7".into()
+            }
+        );
+        let e: ContactEvent = serde_json::from_str(r#"{"type":"resolve"}"#).unwrap();
+        assert_eq!((e.kind, e.occurred_at), (EventKind::Resolve, None));
+        assert!(serde_json::from_str::<ContactEvent>(r#"{"type":"teleport"}"#).is_err());
+    }
+}
