@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{ContactState, Transition};
 use crate::store::StoreError;
 
-use super::{ContactRecord, Engine, EngineError};
+use super::{ContactRecord, Engine, EngineError, encode};
 
 /// What happened to a contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,12 +201,29 @@ impl Engine {
         id: &str,
         event: ContactEvent,
     ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
-        let at = event.occurred_at.unwrap_or_else(|| (self.clock)());
+        let result = self.record_event_inner(id, event, false)?;
+        // Capacity may have freed up, or the contact is waiting again.
+        self.dispatch(result.1.at)?;
+        Ok(result)
+    }
+
+    /// `internal`: an offer made by the engine's own dispatch (its time is
+    /// clamped to the contact's timeline, and it does not dispatch again).
+    pub(super) fn record_event_inner(
+        &self,
+        id: &str,
+        event: ContactEvent,
+        internal: bool,
+    ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
+        let mut at = event.occurred_at.unwrap_or_else(|| (self.clock)());
         let (contact, recorded) = {
             let _guard = self.updates.lock();
             let mut c = self
                 .contact(id)?
                 .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+            if internal {
+                at = at.max(c.last_event_at);
+            }
             if at < c.last_event_at {
                 return Err(EngineError::Invalid(format!(
                     "`occurred_at` {at} is before this contact's latest event ({}): events of one contact must not go back in time",
@@ -231,6 +248,7 @@ impl Engine {
             (c, recorded)
         };
         self.store.make_durable()?;
+        self.floor.lock().track(&contact, at);
         Ok((contact, recorded))
     }
 
@@ -247,10 +265,6 @@ impl Engine {
             })
             .collect()
     }
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod convert;
 mod events;
+mod floor;
 mod history;
 
 pub use events::{ContactEvent, EventKind, RecordedEvent};
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEntry, AuditLog};
-use crate::domain::{Channel, ContactState, Requirements};
+use crate::domain::{Agent, AgentStatus, Channel, ContactState, Queue, Requirements};
 use crate::plugins::{Activation, CallOutcome, FailPolicy, RoutingPolicy};
 use crate::store::{SledStore, StoreError};
 
@@ -125,6 +126,8 @@ pub struct Ingested {
     pub reason: String,
     /// The audit record of the decision.
     pub audit_seq: u64,
+    /// The agent the contact was offered to at once, if one was free.
+    pub offered_to: Option<String>,
 }
 
 /// Why the engine refused or failed.
@@ -180,6 +183,9 @@ pub struct Engine {
     /// Days of customer history routing sees.
     history_days: u32,
     events: sled::Tree,
+    agents: sled::Tree,
+    queues: sled::Tree,
+    floor: parking_lot::Mutex<floor::Floor>,
     /// Serializes read-modify-write of existing contacts.
     updates: parking_lot::Mutex<()>,
     routing: RwLock<Option<Arc<Activation<RoutingPolicy>>>>,
@@ -196,15 +202,20 @@ impl std::fmt::Debug for Engine {
 const CONTACTS: &str = "contacts";
 const CUSTOMERS: &str = "customers";
 const EVENTS: &str = "events";
+const AGENTS: &str = "agents";
+const QUEUES: &str = "queues";
 
 impl Engine {
     /// An engine over `store`, reading wall time.
     pub fn new(store: SledStore, fallback: FallbackQueues) -> Result<Self, EngineError> {
-        Ok(Self {
+        let engine = Self {
             audit: AuditLog::open(&store)?,
             contacts: store.tree(CONTACTS)?,
             customers: store.tree(CUSTOMERS)?,
             events: store.tree(EVENTS)?,
+            agents: store.tree(AGENTS)?,
+            queues: store.tree(QUEUES)?,
+            floor: parking_lot::Mutex::new(floor::Floor::default()),
             updates: parking_lot::Mutex::new(()),
             history_days: 30,
             store,
@@ -215,7 +226,115 @@ impl Engine {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64)
             }),
-        })
+        };
+        engine.rebuild_floor()?;
+        Ok(engine)
+    }
+
+    /// Load agents and queues, and track every open contact.
+    fn rebuild_floor(&self) -> Result<(), EngineError> {
+        let mut floor = self.floor.lock();
+        for kv in self.agents.iter() {
+            let (_, v) = kv.map_err(StoreError::from)?;
+            let a: Agent = decode(&v, "agent")?;
+            floor.agents.insert(a.id.clone(), a);
+        }
+        for kv in self.queues.iter() {
+            let (_, v) = kv.map_err(StoreError::from)?;
+            let q: Queue = decode(&v, "queue")?;
+            floor.queues.insert(q.name.clone(), q);
+        }
+        for kv in self.contacts.iter() {
+            let (_, v) = kv.map_err(StoreError::from)?;
+            let c: ContactRecord = decode(&v, "contact")?;
+            if !c.state.is_terminal() {
+                floor.track(&c, c.last_event_at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Add or replace an agent; contacts waiting for them are offered.
+    pub fn upsert_agent(&self, agent: Agent) -> Result<Vec<(String, String)>, EngineError> {
+        if agent.id.trim().is_empty() {
+            return Err(EngineError::Invalid("agent `id` must not be empty".into()));
+        }
+        if let Some((skill, level)) = agent.skills.iter().find(|(_, l)| !(1..=5).contains(*l)) {
+            return Err(EngineError::Invalid(format!(
+                "skill `{skill}` has proficiency {level}; proficiency is 1 (novice) to 5 (expert)"
+            )));
+        }
+        self.agents
+            .insert(agent.id.as_bytes(), encode(&agent)?)
+            .map_err(StoreError::from)?;
+        self.store.make_durable()?;
+        let now = (self.clock)();
+        self.floor.lock().agents.insert(agent.id.clone(), agent);
+        self.dispatch(now)
+    }
+
+    /// Change an agent's status; when they become available, waiting
+    /// contacts are offered.
+    pub fn set_agent_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        let mut agent = self
+            .floor
+            .lock()
+            .agents
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+        agent.status = status;
+        self.upsert_agent(agent)
+    }
+
+    /// Add or replace a queue.
+    pub fn upsert_queue(&self, queue: Queue) -> Result<(), EngineError> {
+        if queue.name.trim().is_empty() {
+            return Err(EngineError::Invalid(
+                "queue `name` must not be empty".into(),
+            ));
+        }
+        self.queues
+            .insert(queue.name.as_bytes(), encode(&queue)?)
+            .map_err(StoreError::from)?;
+        self.store.make_durable()?;
+        self.floor.lock().queues.insert(queue.name.clone(), queue);
+        Ok(())
+    }
+
+    /// Agents with their current load, and how many contacts wait.
+    pub fn floor(&self) -> (Vec<Agent>, usize) {
+        let floor = self.floor.lock();
+        (floor.agents_with_load(), floor.waiting())
+    }
+
+    /// Offer waiting contacts to free agents; returns (contact, agent) pairs.
+    pub fn dispatch(&self, now: i64) -> Result<Vec<(String, String)>, EngineError> {
+        let offers = self.floor.lock().dispatch(now);
+        let mut made = Vec::new();
+        for offer in offers {
+            let event = ContactEvent {
+                kind: EventKind::Offer {
+                    agent_id: offer.agent_id.clone(),
+                },
+                occurred_at: Some(now),
+            };
+            match self.record_event_inner(&offer.contact_id, event, true) {
+                Ok(_) => made.push((offer.contact_id, offer.agent_id)),
+                Err(e) => {
+                    // The contact moved on meanwhile (e.g. abandoned): re-sync.
+                    tracing::debug!(contact = %offer.contact_id, error = %e, "offer not made");
+                    if let Some(c) = self.contact(&offer.contact_id)? {
+                        self.floor.lock().track(&c, now);
+                    }
+                }
+            }
+        }
+        Ok(made)
     }
 
     /// Read time from `clock` instead (imports, simulations, tests).
@@ -419,11 +538,18 @@ impl Engine {
             now,
         )?;
         self.store.make_durable()?;
+        self.floor.lock().track(&contact, now);
+        let offered_to = self
+            .dispatch(now)?
+            .into_iter()
+            .find(|(c, _)| c == &contact.id)
+            .map(|(_, agent)| agent);
         Ok(Ingested {
             contact,
             decided_by,
             reason,
             audit_seq: record.seq,
+            offered_to,
         })
     }
 
@@ -444,6 +570,14 @@ impl Engine {
             format!("routing plugin failed ({error}); {what} {queue}"),
         )
     }
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("stored {what}: {e}")))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::bundled::{BUNDLED, test_guests};
+use crate::engine::{ContactEvent, EventKind};
 use crate::plugins::{Manifest, PluginRuntime, RuntimeConfig};
 use crate::store::Durability;
 
@@ -264,4 +265,164 @@ fn repeat_callers_are_seen_through_the_customer_history_window() {
         })
         .unwrap();
     assert!(!other.contact.tags.contains(&"repeat".to_owned()));
+}
+
+fn agent(id: &str, skills: &[(&str, u8)], chat: u32) -> crate::domain::Agent {
+    crate::domain::Agent {
+        id: id.into(),
+        name: id.into(),
+        skills: skills.iter().map(|(s, l)| (s.to_string(), *l)).collect(),
+        languages: vec!["en".into()],
+        teams: vec![],
+        capacity: [(Channel::Chat, chat)].into_iter().collect(),
+        status: crate::domain::AgentStatus::Available,
+        load: Default::default(),
+        idle_since: 0,
+    }
+}
+
+#[test]
+fn contacts_are_offered_to_an_agent_with_the_required_skill() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap();
+    engine.set_routing(Some(skill_routing(&rt)));
+    engine.upsert_agent(agent("generalist", &[], 3)).unwrap();
+    engine
+        .upsert_agent(agent("novice", &[("billing", 2)], 3))
+        .unwrap();
+    engine
+        .upsert_agent(agent("expert", &[("billing", 4)], 3))
+        .unwrap();
+    let got = engine
+        .ingest(new_contact("charged twice", &["billing"]))
+        .unwrap();
+    assert_eq!(
+        got.offered_to.as_deref(),
+        Some("expert"),
+        "billing >= 3 is required"
+    );
+    let c = engine.contact(&got.contact.id).unwrap().unwrap();
+    assert_eq!(
+        (c.state, c.agent_id.as_deref()),
+        (ContactState::Offered, Some("expert"))
+    );
+    assert_eq!(engine.events(&c.id).unwrap().len(), 1);
+}
+
+#[test]
+fn capacity_holds_under_concurrent_ingest_and_freed_capacity_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(
+        Engine::new(
+            SledStore::open(dir.path(), Durability::Group).unwrap(),
+            FallbackQueues::default(),
+        )
+        .unwrap(),
+    );
+    engine.upsert_agent(agent("a", &[], 2)).unwrap();
+    engine.upsert_agent(agent("b", &[], 2)).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    engine.ingest(new_contact("hello", &[])).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (agents, waiting) = engine.floor();
+    for a in &agents {
+        assert_eq!(
+            a.load.get(&Channel::Chat),
+            Some(&2),
+            "{}: {:?}",
+            a.id,
+            a.load
+        );
+    }
+    assert_eq!(waiting, 16);
+
+    // Finish one of agent a's contacts: the longest-waiting contact gets the seat.
+    let offered: Vec<String> = (1..=20)
+        .filter_map(|i| {
+            let id = format!("c-{i:012}");
+            engine
+                .contact(&id)
+                .ok()
+                .flatten()
+                .filter(|c| c.agent_id.as_deref() == Some("a"))
+                .map(|c| c.id)
+        })
+        .collect();
+    let any_of_a = offered.first().expect("a has contacts").clone();
+    let ev = |kind: EventKind| ContactEvent {
+        kind,
+        occurred_at: Some(1_700_000_100_000),
+    };
+    engine
+        .record_event(&any_of_a, ev(EventKind::Answer))
+        .unwrap();
+    engine
+        .record_event(&any_of_a, ev(EventKind::WrapUp))
+        .unwrap();
+    engine
+        .record_event(&any_of_a, ev(EventKind::Resolve))
+        .unwrap();
+    let (agents, waiting) = engine.floor();
+    assert_eq!(waiting, 15, "the freed seat was filled");
+    assert!(
+        agents
+            .iter()
+            .all(|a| a.load.get(&Channel::Chat) == Some(&2))
+    );
+
+    // A restart rebuilds the same floor from the store.
+    drop(agents);
+    let reopened = {
+        drop(engine);
+        Engine::new(
+            SledStore::open(dir.path(), Durability::Group).unwrap(),
+            FallbackQueues::default(),
+        )
+        .unwrap()
+    };
+    let (agents, waiting) = reopened.floor();
+    assert_eq!(waiting, 15);
+    assert!(
+        agents
+            .iter()
+            .all(|a| a.load.get(&Channel::Chat) == Some(&2))
+    );
+}
+
+#[test]
+fn an_agent_coming_back_from_break_gets_the_waiting_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap();
+    let mut on_break = agent("a", &[], 1);
+    on_break.status = crate::domain::AgentStatus::Break;
+    engine.upsert_agent(on_break).unwrap();
+    let got = engine.ingest(new_contact("hello", &[])).unwrap();
+    assert_eq!(got.offered_to, None, "nobody on break is offered a contact");
+    let offers = engine
+        .set_agent_status("a", crate::domain::AgentStatus::Available)
+        .unwrap();
+    assert_eq!(offers, vec![(got.contact.id.clone(), "a".to_owned())]);
+    let err = engine
+        .set_agent_status("ghost", crate::domain::AgentStatus::Available)
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NotFound(_)));
 }

@@ -1,0 +1,155 @@
+//! The live floor: agents, queues, waiting contacts and who handles what,
+//! kept in memory (rebuilt from the store at start) so matching never scans
+//! history. Loads are derived from the contacts being handled, so capacity
+//! cannot drift from the contacts' real states.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::domain::{Agent, Channel, ContactState, Queue, Requirements, select_agent};
+
+use super::ContactRecord;
+
+#[derive(Debug, Clone)]
+struct Waiting {
+    channel: Channel,
+    requirements: Requirements,
+    queued_at: i64,
+}
+
+/// A contact the floor decided to offer to an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Offer {
+    pub contact_id: String,
+    pub agent_id: String,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Floor {
+    pub agents: BTreeMap<String, Agent>,
+    pub queues: BTreeMap<String, Queue>,
+    waiting: BTreeMap<String, Waiting>,
+    /// contact id -> (agent id, channel) for offered, assigned and wrap-up contacts.
+    handling: HashMap<String, (String, Channel)>,
+    rotation: HashMap<String, usize>,
+}
+
+impl Floor {
+    /// Bring the floor in line with a contact's current state (idempotent).
+    pub fn track(&mut self, c: &ContactRecord, at: i64) {
+        if c.state == ContactState::Queued {
+            self.waiting.insert(
+                c.id.clone(),
+                Waiting {
+                    channel: c.channel,
+                    requirements: c.requirements.clone(),
+                    queued_at: c.queued_at.unwrap_or(c.created_at),
+                },
+            );
+        } else {
+            self.waiting.remove(&c.id);
+        }
+        let handling = matches!(
+            c.state,
+            ContactState::Offered | ContactState::Assigned | ContactState::WrapUp
+        );
+        match (&c.agent_id, handling) {
+            (Some(agent), true) => {
+                self.handling
+                    .insert(c.id.clone(), (agent.clone(), c.channel));
+            }
+            _ => {
+                if let Some((agent, _)) = self.handling.remove(&c.id) {
+                    let still_busy = self.handling.values().any(|(a, _)| a == &agent);
+                    if let (false, Some(a)) = (still_busy, self.agents.get_mut(&agent)) {
+                        a.idle_since = at;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Contacts waiting now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// The agents with their current loads.
+    pub fn agents_with_load(&self) -> Vec<Agent> {
+        let mut agents: Vec<Agent> = self.agents.values().cloned().collect();
+        for a in &mut agents {
+            a.load.clear();
+            for (agent, channel) in self.handling.values() {
+                if agent == &a.id {
+                    *a.load.entry(*channel).or_default() += 1;
+                }
+            }
+        }
+        agents
+    }
+
+    /// Match waiting contacts to agents at time `now`, most urgent first
+    /// (queue priority, then contact priority after relaxation, then the
+    /// longest wait). Each match is tracked at once, so one pass never
+    /// overfills an agent.
+    pub fn dispatch(&mut self, now: i64) -> Vec<Offer> {
+        let mut agents = self.agents_with_load();
+        // Nothing to do while no agent has a free seat: skip the scan.
+        let free =
+            |a: &Agent| a.status.accepts_contacts() && Channel::ALL.iter().any(|c| a.spare(*c) > 0);
+        if self.waiting.is_empty() || !agents.iter().any(free) {
+            return Vec::new();
+        }
+        let mut order: Vec<(u32, u32, i64, String)> = self
+            .waiting
+            .iter()
+            .map(|(id, w)| {
+                let waited = ((now - w.queued_at).max(0) / 1000) as u32;
+                let req = w.requirements.after(waited);
+                let queue_priority = self.queues.get(&req.queue).map_or(0, |q| q.priority);
+                (queue_priority, req.priority, w.queued_at, id.clone())
+            })
+            .collect();
+        order.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(b.1.cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+                .then(a.3.cmp(&b.3))
+        });
+        let mut offers = Vec::new();
+        for (_, _, _, id) in order {
+            let Some(w) = self.waiting.get(&id) else {
+                continue;
+            };
+            let waited = ((now - w.queued_at).max(0) / 1000) as u32;
+            let queue = w.requirements.after(waited).queue;
+            let strategy = self
+                .queues
+                .get(&queue)
+                .map(|q| q.strategy)
+                .unwrap_or_default();
+            let rotation = self.rotation.entry(queue).or_default();
+            let Some(m) = select_agent(
+                &w.requirements,
+                w.channel,
+                waited,
+                &agents,
+                strategy,
+                rotation,
+            ) else {
+                continue;
+            };
+            let channel = w.channel;
+            self.waiting.remove(&id);
+            self.handling
+                .insert(id.clone(), (m.agent_id.clone(), channel));
+            if let Some(a) = agents.iter_mut().find(|a| a.id == m.agent_id) {
+                *a.load.entry(channel).or_default() += 1;
+            }
+            offers.push(Offer {
+                contact_id: id,
+                agent_id: m.agent_id,
+            });
+        }
+        offers
+    }
+}
