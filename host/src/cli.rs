@@ -245,7 +245,7 @@ fn audit_verify(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
                 data_dir.display()
             )
         })?;
-    let log = crate::audit::AuditLog::open(&store)?;
+    let log = crate::audit::AuditLog::open(std::sync::Arc::new(store))?;
     let result = log.verify()?;
     if json {
         print_line(&serde_json::to_string_pretty(&result)?);

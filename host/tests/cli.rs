@@ -149,7 +149,7 @@ fn serve_answers_healthz_with_the_bundled_plugins_and_shuts_down_cleanly() {
 fn audit_verify_passes_an_intact_chain_and_names_a_tampered_record() {
     use switchboard::domain::Channel;
     use switchboard::engine::{Engine, FallbackQueues, NewContact};
-    use switchboard::store::{Durability, SledStore};
+    use switchboard::store::{Durability, SledStore, Store};
 
     let dir = tempfile::tempdir().unwrap();
     {

@@ -9,9 +9,18 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{SledStore, StoreError};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::store::{Store, StoreError, Writes};
 
 const TREE: &str = "audit";
+/// `subject 0x00 seq` -> ().
+const BY_SUBJECT: &str = "audit_by_subject";
+/// `plugin id 0x00 seq` -> () for records whose actor is a plugin.
+const BY_PLUGIN: &str = "audit_by_plugin";
+/// `at (order-preserving) seq` -> ().
+const BY_TIME: &str = "audit_by_time";
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -96,9 +105,66 @@ pub struct Verification {
     pub broken: Option<BrokenLink>,
 }
 
+/// Which records to return; every given field must match. Results are in
+/// chain order, from `after` (a cursor: the last `seq` of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Records about this contact, plugin id or agent.
+    pub subject: Option<String>,
+    /// Records made by this plugin (any version): decisions and failures.
+    pub plugin: Option<String>,
+    /// Records by this actor exactly, e.g. `token:admin-1`, `engine`.
+    pub actor: Option<String>,
+    /// Records of this kind, e.g. `routing.decision`.
+    pub kind: Option<String>,
+    /// Event time from (inclusive), ms since the epoch.
+    pub from: Option<i64>,
+    /// Event time until (exclusive).
+    pub to: Option<i64>,
+    /// Only records after this sequence number.
+    pub after: Option<u64>,
+}
+
+impl AuditQuery {
+    fn matches(&self, r: &AuditRecord) -> bool {
+        self.subject.as_ref().is_none_or(|s| &r.entry.subject == s)
+            && self
+                .plugin
+                .as_ref()
+                .is_none_or(|p| plugin_of(&r.entry.actor) == Some(p.as_str()))
+            && self.actor.as_ref().is_none_or(|a| &r.entry.actor == a)
+            && self.kind.as_ref().is_none_or(|k| &r.entry.kind == k)
+            && self.from.is_none_or(|f| r.entry.at >= f)
+            && self.to.is_none_or(|t| r.entry.at < t)
+            && self.after.is_none_or(|a| r.seq > a)
+    }
+}
+
+/// `plugin:<id>@<version>` -> `<id>`.
+fn plugin_of(actor: &str) -> Option<&str> {
+    let rest = actor.strip_prefix("plugin:")?;
+    Some(rest.rsplit_once('@').map_or(rest, |(id, _)| id))
+}
+
+fn time_key(at: i64) -> [u8; 8] {
+    ((at as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn index_key(prefix: &[u8], seq: u64) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn seq_suffix(key: &[u8]) -> Option<u64> {
+    let tail = key.get(key.len().checked_sub(8)?..)?;
+    Some(u64::from_be_bytes(tail.try_into().ok()?))
+}
+
 /// The audit log over a store.
 pub struct AuditLog {
-    tree: sled::Tree,
+    store: Arc<dyn Store>,
     /// (last seq, last hash); appends are serialized so the chain is linear.
     head: Mutex<(u64, String)>,
 }
@@ -113,9 +179,12 @@ impl fmt::Debug for AuditLog {
 
 impl AuditLog {
     /// Open the log in `store`, resuming after its last record.
-    pub fn open(store: &SledStore) -> Result<Self, StoreError> {
-        let tree = store.tree(TREE)?;
-        let head = match tree.last()? {
+    pub fn open(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        let last = store
+            .scan(TREE, (Bound::Unbounded, Bound::Unbounded), true)
+            .next()
+            .transpose()?;
+        let head = match last {
             None => (0, GENESIS.to_owned()),
             Some((_, value)) => {
                 let record: AuditRecord = serde_json::from_slice(&value).map_err(|e| {
@@ -127,49 +196,165 @@ impl AuditLog {
             }
         };
         Ok(Self {
-            tree,
+            store,
             head: Mutex::new(head),
         })
     }
 
-    /// Append a record (not yet durable: call `SledStore::make_durable`).
+    /// Append a record (not yet durable: call `Store::make_durable`).
     pub fn append(&self, entry: AuditEntry) -> Result<AuditRecord, StoreError> {
+        let mut records = self.commit(vec![entry], Writes::default())?;
+        Ok(records.remove(0))
+    }
+
+    /// Append `entries` and apply `writes` in one atomic commit: after a
+    /// crash, either the records and the state they describe are both there
+    /// or neither is. Not yet durable: call `Store::make_durable`.
+    pub fn commit(
+        &self,
+        entries: Vec<AuditEntry>,
+        mut writes: Writes,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let mut head = self.head.lock();
-        let seq = head.0 + 1;
-        let hash = digest(seq, &head.1, &entry);
-        let record = AuditRecord {
-            seq,
-            prev: head.1.clone(),
-            entry,
-            hash,
-        };
-        let bytes = serde_json::to_vec(&record)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?;
-        self.tree.insert(seq.to_be_bytes(), bytes)?;
-        *head = (seq, record.hash.clone());
-        Ok(record)
+        let (mut seq, mut prev) = head.clone();
+        let mut records = Vec::with_capacity(entries.len());
+        for entry in entries {
+            seq += 1;
+            let hash = digest(seq, &prev, &entry);
+            let record = AuditRecord {
+                seq,
+                prev: std::mem::replace(&mut prev, hash.clone()),
+                entry,
+                hash,
+            };
+            let bytes = serde_json::to_vec(&record)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?;
+            writes.put(TREE, seq.to_be_bytes(), bytes);
+            let e = &record.entry;
+            writes.put(BY_SUBJECT, index_key(e.subject.as_bytes(), seq), Vec::new());
+            if let Some(plugin) = plugin_of(&e.actor) {
+                writes.put(BY_PLUGIN, index_key(plugin.as_bytes(), seq), Vec::new());
+            }
+            let mut tk = time_key(e.at).to_vec();
+            tk.extend_from_slice(&seq.to_be_bytes());
+            writes.put(BY_TIME, tk, Vec::new());
+            records.push(record);
+        }
+        self.store.commit(writes)?;
+        *head = (seq, prev);
+        Ok(records)
+    }
+
+    /// The last sequence number written.
+    pub fn head(&self) -> u64 {
+        self.head.lock().0
+    }
+
+    /// The record with sequence number `seq`.
+    pub fn get(&self, seq: u64) -> Result<Option<AuditRecord>, StoreError> {
+        self.store
+            .get(TREE, &seq.to_be_bytes())?
+            .map(|v| parse(&v))
+            .transpose()
     }
 
     /// Records with `seq` in `from..`, oldest first, at most `limit`.
     pub fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
-        self.tree
-            .range(from.to_be_bytes()..)
+        self.store
+            .scan(
+                TREE,
+                (
+                    Bound::Included(from.to_be_bytes().to_vec()),
+                    Bound::Unbounded,
+                ),
+                false,
+            )
             .take(limit)
-            .map(|kv| {
-                let (_, v) = kv?;
-                serde_json::from_slice(&v)
-                    .map_err(|e| StoreError::Corrupt(format!("audit record does not parse: {e}")))
-            })
+            .map(|kv| parse(&kv?.1))
             .collect()
+    }
+
+    /// Records matching `q`, in chain order, at most `limit`. Uses the
+    /// subject, plugin or time index when the query names one, so a query
+    /// about one contact does not scan the log.
+    pub fn query(&self, q: &AuditQuery, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let after = q.after.unwrap_or(0);
+        let seqs: Box<dyn Iterator<Item = Result<u64, StoreError>> + '_> =
+            if let Some(subject) = &q.subject {
+                Box::new(self.index_seqs(BY_SUBJECT, subject.as_bytes(), after))
+            } else if let Some(plugin) = &q.plugin {
+                Box::new(self.index_seqs(BY_PLUGIN, plugin.as_bytes(), after))
+            } else if q.from.is_some() || q.to.is_some() {
+                // Time order is not chain order: collect, then sort.
+                let start = time_key(q.from.unwrap_or(i64::MIN)).to_vec();
+                let end = match q.to {
+                    Some(t) => Bound::Excluded(time_key(t).to_vec()),
+                    None => Bound::Unbounded,
+                };
+                let mut seqs = self
+                    .store
+                    .scan(BY_TIME, (Bound::Included(start), end), false)
+                    .map(|kv| kv.map(|(k, _)| seq_suffix(&k).unwrap_or(0)))
+                    .filter(|s| s.as_ref().map_or(true, |s| *s > after))
+                    .collect::<Result<Vec<u64>, _>>()?;
+                seqs.sort_unstable();
+                Box::new(seqs.into_iter().map(Ok))
+            } else {
+                Box::new(
+                    self.store
+                        .scan(
+                            TREE,
+                            (
+                                Bound::Excluded(after.to_be_bytes().to_vec()),
+                                Bound::Unbounded,
+                            ),
+                            false,
+                        )
+                        .map(|kv| kv.map(|(k, _)| seq_suffix(&k).unwrap_or(0))),
+                )
+            };
+        let mut out = Vec::new();
+        for seq in seqs {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(r) = self.get(seq?)?
+                && q.matches(&r)
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    fn index_seqs<'a>(
+        &'a self,
+        space: &'static str,
+        prefix: &[u8],
+        after: u64,
+    ) -> impl Iterator<Item = Result<u64, StoreError>> + 'a {
+        let start = index_key(prefix, after.saturating_add(1));
+        let mut end = prefix.to_vec();
+        end.push(1);
+        self.store
+            .scan(space, (Bound::Included(start), Bound::Excluded(end)), false)
+            .map(|kv| kv.map(|(k, _)| seq_suffix(&k).unwrap_or(0)))
     }
 
     /// Walk the whole chain and report the first broken link.
     pub fn verify(&self) -> Result<Verification, StoreError> {
         let mut prev = GENESIS.to_owned();
         let mut records = 0u64;
-        for (expected_seq, kv) in (1u64..).zip(self.tree.iter()) {
+        let all = self
+            .store
+            .scan(TREE, (Bound::Unbounded, Bound::Unbounded), false);
+        for (expected_seq, kv) in (1u64..).zip(all) {
             let (key, value) = kv?;
-            let key_seq = key.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let key_seq = key
+                .as_slice()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
             let broken = |reason: String| Verification {
                 records,
                 broken: Some(BrokenLink {
@@ -214,10 +399,15 @@ impl AuditLog {
     }
 }
 
+fn parse(bytes: &[u8]) -> Result<AuditRecord, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("audit record does not parse: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Durability;
+    use crate::store::{Durability, SledStore};
 
     fn entry(i: i64) -> AuditEntry {
         AuditEntry {
@@ -235,7 +425,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SledStore::open(dir.path(), Durability::Group).unwrap();
-            let log = AuditLog::open(&store).unwrap();
+            let log = AuditLog::open(Arc::new(store.clone())).unwrap();
             let first = log.append(entry(1)).unwrap();
             assert_eq!((first.seq, first.prev.as_str()), (1, GENESIS));
             let second = log.append(entry(2)).unwrap();
@@ -243,7 +433,7 @@ mod tests {
             store.make_durable().unwrap();
         }
         let store = SledStore::open(dir.path(), Durability::Group).unwrap();
-        let log = AuditLog::open(&store).unwrap();
+        let log = AuditLog::open(Arc::new(store.clone())).unwrap();
         let third = log.append(entry(3)).unwrap();
         assert_eq!(third.seq, 3, "the chain resumes after reopening");
         let v = log.verify().unwrap();
@@ -261,7 +451,7 @@ mod tests {
     fn flipping_one_byte_of_a_stored_record_is_named_by_verify() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), Durability::Group).unwrap();
-        let log = AuditLog::open(&store).unwrap();
+        let log = AuditLog::open(Arc::new(store.clone())).unwrap();
         for i in 1..=5 {
             log.append(entry(i)).unwrap();
         }
@@ -283,7 +473,7 @@ mod tests {
     fn a_removed_record_breaks_the_chain_at_that_point() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), Durability::Group).unwrap();
-        let log = AuditLog::open(&store).unwrap();
+        let log = AuditLog::open(Arc::new(store.clone())).unwrap();
         for i in 1..=4 {
             log.append(entry(i)).unwrap();
         }

@@ -1,12 +1,78 @@
 //! Between the engine's records and the WIT types plugins see.
 
 use crate::domain::{
-    Channel, ContactState, PreferredSkill, Relaxation, RelaxationStep, RequiredSkill, Requirements,
+    AgentStatus, Channel, ContactState, PreferredSkill, Relaxation, RelaxationStep, RequiredSkill,
+    Requirements,
 };
 use crate::plugins::routing::{RelaxationAction, RoutingDecision, RoutingInput};
 use crate::plugins::types as wit;
 
-use super::ContactRecord;
+use super::events::EventKind;
+use super::{ContactRecord, DeadlineClock};
+
+pub(super) fn agent_status(s: AgentStatus) -> wit::AgentStatus {
+    match s {
+        AgentStatus::Offline => wit::AgentStatus::Offline,
+        AgentStatus::Available => wit::AgentStatus::Available,
+        AgentStatus::Busy => wit::AgentStatus::Busy,
+        AgentStatus::Break => wit::AgentStatus::Break,
+        AgentStatus::WrapUp => wit::AgentStatus::WrapUp,
+    }
+}
+
+pub(super) fn deadline(d: &DeadlineClock) -> wit::Deadline {
+    wit::Deadline {
+        name: d.name.clone(),
+        started_at: d.started_at,
+        due_at: d.due_at,
+    }
+}
+
+/// The WIT event for an API event that took `before` to `after`.
+pub(super) fn event_kind(
+    before: &ContactRecord,
+    after: &ContactRecord,
+    kind: &EventKind,
+) -> wit::EventKind {
+    let agent = || after.agent_id.clone().unwrap_or_default();
+    match kind {
+        EventKind::Offer { agent_id } => wit::EventKind::Offered(agent_id.clone()),
+        EventKind::Decline | EventKind::Escalate { .. } => {
+            wit::EventKind::Queued(after.requirements.queue.clone())
+        }
+        EventKind::Answer => wit::EventKind::Answered(agent()),
+        EventKind::Hold => wit::EventKind::Held,
+        EventKind::Resume => wit::EventKind::Resumed,
+        EventKind::WrapUp => wit::EventKind::WrapUp,
+        EventKind::Resolve => wit::EventKind::Resolved,
+        EventKind::Abandon => wit::EventKind::Abandoned,
+        EventKind::Transfer { queue } => wit::EventKind::Transferred(wit::Transfer {
+            from_queue: Some(before.requirements.queue.clone()).filter(|q| !q.is_empty()),
+            to_queue: queue.clone(),
+            from_agent: before.agent_id.clone(),
+        }),
+        EventKind::Message {
+            from_customer,
+            text,
+            sentiment,
+        } => wit::EventKind::Message(wit::Message {
+            from_customer: *from_customer,
+            text: text.clone(),
+            sentiment: *sentiment,
+        }),
+        EventKind::Survey {
+            csat,
+            nps,
+            ces,
+            comment,
+        } => wit::EventKind::SurveyAnswered(wit::Survey {
+            csat: *csat,
+            nps: *nps,
+            ces: *ces,
+            comment: comment.clone(),
+        }),
+    }
+}
 
 pub(super) fn channel(c: Channel) -> wit::Channel {
     match c {
@@ -54,18 +120,18 @@ pub(super) fn contact(c: &ContactRecord) -> wit::Contact {
         state: state(c.state),
         queue: (!c.requirements.queue.is_empty()).then(|| c.requirements.queue.clone()),
         priority: c.requirements.priority,
-        agent_id: None,
-        transfers: 0,
-        complaint: false,
+        agent_id: c.agent_id.clone(),
+        transfers: c.transfers,
+        complaint: c.complaint.is_some(),
         times: wit::ContactTimes {
             created_at: c.created_at,
             queued_at: c.queued_at,
-            offered_at: None,
-            answered_at: None,
-            wrap_up_at: None,
-            resolved_at: None,
-            abandoned_at: None,
-            hold_ms: 0,
+            offered_at: c.offered_at,
+            answered_at: c.answered_at,
+            wrap_up_at: c.wrap_up_at,
+            resolved_at: c.resolved_at,
+            abandoned_at: c.abandoned_at,
+            hold_ms: c.hold_ms,
         },
     }
 }

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{ContactState, Transition};
-use crate::store::StoreError;
 
-use super::{ContactRecord, Engine, EngineError, encode};
+use super::reactions::Reaction;
+use super::{CONTACTS, ContactRecord, EVENTS, Engine, EngineError, convert, decode, encode};
 
 /// What happened to a contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,8 +32,14 @@ pub enum EventKind {
     Transfer { queue: String },
     /// Escalated by a supervisor or a rule.
     Escalate { reason: String },
-    /// A message in the conversation.
-    Message { from_customer: bool, text: String },
+    /// A message in the conversation, with its sentiment (-1.0 to 1.0)
+    /// when known; the contact's sentiment follows the customer's messages.
+    Message {
+        from_customer: bool,
+        text: String,
+        #[serde(default)]
+        sentiment: Option<f32>,
+    },
     /// A survey answer after resolution.
     Survey {
         csat: Option<u8>,
@@ -170,12 +176,26 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
                 c.tags.push("escalated".into());
             }
         }
-        EventKind::Message { .. } => {
+        EventKind::Message {
+            from_customer,
+            sentiment,
+            ..
+        } => {
             if c.state.is_terminal() {
                 return Err(EngineError::Invalid(format!(
                     "cannot add a message to a contact that is {}: open a new contact",
                     c.state
                 )));
+            }
+            if let Some(s) = sentiment {
+                if !(-1.0..=1.0).contains(s) {
+                    return Err(EngineError::Invalid(format!(
+                        "`sentiment` must be between -1.0 and 1.0, got {s}"
+                    )));
+                }
+                if *from_customer {
+                    c.sentiment = Some(*s);
+                }
             }
         }
         EventKind::Survey { csat, nps, ces, .. } => {
@@ -194,7 +214,9 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
 }
 
 impl Engine {
-    /// Record an event of contact `id`; returns the contact after it, once durable.
+    /// Record an event of contact `id`, feed it to the escalation rules and
+    /// KPI definitions and apply what they decide; returns the contact
+    /// after it, once all of it is durable.
     #[tracing::instrument(skip_all, fields(contact = %id))]
     pub fn record_event(
         &self,
@@ -216,7 +238,7 @@ impl Engine {
         internal: bool,
     ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
         let mut at = event.occurred_at.unwrap_or_else(|| (self.clock)());
-        let (contact, recorded) = {
+        let (contact, recorded, timers) = {
             let _guard = self.updates.lock();
             let mut c = self
                 .contact(id)?
@@ -230,24 +252,36 @@ impl Engine {
                     c.last_event_at
                 )));
             }
+            let before = c.clone();
             apply(&mut c, &event.kind, at)?;
             c.last_event_at = at;
             c.events += 1;
+            let mut r = Reaction::default();
+            if c.state == ContactState::Queued && before.state != ContactState::Queued {
+                self.schedule_rematch(&c, &mut r)?;
+            }
+            let kind = convert::event_kind(&before, &c, &event.kind);
+            self.react(&mut c, kind, at, None, &mut r)?;
             let recorded = RecordedEvent {
                 contact_id: c.id.clone(),
                 sequence: c.events,
                 at,
                 kind: event.kind,
             };
-            self.events
-                .insert(event_key(&c.id, recorded.sequence), encode(&recorded)?)
-                .map_err(StoreError::from)?;
-            self.contacts
-                .insert(c.id.as_bytes(), encode(&c)?)
-                .map_err(StoreError::from)?;
-            (c, recorded)
+            r.writes.put(
+                EVENTS,
+                event_key(&c.id, recorded.sequence),
+                encode(&recorded)?,
+            );
+            r.writes.put(CONTACTS, c.id.as_bytes(), encode(&c)?);
+            self.audit.commit(r.audit, r.writes)?;
+            self.aggregates.write().apply(&r.kpi);
+            (c, recorded, r.timers)
         };
         self.store.make_durable()?;
+        if timers {
+            self.wakeup.notify();
+        }
         self.floor.lock().track(&contact, at);
         Ok((contact, recorded))
     }
@@ -256,13 +290,9 @@ impl Engine {
     pub fn events(&self, id: &str) -> Result<Vec<RecordedEvent>, EngineError> {
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
-        self.events
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (_, v) = kv.map_err(StoreError::from)?;
-                serde_json::from_slice(&v)
-                    .map_err(|e| StoreError::Corrupt(format!("event of {id}: {e}")).into())
-            })
+        self.store
+            .scan_prefix(EVENTS, &prefix)
+            .map(|kv| Ok(decode(&kv?.1, "event")?))
             .collect()
     }
 }
@@ -328,6 +358,7 @@ mod tests {
                 EventKind::Message {
                     from_customer: true,
                     text: "thanks".into(),
+                    sentiment: Some(0.6),
                 },
                 60_000,
             ),
@@ -480,6 +511,7 @@ mod tests {
                     EventKind::Message {
                         from_customer: true,
                         text: "hello?".into(),
+                        sentiment: None,
                     },
                     6,
                 ),

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::domain::{Agent, Channel, ContactState, Queue, Requirements, select_agent};
 
 use super::ContactRecord;
+use crate::plugins::types as wit;
 
 #[derive(Debug, Clone)]
 struct Waiting {
@@ -66,6 +67,37 @@ impl Floor {
                 }
             }
         }
+    }
+
+    /// Queue `name` as escalation rules see it at `now`.
+    pub fn queue_status(&self, name: &str, now: i64) -> Option<wit::QueueStatus> {
+        if name.is_empty() {
+            return None;
+        }
+        let waiting: Vec<&Waiting> = self
+            .waiting
+            .values()
+            .filter(|w| w.requirements.queue == name)
+            .collect();
+        let oldest = waiting.iter().map(|w| w.queued_at).min();
+        let available = self
+            .agents_with_load()
+            .iter()
+            .filter(|a| {
+                a.status.accepts_contacts()
+                    && waiting
+                        .first()
+                        .is_none_or(|w| w.requirements.qualifies(a, w.channel))
+                    && Channel::ALL.iter().any(|c| a.spare(*c) > 0)
+            })
+            .count();
+        Some(wit::QueueStatus {
+            name: name.to_owned(),
+            waiting: waiting.len() as u32,
+            oldest_wait_secs: oldest.map_or(0, |o| ((now - o).max(0) / 1000) as u32),
+            available_agents: available as u32,
+            service_level: None,
+        })
     }
 
     /// Contacts waiting now.

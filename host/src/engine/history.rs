@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Channel;
 use crate::plugins::types as wit;
-use crate::store::StoreError;
+use std::ops::Bound;
+
+use crate::store::{Store, StoreError, Writes};
 
 use super::convert;
 
@@ -39,8 +41,11 @@ fn key(customer: &str, at: i64, id: &str) -> Vec<u8> {
 }
 
 /// Record a contact in its customer's history.
+pub(super) const CUSTOMERS: &str = "customers";
+
+/// Add a contact to its customer's history (in `writes`).
 pub(super) fn record(
-    tree: &sled::Tree,
+    writes: &mut Writes,
     customer: &str,
     id: &str,
     channel: Channel,
@@ -55,7 +60,7 @@ pub(super) fn record(
     };
     let bytes = serde_json::to_vec(&entry)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode history entry: {e}")))?;
-    tree.insert(key(customer, at, id), bytes)?;
+    writes.put(CUSTOMERS, key(customer, at, id), bytes);
     Ok(())
 }
 
@@ -63,7 +68,8 @@ pub(super) fn record(
 /// and KPI plugins receive it. `topics` are the current contact's topics;
 /// `flags` come from the contact (e.g. its `flags` attribute).
 pub(super) fn summary(
-    tree: &sled::Tree,
+    store: &dyn Store,
+    current: &str,
     customer: &str,
     topics: &[String],
     now: i64,
@@ -75,10 +81,19 @@ pub(super) fn summary(
     let mut recent = Vec::new();
     let mut topic_counts: Vec<wit::TopicCount> = Vec::new();
     let mut same_topic_repeats = 0;
-    for kv in tree.range(from..=to).rev() {
+    let mut last_agent = None;
+    let mut open_complaints = 0;
+    for kv in store.scan(
+        CUSTOMERS,
+        (Bound::Included(from), Bound::Included(to)),
+        true,
+    ) {
         let (_, bytes) = kv?;
         let e: Entry = serde_json::from_slice(&bytes)
             .map_err(|err| StoreError::Corrupt(format!("history entry: {err}")))?;
+        if e.id == current {
+            continue;
+        }
         if e.topics.iter().any(|t| topics.contains(t)) {
             same_topic_repeats += 1;
         }
@@ -92,14 +107,28 @@ pub(super) fn summary(
             }
         }
         if recent.len() < RECENT {
+            // The contact as it is now: who handled it, whether it is closed.
+            let c: Option<super::ContactRecord> = store
+                .get(super::CONTACTS, e.id.as_bytes())?
+                .map(|v| super::decode(&v, "contact"))
+                .transpose()?;
+            let (resolved_at, agent_id, complaint) = c.map_or((None, None, false), |c| {
+                (c.resolved_at, c.agent_id, c.complaint.is_some())
+            });
+            if last_agent.is_none() {
+                last_agent.clone_from(&agent_id);
+            }
+            if complaint && resolved_at.is_none() {
+                open_complaints += 1;
+            }
             recent.push(wit::PastContact {
                 id: e.id,
                 channel: convert::channel(e.channel),
                 topics: e.topics,
                 created_at: e.created_at,
-                resolved_at: None,
-                agent_id: None,
-                complaint: false,
+                resolved_at,
+                agent_id,
+                complaint,
             });
         }
     }
@@ -108,8 +137,8 @@ pub(super) fn summary(
         recent,
         topic_counts,
         same_topic_repeats,
-        last_agent: None,
-        open_complaints: 0,
+        last_agent,
+        open_complaints,
         flags,
     })
 }

@@ -1,27 +1,40 @@
 //! The contact pipeline: ingest a contact, ask the active routing policy
-//! (bounded, with the slot's fail policy when the plugin fails), persist the
-//! contact and an audit record of the decision, and acknowledge only once
-//! both are durable (group commit). Calls `plugins`, `domain`, `store`,
-//! `audit`; called by the API. Synchronous: call it from a blocking thread.
+//! (bounded, with the slot's fail policy when the plugin fails), feed every
+//! lifecycle event to the escalation rules and KPI definitions, apply what
+//! they decide, keep durable timers, and acknowledge only once the contact,
+//! its events and the audit records of every decision are durable (group
+//! commit). Calls `plugins`, `domain`, `store`, `audit`; called by the API.
+//! Synchronous: call it from a blocking thread.
 
 mod convert;
 mod events;
 mod floor;
 mod history;
+mod kpi;
+mod reactions;
+mod slots;
+mod timers;
 
 pub use events::{ContactEvent, EventKind, RecordedEvent};
+pub use kpi::{Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
+pub use reactions::{Complaint, DeadlineClock, Notification};
+pub use slots::{DEFAULT_QUARANTINE_AFTER, Quarantined, Slot, SlotMap, Unserved};
+pub use timers::{Timer, TimerKind};
 
+use std::ops::Bound;
 use std::sync::Arc;
-use std::time::Instant;
 
-use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEntry, AuditLog};
 use crate::domain::{Agent, AgentStatus, Channel, ContactState, Queue, Requirements};
-use crate::plugins::{Activation, CallOutcome, FailPolicy, RoutingPolicy};
-use crate::store::{SledStore, StoreError};
+use crate::plugins::types as wit;
+use crate::plugins::{
+    Activation, CallOutcome, ComplianceCheck, EscalationRule, FailPolicy, KpiDefinition,
+    RoutingPolicy,
+};
+use crate::store::{Store, StoreError, Writes};
 
 /// A contact as accepted over the API or from an import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +111,12 @@ pub struct ContactRecord {
     /// Events recorded so far (the next event's sequence number).
     #[serde(default)]
     pub events: u64,
+    /// Set when an escalation rule marked the contact as a complaint.
+    #[serde(default)]
+    pub complaint: Option<Complaint>,
+    /// Deadline clocks started by escalation rules.
+    #[serde(default)]
+    pub deadlines: Vec<DeadlineClock>,
 }
 
 /// Who made a routing decision.
@@ -109,6 +128,10 @@ pub enum DecidedBy {
         plugin: String,
         version: String,
         digest: String,
+        /// Under `last-good`: how the current version failed before this
+        /// (previous) version answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        primary_error: Option<String>,
     },
     /// The plugin failed (or none is active); the slot's fail policy decided.
     FailPolicy {
@@ -156,6 +179,15 @@ struct DecisionRecord<'a> {
     queue: &'a str,
 }
 
+/// What routing came to, with its audit entries.
+struct Routed {
+    decided_by: DecidedBy,
+    requirements: Requirements,
+    tags: Vec<String>,
+    reason: String,
+    audit: Vec<AuditEntry>,
+}
+
 /// Queues the engine falls back to when a routing plugin fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FallbackQueues {
@@ -176,19 +208,19 @@ impl Default for FallbackQueues {
 
 /// The engine.
 pub struct Engine {
-    store: SledStore,
+    store: Arc<dyn Store>,
     audit: AuditLog,
-    contacts: sled::Tree,
-    customers: sled::Tree,
     /// Days of customer history routing sees.
     history_days: u32,
-    events: sled::Tree,
-    agents: sled::Tree,
-    queues: sled::Tree,
     floor: parking_lot::Mutex<floor::Floor>,
-    /// Serializes read-modify-write of existing contacts.
+    /// Serializes read-modify-write of contacts and KPI samples.
     updates: parking_lot::Mutex<()>,
-    routing: RwLock<Option<Arc<Activation<RoutingPolicy>>>>,
+    routing: Slot<RoutingPolicy>,
+    escalation: SlotMap<EscalationRule>,
+    compliance: SlotMap<ComplianceCheck>,
+    kpis: SlotMap<KpiDefinition>,
+    aggregates: parking_lot::RwLock<kpi::Aggregates>,
+    wakeup: timers::Wakeup,
     fallback: FallbackQueues,
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -200,26 +232,40 @@ impl std::fmt::Debug for Engine {
 }
 
 const CONTACTS: &str = "contacts";
-const CUSTOMERS: &str = "customers";
 const EVENTS: &str = "events";
 const AGENTS: &str = "agents";
 const QUEUES: &str = "queues";
 
+fn all() -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    (Bound::Unbounded, Bound::Unbounded)
+}
+
 impl Engine {
-    /// An engine over `store`, reading wall time.
-    pub fn new(store: SledStore, fallback: FallbackQueues) -> Result<Self, EngineError> {
+    /// An engine over `store`, reading wall time. Plugins whose calls fail
+    /// [`DEFAULT_QUARANTINE_AFTER`] times in a row are quarantined.
+    pub fn new(store: impl Store, fallback: FallbackQueues) -> Result<Self, EngineError> {
+        Self::with_quarantine(Arc::new(store), fallback, DEFAULT_QUARANTINE_AFTER)
+    }
+
+    /// An engine over `store` that quarantines a plugin version after
+    /// `quarantine_after` failed calls in a row.
+    pub fn with_quarantine(
+        store: Arc<dyn Store>,
+        fallback: FallbackQueues,
+        quarantine_after: u32,
+    ) -> Result<Self, EngineError> {
         let engine = Self {
-            audit: AuditLog::open(&store)?,
-            contacts: store.tree(CONTACTS)?,
-            customers: store.tree(CUSTOMERS)?,
-            events: store.tree(EVENTS)?,
-            agents: store.tree(AGENTS)?,
-            queues: store.tree(QUEUES)?,
+            audit: AuditLog::open(store.clone())?,
             floor: parking_lot::Mutex::new(floor::Floor::default()),
             updates: parking_lot::Mutex::new(()),
             history_days: 30,
             store,
-            routing: RwLock::new(None),
+            routing: Slot::new("routing", quarantine_after),
+            escalation: SlotMap::new(quarantine_after),
+            compliance: SlotMap::new(quarantine_after),
+            kpis: SlotMap::new(quarantine_after),
+            aggregates: Default::default(),
+            wakeup: Default::default(),
             fallback,
             clock: Box::new(|| {
                 std::time::SystemTime::now()
@@ -228,24 +274,26 @@ impl Engine {
             }),
         };
         engine.rebuild_floor()?;
+        let samples = engine.aggregates.write().load(&*engine.store)?;
+        tracing::debug!(samples, "KPI aggregates rebuilt");
         Ok(engine)
     }
 
     /// Load agents and queues, and track every open contact.
     fn rebuild_floor(&self) -> Result<(), EngineError> {
         let mut floor = self.floor.lock();
-        for kv in self.agents.iter() {
-            let (_, v) = kv.map_err(StoreError::from)?;
+        for kv in self.store.scan(AGENTS, all(), false) {
+            let (_, v) = kv?;
             let a: Agent = decode(&v, "agent")?;
             floor.agents.insert(a.id.clone(), a);
         }
-        for kv in self.queues.iter() {
-            let (_, v) = kv.map_err(StoreError::from)?;
+        for kv in self.store.scan(QUEUES, all(), false) {
+            let (_, v) = kv?;
             let q: Queue = decode(&v, "queue")?;
             floor.queues.insert(q.name.clone(), q);
         }
-        for kv in self.contacts.iter() {
-            let (_, v) = kv.map_err(StoreError::from)?;
+        for kv in self.store.scan(CONTACTS, all(), false) {
+            let (_, v) = kv?;
             let c: ContactRecord = decode(&v, "contact")?;
             if !c.state.is_terminal() {
                 floor.track(&c, c.last_event_at);
@@ -264,9 +312,9 @@ impl Engine {
                 "skill `{skill}` has proficiency {level}; proficiency is 1 (novice) to 5 (expert)"
             )));
         }
-        self.agents
-            .insert(agent.id.as_bytes(), encode(&agent)?)
-            .map_err(StoreError::from)?;
+        let mut writes = Writes::default();
+        writes.put(AGENTS, agent.id.as_bytes(), encode(&agent)?);
+        self.store.commit(writes)?;
         self.store.make_durable()?;
         let now = (self.clock)();
         self.floor.lock().agents.insert(agent.id.clone(), agent);
@@ -298,9 +346,9 @@ impl Engine {
                 "queue `name` must not be empty".into(),
             ));
         }
-        self.queues
-            .insert(queue.name.as_bytes(), encode(&queue)?)
-            .map_err(StoreError::from)?;
+        let mut writes = Writes::default();
+        writes.put(QUEUES, queue.name.as_bytes(), encode(&queue)?);
+        self.store.commit(writes)?;
         self.store.make_durable()?;
         self.floor.lock().queues.insert(queue.name.clone(), queue);
         Ok(())
@@ -343,10 +391,100 @@ impl Engine {
         self
     }
 
-    /// Make `activation` the routing policy for new contacts. Calls already
-    /// running finish on the version they started with.
+    /// Make `activation` the routing policy for new contacts (`None`:
+    /// deactivate). Calls already running finish on the version they
+    /// started with.
     pub fn set_routing(&self, activation: Option<Arc<Activation<RoutingPolicy>>>) {
-        *self.routing.write() = activation;
+        match activation {
+            Some(a) => self.routing.activate(a),
+            None => {
+                self.routing.deactivate();
+            }
+        }
+    }
+
+    /// The routing slot.
+    pub fn routing(&self) -> &Slot<RoutingPolicy> {
+        &self.routing
+    }
+
+    /// The escalation rule slots.
+    pub fn escalation(&self) -> &SlotMap<EscalationRule> {
+        &self.escalation
+    }
+
+    /// The compliance check slots.
+    pub fn compliance(&self) -> &SlotMap<ComplianceCheck> {
+        &self.compliance
+    }
+
+    /// The KPI definition slots. Activate through [`Engine::activate_kpi`]
+    /// so the definition's measures are registered.
+    pub fn kpis(&self) -> &SlotMap<KpiDefinition> {
+        &self.kpis
+    }
+
+    /// Activate a KPI definition in slot `name` and register its measures.
+    pub fn activate_kpi(
+        &self,
+        name: &str,
+        activation: Arc<Activation<KpiDefinition>>,
+    ) -> Result<Vec<MeasureInfo>, crate::plugins::PluginError> {
+        let measures: Vec<MeasureInfo> = activation
+            .measures()?
+            .into_iter()
+            .map(|m| MeasureInfo {
+                slot: name.to_owned(),
+                name: m.name,
+                unit: m.unit,
+                aggregation: m.aggregation.into(),
+                description: m.description,
+            })
+            .collect();
+        {
+            let mut agg = self.aggregates.write();
+            agg.measures.retain(|(slot, _), _| slot != name);
+            for m in &measures {
+                agg.measures
+                    .insert((name.to_owned(), m.name.clone()), m.clone());
+            }
+        }
+        self.kpis.activate(name, activation);
+        Ok(measures)
+    }
+
+    /// The measures the active KPI definitions declared.
+    pub fn measures(&self) -> Vec<MeasureInfo> {
+        self.aggregates.read().measures.values().cloned().collect()
+    }
+
+    /// Aggregate a KPI measure over a window, in buckets, by dimensions.
+    pub fn kpi_query(&self, q: &KpiQuery) -> Result<KpiSeries, EngineError> {
+        self.aggregates
+            .read()
+            .query(q)
+            .map_err(EngineError::Invalid)
+    }
+
+    /// Notifications recorded for supervisors, teams and agents, oldest
+    /// first, after id `after`, at most `limit`.
+    pub fn notifications(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, EngineError> {
+        self.store
+            .scan(
+                reactions::NOTIFICATIONS,
+                (
+                    Bound::Excluded(after.to_be_bytes().to_vec()),
+                    Bound::Unbounded,
+                ),
+                false,
+            )
+            .take(limit)
+            .map(|kv| Ok(decode(&kv?.1, "notification")?))
+            .collect()
     }
 
     /// The audit log.
@@ -355,22 +493,52 @@ impl Engine {
     }
 
     /// The store.
-    pub fn store(&self) -> &SledStore {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
     /// A contact by id.
     pub fn contact(&self, id: &str) -> Result<Option<ContactRecord>, EngineError> {
-        match self.contacts.get(id.as_bytes()).map_err(StoreError::from)? {
+        match self.store.get(CONTACTS, id.as_bytes())? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("contact {id}: {e}")).into()),
+            Some(bytes) => Ok(Some(decode(&bytes, "contact")?)),
         }
     }
 
-    /// Accept a contact: route it, persist it with an audit record of the
-    /// decision, and return once both are durable.
+    /// The history summary plugins see for contact `c` at `now`.
+    fn history_of(&self, c: &ContactRecord, now: i64) -> Result<wit::CustomerHistory, EngineError> {
+        // Account flags (e.g. "legacy", "chronic-bug") arrive as the
+        // comma-separated `flags` attribute from the CRM or IVR.
+        let flags = c
+            .attributes
+            .get("flags")
+            .map(|f| {
+                f.split(',')
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(history::summary(
+            &*self.store,
+            &c.id,
+            &c.customer_id,
+            &c.topics,
+            now,
+            self.history_days,
+            flags,
+        )?)
+    }
+
+    /// Durable timers not yet fired, earliest first.
+    pub fn pending_timers(&self) -> Result<Vec<Timer>, EngineError> {
+        Ok(timers::pending(&*self.store)?)
+    }
+
+    /// Accept a contact: route it, feed its creation to the escalation
+    /// rules and KPI definitions, persist it with audit records of every
+    /// decision, and return once all of it is durable.
     #[tracing::instrument(skip_all, fields(customer = %new.customer_id))]
     pub fn ingest(&self, new: NewContact) -> Result<Ingested, EngineError> {
         if new.customer_id.trim().is_empty() {
@@ -406,138 +574,42 @@ impl Engine {
             transfers: 0,
             last_event_at: now,
             events: 0,
+            complaint: None,
+            deadlines: Vec::new(),
         };
 
-        let routing = self.routing.read().clone();
-        // Account flags (e.g. "legacy", "chronic-bug") arrive as the
-        // comma-separated `flags` attribute from the CRM or IVR.
-        let flags = contact
-            .attributes
-            .get("flags")
-            .map(|f| {
-                f.split(',')
-                    .map(str::trim)
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let history = history::summary(
-            &self.customers,
-            &contact.customer_id,
-            &contact.topics,
-            now,
-            self.history_days,
-            flags,
-        )?;
+        let history = self.history_of(&contact, now)?;
         let input = convert::routing_input(&contact, history, now);
-        let started = Instant::now();
-        let (decided_by, requirements, tags, reason, output, outcome) = match &routing {
-            Some(act) => match act.route(&input) {
-                Ok(decision) => {
-                    let p = act.plugin().id();
-                    let output = serde_json::value::to_raw_value(&decision).ok();
-                    let (req, tags, reason) = convert::requirements(decision);
-                    (
-                        DecidedBy::Plugin {
-                            plugin: p.id.to_string(),
-                            version: p.version.to_string(),
-                            digest: p.digest.to_string(),
-                        },
-                        req,
-                        tags,
-                        reason,
-                        output,
-                        CallOutcome::Ok,
-                    )
-                }
-                Err(err) => {
-                    let policy = act.plugin().manifest().fail_policy;
-                    let (req, reason) = self.fallback(policy, &err.to_string());
-                    (
-                        DecidedBy::FailPolicy {
-                            policy,
-                            outcome: Some(err.outcome()),
-                            error: err.to_string(),
-                        },
-                        req,
-                        Vec::new(),
-                        reason,
-                        None,
-                        err.outcome(),
-                    )
-                }
-            },
-            None => {
-                let (req, reason) =
-                    self.fallback(FailPolicy::FailOpen, "no routing policy is active");
-                (
-                    DecidedBy::FailPolicy {
-                        policy: FailPolicy::FailOpen,
-                        outcome: None,
-                        error: "no routing policy is active".into(),
-                    },
-                    req,
-                    Vec::new(),
-                    reason,
-                    None,
-                    CallOutcome::Error,
-                )
-            }
-        };
-        let duration_us = started.elapsed().as_micros() as u64;
-
+        let routed = self.route(&input, now, &contact.id)?;
         contact.state = ContactState::Queued;
         contact.queued_at = Some(now);
-        contact.tags = tags;
-        contact.requirements = requirements;
+        contact.tags = routed.tags;
+        contact.requirements = routed.requirements;
 
-        // Serialized once: digested, then embedded in the audit record as is.
-        let input_json = serde_json::value::to_raw_value(&input)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode routing input: {e}")))?;
-        let input_digest = hex::encode(Sha256::digest(input_json.get().as_bytes()));
-        let (actor, config_digest) = match &routing {
-            Some(act) => (
-                format!(
-                    "plugin:{}@{}",
-                    act.plugin().id().id,
-                    act.plugin().id().version
-                ),
-                act.config_digest().to_owned(),
-            ),
-            None => ("engine".to_owned(), String::new()),
-        };
-        let record = self.audit.append(AuditEntry {
-            at: now,
-            actor,
-            kind: "routing.decision".into(),
-            subject: contact.id.clone(),
-            data: serde_json::value::to_raw_value(&DecisionRecord {
-                decided_by: &decided_by,
-                config_digest: &config_digest,
-                input_digest: &input_digest,
-                input: &input_json,
-                output: &output,
-                outcome,
-                duration_us,
-                queue: &contact.requirements.queue,
-            })
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?,
-        })?;
-        let bytes = serde_json::to_vec(&contact)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode contact: {e}")))?;
-        self.contacts
-            .insert(contact.id.as_bytes(), bytes)
-            .map_err(StoreError::from)?;
+        let mut r = reactions::Reaction::default();
+        r.audit.extend(routed.audit);
+        self.schedule_rematch(&contact, &mut r)?;
+        self.react(&mut contact, wit::EventKind::Created, now, None, &mut r)?;
+        r.writes
+            .put(CONTACTS, contact.id.as_bytes(), encode(&contact)?);
         history::record(
-            &self.customers,
+            &mut r.writes,
             &contact.customer_id,
             &contact.id,
             contact.channel,
             &contact.topics,
             now,
         )?;
+        let records = {
+            let _guard = self.updates.lock();
+            let records = self.audit.commit(r.audit, r.writes)?;
+            self.aggregates.write().apply(&r.kpi);
+            records
+        };
         self.store.make_durable()?;
+        if r.timers {
+            self.wakeup.notify();
+        }
         self.floor.lock().track(&contact, now);
         let offered_to = self
             .dispatch(now)?
@@ -546,18 +618,301 @@ impl Engine {
             .map(|(_, agent)| agent);
         Ok(Ingested {
             contact,
-            decided_by,
-            reason,
-            audit_seq: record.seq,
+            decided_by: routed.decided_by,
+            reason: routed.reason,
+            audit_seq: records.first().map_or(0, |r| r.seq),
             offered_to,
         })
+    }
+
+    /// Ask the routing slot; its fail policy answers when it cannot.
+    fn route(
+        &self,
+        input: &crate::plugins::routing::RoutingInput,
+        now: i64,
+        subject: &str,
+    ) -> Result<Routed, EngineError> {
+        // Serialized once: digested, then embedded in the audit record as is.
+        let input_json = serde_json::value::to_raw_value(input)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode routing input: {e}")))?;
+        let input_digest = hex::encode(Sha256::digest(input_json.get().as_bytes()));
+        let mut audit = Vec::new();
+        let (decided_by, requirements, tags, reason, output, outcome, duration_us, actor, config) =
+            match self.routing.call(|a| a.route(input)) {
+                Ok(call) => {
+                    let actor = reactions::actor(&call.by);
+                    let config = call.by.config_digest().to_owned();
+                    if let Some(q) = &call.quarantined {
+                        audit.push(reactions::quarantine_entry(
+                            self.routing.name(),
+                            &q.activation,
+                            &q.last_error,
+                            q.failures,
+                            now,
+                        )?);
+                    }
+                    let outcome = call.outcome();
+                    match call.result {
+                        Ok(decision) => {
+                            let p = call.by.plugin().id();
+                            let output = serde_json::value::to_raw_value(&decision).ok();
+                            let (req, tags, reason) = convert::requirements(decision);
+                            (
+                                DecidedBy::Plugin {
+                                    plugin: p.id.to_string(),
+                                    version: p.version.to_string(),
+                                    digest: p.digest.to_string(),
+                                    primary_error: call.primary_error.map(|e| e.to_string()),
+                                },
+                                req,
+                                tags,
+                                reason,
+                                output,
+                                outcome,
+                                call.duration_us,
+                                actor,
+                                config,
+                            )
+                        }
+                        Err(err) => {
+                            let (req, reason) = self.fallback(call.policy, &err.to_string());
+                            (
+                                DecidedBy::FailPolicy {
+                                    policy: call.policy,
+                                    outcome: Some(err.outcome()),
+                                    error: err.to_string(),
+                                },
+                                req,
+                                Vec::new(),
+                                reason,
+                                None,
+                                outcome,
+                                call.duration_us,
+                                actor,
+                                config,
+                            )
+                        }
+                    }
+                }
+                Err(unserved) => {
+                    let policy = match &unserved {
+                        Unserved::Quarantined { policy, .. } => *policy,
+                        Unserved::Empty => FailPolicy::FailOpen,
+                    };
+                    let error = unserved.to_string();
+                    let (req, reason) = self.fallback(policy, &error);
+                    (
+                        DecidedBy::FailPolicy {
+                            policy,
+                            outcome: None,
+                            error,
+                        },
+                        req,
+                        Vec::new(),
+                        reason,
+                        None,
+                        CallOutcome::Error,
+                        0,
+                        "engine".to_owned(),
+                        String::new(),
+                    )
+                }
+            };
+        audit.insert(
+            0,
+            AuditEntry {
+                at: now,
+                actor,
+                kind: "routing.decision".into(),
+                subject: subject.to_owned(),
+                data: serde_json::value::to_raw_value(&DecisionRecord {
+                    decided_by: &decided_by,
+                    config_digest: &config,
+                    input_digest: &input_digest,
+                    input: &input_json,
+                    output: &output,
+                    outcome,
+                    duration_us,
+                    queue: &requirements.queue,
+                })
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?,
+            },
+        );
+        Ok(Routed {
+            decided_by,
+            requirements,
+            tags,
+            reason,
+            audit,
+        })
+    }
+
+    /// Timers that re-run matching when a relaxation step or the preferred
+    /// agent's timeout comes due for a waiting contact.
+    fn schedule_rematch(
+        &self,
+        c: &ContactRecord,
+        r: &mut reactions::Reaction,
+    ) -> Result<(), EngineError> {
+        let Some(queued) = c.queued_at else {
+            return Ok(());
+        };
+        let mut secs: Vec<u32> = c
+            .requirements
+            .relaxation
+            .iter()
+            .map(|s| s.after_secs)
+            .chain(c.requirements.preferred_agent.as_ref().map(|(_, t)| *t))
+            .filter(|s| *s > 0)
+            .collect();
+        secs.sort_unstable();
+        secs.dedup();
+        for s in secs {
+            timers::schedule(
+                &*self.store,
+                &mut r.writes,
+                &c.id,
+                queued + i64::from(s) * 1000,
+                TimerKind::Rematch,
+            )?;
+            r.timers = true;
+        }
+        Ok(())
+    }
+
+    /// Fire every timer due at `now`, each exactly once; returns how many.
+    /// The timer thread ([`Engine::start_timers`]) calls this; tests and
+    /// simulations with their own clock call it directly.
+    pub fn fire_due_timers(&self, now: i64) -> Result<usize, EngineError> {
+        let mut fired = 0;
+        let mut rematch = false;
+        while let Some((key, timer)) = timers::first(&*self.store)? {
+            if timer.due_at > now {
+                break;
+            }
+            rematch |= self.fire(key, timer, now)?;
+            fired += 1;
+        }
+        if rematch {
+            self.dispatch(now)?;
+        }
+        if fired > 0 {
+            self.wakeup.fired(fired as u64);
+        }
+        Ok(fired)
+    }
+
+    /// Fire one timer: its decision and its removal in one commit.
+    fn fire(&self, key: Vec<u8>, timer: Timer, now: i64) -> Result<bool, EngineError> {
+        let mut r = reactions::Reaction::default();
+        r.writes.remove(timers::TIMERS, key);
+        let mut rematch = false;
+        let guard = self.updates.lock();
+        let contact = self.contact(&timer.contact_id)?;
+        let mut changed = None;
+        if let Some(mut c) = contact {
+            let before = c.clone();
+            let at = timer.due_at;
+            match &timer.kind {
+                TimerKind::Rematch => rematch = c.state == ContactState::Queued,
+                TimerKind::Recheck { slot, name } => {
+                    self.react(
+                        &mut c,
+                        wit::EventKind::TimerFired(name.clone()),
+                        at,
+                        Some(slot),
+                        &mut r,
+                    )?;
+                }
+                TimerKind::DeadlineWarning { name, due_at } => {
+                    let clock = c
+                        .deadlines
+                        .iter()
+                        .find(|d| &d.name == name && d.due_at == *due_at && d.running())
+                        .map(convert::deadline);
+                    if let Some(d) = clock {
+                        self.react(&mut c, wit::EventKind::DeadlineWarning(d), at, None, &mut r)?;
+                    }
+                }
+                TimerKind::DeadlineDue { name, due_at } => {
+                    let clock = c.deadlines.iter_mut().find(|d| {
+                        &d.name == name
+                            && d.due_at == *due_at
+                            && d.running()
+                            && d.breached_at.is_none()
+                    });
+                    if let Some(d) = clock {
+                        d.breached_at = Some(at);
+                        let d = convert::deadline(d);
+                        self.react(
+                            &mut c,
+                            wit::EventKind::DeadlineBreached(d),
+                            at,
+                            None,
+                            &mut r,
+                        )?;
+                    }
+                }
+            }
+            if c != before {
+                r.writes.put(CONTACTS, c.id.as_bytes(), encode(&c)?);
+                changed = Some(c);
+            }
+        }
+        self.audit.commit(r.audit, r.writes)?;
+        self.aggregates.write().apply(&r.kpi);
+        drop(guard);
+        self.store.make_durable()?;
+        if let Some(c) = changed {
+            self.floor.lock().track(&c, now);
+            rematch |= c.state == ContactState::Queued;
+        }
+        Ok(rematch)
+    }
+
+    /// Start the timer thread: it sleeps until the earliest timer is due
+    /// (at most a second, or until an earlier timer is scheduled) and fires
+    /// what is due. Stop it with [`Engine::stop_timers`].
+    pub fn start_timers(self: &Arc<Self>) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let engine = self.clone();
+        std::thread::Builder::new()
+            .name("switchboard-timers".into())
+            .spawn(move || {
+                loop {
+                    let now = (engine.clock)();
+                    if let Err(e) = engine.fire_due_timers(now) {
+                        tracing::error!(error = %e, "firing timers failed; retrying in a second");
+                    }
+                    let wait = match timers::first(&*engine.store) {
+                        Ok(Some((_, t))) => (t.due_at - (engine.clock)()).clamp(0, 1000),
+                        _ => 1000,
+                    };
+                    if !engine
+                        .wakeup
+                        .wait(std::time::Duration::from_millis(wait as u64))
+                    {
+                        break;
+                    }
+                }
+            })
+    }
+
+    /// Stop the timer thread (it finishes the timer it is firing).
+    pub fn stop_timers(&self) {
+        self.wakeup.stop();
+    }
+
+    /// Wait until at least `n` timers have fired since the engine started,
+    /// or `timeout` passed; returns how many have fired.
+    pub fn wait_timers_fired(&self, n: u64, timeout: std::time::Duration) -> u64 {
+        self.wakeup.wait_fired(n, timeout)
     }
 
     fn fallback(&self, policy: FailPolicy, error: &str) -> (Requirements, String) {
         let (queue, what) = match policy {
             FailPolicy::FailClosed => (&self.fallback.triage_queue, "fail-closed: held for triage"),
-            // `last-good` needs version history; until a previous version is
-            // known it behaves as fail-open.
+            // `last-good` reaches here only when no previous version
+            // answered either: then it behaves as fail-open.
             FailPolicy::FailOpen | FailPolicy::LastGood => {
                 (&self.fallback.default_queue, "fail-open: default queue")
             }

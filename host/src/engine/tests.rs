@@ -4,21 +4,38 @@ use super::*;
 use crate::bundled::{BUNDLED, test_guests};
 use crate::engine::{ContactEvent, EventKind};
 use crate::plugins::{Manifest, PluginRuntime, RuntimeConfig};
-use crate::store::Durability;
+use crate::store::{Durability, SledStore};
 
-fn runtime() -> PluginRuntime {
-    PluginRuntime::new(RuntimeConfig::default()).unwrap()
+/// One runtime for all engine tests, with a compile cache: each component
+/// is compiled once per test run, not once per test.
+fn runtime() -> &'static PluginRuntime {
+    static RT: std::sync::OnceLock<(PluginRuntime, tempfile::TempDir)> = std::sync::OnceLock::new();
+    &RT.get_or_init(|| {
+        let cache = tempfile::tempdir().unwrap();
+        let rt = PluginRuntime::new(RuntimeConfig {
+            cache_dir: Some(cache.path().to_owned()),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        (rt, cache)
+    })
+    .0
+}
+
+/// A bundled plugin, activated with its default config. Its time limit is
+/// raised: these tests are about the engine, and a loaded CI machine may
+/// deschedule a call for longer than the manifest's 10 ms (the limits are
+/// tested held and exceeded in `tests/plugin_runtime.rs`).
+fn bundled<W: crate::plugins::World>(rt: &PluginRuntime, name: &str) -> Arc<Activation<W>> {
+    let p = BUNDLED.iter().find(|p| p.crate_name == name).unwrap();
+    let mut manifest = Manifest::from_json(p.manifest).unwrap();
+    manifest.limits.timeout_ms = Some(2_000);
+    let plugin = rt.load(manifest, p.wasm).unwrap();
+    Arc::new(plugin.activate::<W>(None).unwrap())
 }
 
 fn skill_routing(rt: &PluginRuntime) -> Arc<Activation<RoutingPolicy>> {
-    let p = BUNDLED
-        .iter()
-        .find(|p| p.crate_name == "skill-routing")
-        .unwrap();
-    let plugin = rt
-        .load(Manifest::from_json(p.manifest).unwrap(), p.wasm)
-        .unwrap();
-    Arc::new(plugin.activate::<RoutingPolicy>(None).unwrap())
+    bundled(rt, "skill-routing")
 }
 
 fn misbehaving(rt: &PluginRuntime, fail_policy: &str) -> Arc<Activation<RoutingPolicy>> {
@@ -62,7 +79,7 @@ fn ingest_routes_persists_and_audits_the_decision_with_the_plugin_version() {
             FallbackQueues::default(),
         )
         .unwrap();
-        engine.set_routing(Some(skill_routing(&rt)));
+        engine.set_routing(Some(skill_routing(rt)));
         let got = engine
             .ingest(new_contact("charged twice", &["billing"]))
             .unwrap();
@@ -75,6 +92,7 @@ fn ingest_routes_persists_and_audits_the_decision_with_the_plugin_version() {
                 plugin,
                 version,
                 digest,
+                ..
             } => {
                 assert_eq!(
                     (plugin.as_str(), version.as_str()),
@@ -116,7 +134,7 @@ fn a_failing_plugin_never_loses_the_contact_and_the_fail_policy_is_audited() {
         FallbackQueues::default(),
     )
     .unwrap();
-    engine.set_routing(Some(misbehaving(&rt, "fail-open")));
+    engine.set_routing(Some(misbehaving(rt, "fail-open")));
     let open = engine.ingest(new_contact("panic", &[])).unwrap();
     assert_eq!(open.contact.requirements.queue, "general");
     assert!(matches!(
@@ -130,7 +148,7 @@ fn a_failing_plugin_never_loses_the_contact_and_the_fail_policy_is_audited() {
     let audit = engine.audit().read(open.audit_seq, 1).unwrap();
     assert_eq!(audit[0].entry.data()["outcome"], "trap");
 
-    engine.set_routing(Some(misbehaving(&rt, "fail-closed")));
+    engine.set_routing(Some(misbehaving(rt, "fail-closed")));
     let closed = engine.ingest(new_contact("loop", &[])).unwrap();
     assert_eq!(closed.contact.requirements.queue, "triage");
     let audit = engine.audit().read(closed.audit_seq, 1).unwrap();
@@ -172,18 +190,20 @@ fn concurrent_ingest_is_durable_and_shares_flushes() {
         )
         .unwrap(),
     );
-    engine.set_routing(Some(skill_routing(&rt)));
+    engine.set_routing(Some(skill_routing(rt)));
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let engine = engine.clone();
             std::thread::spawn(move || {
                 (0..25)
                     .map(|_| {
-                        engine
-                            .ingest(new_contact("hi", &["technical"]))
-                            .unwrap()
-                            .contact
-                            .id
+                        let got = engine.ingest(new_contact("hi", &["technical"])).unwrap();
+                        assert!(
+                            matches!(got.decided_by, DecidedBy::Plugin { .. }),
+                            "{:?}",
+                            got.decided_by
+                        );
+                        got.contact.id
                     })
                     .collect::<Vec<_>>()
             })
@@ -215,7 +235,7 @@ fn repeat_callers_are_seen_through_the_customer_history_window() {
         FallbackQueues::default(),
     )
     .unwrap();
-    engine.set_routing(Some(skill_routing(&rt)));
+    engine.set_routing(Some(skill_routing(rt)));
     let day = 86_400_000;
     let at = |t: i64, topic: &str| NewContact {
         occurred_at: Some(t),
@@ -290,7 +310,7 @@ fn contacts_are_offered_to_an_agent_with_the_required_skill() {
         FallbackQueues::default(),
     )
     .unwrap();
-    engine.set_routing(Some(skill_routing(&rt)));
+    engine.set_routing(Some(skill_routing(rt)));
     engine.upsert_agent(agent("generalist", &[], 3)).unwrap();
     engine
         .upsert_agent(agent("novice", &[("billing", 2)], 3))
@@ -425,4 +445,438 @@ fn an_agent_coming_back_from_break_gets_the_waiting_contact() {
         .set_agent_status("ghost", crate::domain::AgentStatus::Available)
         .unwrap_err();
     assert!(matches!(err, EngineError::NotFound(_)));
+}
+
+const T0: i64 = 1_700_000_000_000;
+const HOUR: i64 = 3_600_000;
+
+fn open(
+    dir: &std::path::Path,
+    rt: &PluginRuntime,
+    clock: Arc<std::sync::atomic::AtomicI64>,
+) -> Engine {
+    let engine = Engine::with_quarantine(
+        Arc::new(SledStore::open(dir, Durability::Group).unwrap()),
+        FallbackQueues::default(),
+        3,
+    )
+    .unwrap()
+    .with_clock(move || clock.load(std::sync::atomic::Ordering::SeqCst));
+    engine.set_routing(Some(skill_routing(rt)));
+    engine
+        .escalation()
+        .activate("complaint-escalation", bundled(rt, "complaint-escalation"));
+    engine
+        .activate_kpi("core-kpis", bundled(rt, "core-kpis"))
+        .unwrap();
+    engine
+}
+
+fn clock_at(t: i64) -> Arc<std::sync::atomic::AtomicI64> {
+    Arc::new(std::sync::atomic::AtomicI64::new(t))
+}
+
+#[test]
+fn a_complaint_is_marked_its_deadline_timers_survive_restart_and_fire_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let clock = clock_at(T0);
+    let id = {
+        let e = open(dir.path(), rt, clock.clone());
+        let got = e
+            .ingest(new_contact(
+                "this is unacceptable, I was charged twice",
+                &["billing"],
+            ))
+            .unwrap();
+        let c = &got.contact;
+        assert_eq!(c.complaint.as_ref().unwrap().category, "billing");
+        assert!(c.tags.contains(&"complaint".to_owned()), "{:?}", c.tags);
+        let d = &c.deadlines[0];
+        assert_eq!((d.name.as_str(), d.due_at), ("acknowledge", T0 + 24 * HOUR));
+        let timers = e.pending_timers().unwrap();
+        let deadline_timers: Vec<_> = timers
+            .iter()
+            .filter(|t| !matches!(t.kind, TimerKind::Rematch))
+            .map(|t| t.due_at)
+            .collect();
+        assert_eq!(deadline_timers, vec![T0 + 18 * HOUR, T0 + 24 * HOUR]);
+        // The relaxation steps (90 s, 300 s) are due; the deadline is not.
+        assert_eq!(e.fire_due_timers(T0 + HOUR).unwrap(), 2);
+        got.contact.id
+    };
+    // Restart: the timers are still there and fire when due.
+    {
+        let e = open(dir.path(), rt, clock.clone());
+        let before = e.notifications(0, 100).unwrap().len();
+        let fired = e.fire_due_timers(T0 + 18 * HOUR).unwrap();
+        assert_eq!(fired, 1, "the warning");
+        let notes = e.notifications(0, 100).unwrap();
+        assert_eq!(notes.len(), before + 1);
+        let warning = notes.last().unwrap();
+        assert!(
+            warning.message.contains("not yet acknowledged"),
+            "{warning:?}"
+        );
+        assert_eq!(
+            (warning.contact_id.as_str(), warning.target.as_str()),
+            (id.as_str(), "supervisor")
+        );
+        assert_eq!(e.fire_due_timers(T0 + 18 * HOUR).unwrap(), 0, "fired once");
+    }
+    let e = open(dir.path(), rt, clock);
+    assert_eq!(
+        e.fire_due_timers(T0 + 18 * HOUR).unwrap(),
+        0,
+        "once, across restarts"
+    );
+    assert_eq!(e.fire_due_timers(T0 + 24 * HOUR).unwrap(), 1);
+    let c = e.contact(&id).unwrap().unwrap();
+    assert_eq!(c.deadlines[0].breached_at, Some(T0 + 24 * HOUR));
+    let notes = e.notifications(0, 100).unwrap();
+    assert!(
+        notes
+            .last()
+            .unwrap()
+            .message
+            .contains("not acknowledged in time")
+    );
+    assert!(e.pending_timers().unwrap().is_empty());
+    // Each firing is an audited escalation decision about the contact.
+    let records = e
+        .audit()
+        .query(
+            &crate::audit::AuditQuery {
+                subject: Some(id.clone()),
+                kind: Some("escalation.decision".into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .unwrap();
+    assert_eq!(records.len(), 3, "created, warning, breach");
+    let last = records.last().unwrap().entry.data();
+    assert_eq!(last["plugin"], "complaint-escalation");
+    assert_eq!(last["outcome"], "ok");
+    assert!(
+        last["input"]["event"]["kind"]
+            .get("DeadlineBreached")
+            .is_some(),
+        "{last}"
+    );
+    assert_eq!(e.audit().verify().unwrap().broken, None);
+}
+
+#[test]
+fn answering_stops_the_clock_so_its_timers_do_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    let id = e
+        .ingest(new_contact("I want a refund", &["billing"]))
+        .unwrap()
+        .contact
+        .id;
+    e.record_event(
+        &id,
+        ContactEvent {
+            kind: EventKind::Offer {
+                agent_id: "a-1".into(),
+            },
+            occurred_at: Some(T0 + 1_000),
+        },
+    )
+    .unwrap();
+    let (c, _) = e
+        .record_event(
+            &id,
+            ContactEvent {
+                kind: EventKind::Answer,
+                occurred_at: Some(T0 + 2_000),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        c.deadlines[0].stopped_at,
+        Some(T0 + 2_000),
+        "stopped by the rule"
+    );
+    let notes = e.notifications(0, 100).unwrap().len();
+    assert_eq!(e.fire_due_timers(T0 + 25 * HOUR).unwrap(), 4);
+    assert_eq!(
+        e.notifications(0, 100).unwrap().len(),
+        notes,
+        "no warning, no breach"
+    );
+    assert_eq!(
+        e.contact(&id).unwrap().unwrap().deadlines[0].breached_at,
+        None
+    );
+}
+
+#[test]
+fn lifecycle_events_become_kpi_samples_that_queries_aggregate() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    let mut ids = Vec::new();
+    for (i, topic) in ["billing", "billing", "technical"].iter().enumerate() {
+        let id = e
+            .ingest(NewContact {
+                occurred_at: Some(T0 + i as i64),
+                ..new_contact("hello", &[topic])
+            })
+            .unwrap()
+            .contact
+            .id;
+        ids.push(id);
+    }
+    // Answer the first billing contact after 10 s and the technical one
+    // after 60 s; abandon the second billing contact.
+    let ev = |kind, at| ContactEvent {
+        kind,
+        occurred_at: Some(T0 + at),
+    };
+    let offer = || EventKind::Offer {
+        agent_id: "a-1".into(),
+    };
+    e.record_event(&ids[0], ev(offer(), 5_000)).unwrap();
+    e.record_event(&ids[0], ev(EventKind::Answer, 10_000))
+        .unwrap();
+    e.record_event(&ids[1], ev(EventKind::Abandon, 20_000))
+        .unwrap();
+    e.record_event(&ids[2], ev(offer(), 50_000)).unwrap();
+    e.record_event(&ids[2], ev(EventKind::Answer, 60_000))
+        .unwrap();
+    let measures: Vec<String> = e.measures().into_iter().map(|m| m.name).collect();
+    assert!(
+        measures.contains(&"service_level".to_owned()),
+        "{measures:?}"
+    );
+    let query = |measure: &str, group_by: &[&str]| {
+        e.kpi_query(&KpiQuery {
+            measure: measure.into(),
+            slot: None,
+            from: T0 - HOUR,
+            to: T0 + HOUR,
+            bucket_ms: 2 * HOUR,
+            group_by: group_by.iter().map(|g| g.to_string()).collect(),
+            filter: Default::default(),
+        })
+        .unwrap()
+    };
+    let handled = query("contacts_handled", &[]);
+    assert_eq!(handled.points.len(), 1);
+    assert_eq!(handled.points[0].value, Some(2.0));
+    let sl = query("service_level", &["queue"]);
+    let by_queue: std::collections::BTreeMap<String, Option<f64>> = sl
+        .points
+        .iter()
+        .map(|p| (p.group["queue"].clone(), p.value))
+        .collect();
+    // billing: one answered within 30 s, one abandoned -> 0.5;
+    // tech-support: answered after 60 s -> 0.0.
+    assert_eq!(by_queue["billing"], Some(0.5));
+    assert_eq!(by_queue["tech-support"], Some(0.0));
+    let err = e
+        .kpi_query(&KpiQuery {
+            measure: "nope".into(),
+            slot: None,
+            from: T0,
+            to: T0 + 1,
+            bucket_ms: 60_000,
+            group_by: vec![],
+            filter: Default::default(),
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("service_level"), "{err}");
+    // Aggregates are rebuilt from the stored samples at start.
+    drop(e);
+    let e = open(dir.path(), rt, clock_at(T0));
+    let again = e
+        .kpi_query(&KpiQuery {
+            measure: "contacts_handled".into(),
+            slot: None,
+            from: T0 - HOUR,
+            to: T0 + HOUR,
+            bucket_ms: 2 * HOUR,
+            group_by: vec![],
+            filter: Default::default(),
+        })
+        .unwrap();
+    assert_eq!(again.points, handled.points);
+}
+
+#[test]
+fn a_plugin_that_traps_on_every_call_is_quarantined_and_contacts_are_still_routed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    e.set_routing(Some(misbehaving(rt, "fail-open")));
+    let mut decided = Vec::new();
+    for _ in 0..5 {
+        let got = e.ingest(new_contact("panic", &["billing"])).unwrap();
+        assert_eq!(
+            got.contact.requirements.queue, "general",
+            "fail-open default queue"
+        );
+        decided.push(got.decided_by);
+    }
+    for d in &decided[..3] {
+        assert!(
+            matches!(
+                d,
+                DecidedBy::FailPolicy {
+                    outcome: Some(CallOutcome::Trap),
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+    }
+    for d in &decided[3..] {
+        let DecidedBy::FailPolicy {
+            error,
+            outcome: None,
+            ..
+        } = d
+        else {
+            panic!("{d:?}")
+        };
+        assert!(error.contains("quarantined"), "{error}");
+    }
+    let q = e.routing().quarantined().expect("quarantined");
+    assert_eq!(q.failures, 3);
+    let audit = e
+        .audit()
+        .query(
+            &crate::audit::AuditQuery {
+                kind: Some("plugin.quarantine".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    let data = audit[0].entry.data();
+    assert_eq!(
+        (
+            data["plugin"].as_str(),
+            data["consecutive_failures"].as_u64()
+        ),
+        (Some("misbehaving"), Some(3))
+    );
+    assert!(
+        data["last_error"].as_str().unwrap().contains("trapped"),
+        "{data}"
+    );
+    // The audit log answers "what did this plugin decide?".
+    let by_plugin = e
+        .audit()
+        .query(
+            &crate::audit::AuditQuery {
+                plugin: Some("misbehaving".into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .unwrap();
+    assert_eq!(by_plugin.len(), 3, "the three failed calls");
+    assert!(
+        by_plugin
+            .iter()
+            .all(|r| r.entry.data()["outcome"] == "trap")
+    );
+    // Activating a version again ends the quarantine.
+    e.set_routing(Some(skill_routing(rt)));
+    let got = e.ingest(new_contact("hello", &["billing"])).unwrap();
+    assert_eq!(got.contact.requirements.queue, "billing");
+}
+
+#[test]
+fn under_last_good_the_previous_version_answers_when_the_new_one_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    e.set_routing(Some(misbehaving(rt, "last-good")));
+    let got = e.ingest(new_contact("panic", &["billing"])).unwrap();
+    assert_eq!(
+        got.contact.requirements.queue, "billing",
+        "skill-routing answered"
+    );
+    let DecidedBy::Plugin {
+        plugin,
+        primary_error,
+        ..
+    } = &got.decided_by
+    else {
+        panic!("{:?}", got.decided_by)
+    };
+    assert_eq!(plugin, "skill-routing");
+    assert!(
+        primary_error.as_deref().unwrap().contains("misbehaving"),
+        "{primary_error:?}"
+    );
+    let record = e.audit().get(got.audit_seq).unwrap().unwrap();
+    assert!(
+        record.entry.actor.starts_with("plugin:skill-routing@"),
+        "{}",
+        record.entry.actor
+    );
+    // Once quarantined, the previous version serves directly.
+    for _ in 0..3 {
+        e.ingest(new_contact("panic", &["billing"])).unwrap();
+    }
+    assert!(e.routing().quarantined().is_some());
+    let current = e.routing().current().unwrap();
+    assert_eq!(&*current.plugin().id().id, "skill-routing");
+}
+
+#[test]
+fn a_relaxation_step_offers_the_waiting_contact_when_its_timer_fires() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    e.upsert_agent(Agent {
+        id: "a-1".into(),
+        name: "Ana".into(),
+        skills: [("billing".to_owned(), 2)].into(),
+        languages: vec!["en".into()],
+        teams: vec![],
+        capacity: [(Channel::Chat, 1)].into(),
+        status: AgentStatus::Available,
+        load: Default::default(),
+        idle_since: 0,
+    })
+    .unwrap();
+    let got = e.ingest(new_contact("hello", &["billing"])).unwrap();
+    assert_eq!(got.offered_to, None, "billing needs proficiency 3");
+    assert_eq!(e.fire_due_timers(T0 + 89_000).unwrap(), 0);
+    assert_eq!(e.fire_due_timers(T0 + 90_000).unwrap(), 1);
+    let c = e.contact(&got.contact.id).unwrap().unwrap();
+    assert_eq!(
+        (c.state, c.agent_id.as_deref()),
+        (ContactState::Offered, Some("a-1"))
+    );
+}
+
+#[test]
+fn the_timer_thread_fires_due_timers_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let clock = clock_at(T0);
+    let e = Arc::new(open(dir.path(), rt, clock.clone()));
+    e.ingest(new_contact("this is unacceptable", &["billing"]))
+        .unwrap();
+    let thread = e.start_timers().unwrap();
+    // Move the clock past every timer; the thread sees it within a second.
+    clock.store(T0 + 25 * HOUR, std::sync::atomic::Ordering::SeqCst);
+    let fired = e.wait_timers_fired(4, std::time::Duration::from_secs(30));
+    e.stop_timers();
+    thread.join().unwrap();
+    assert_eq!(
+        fired, 4,
+        "two relaxation steps, the warning and the due time"
+    );
+    assert!(e.pending_timers().unwrap().is_empty());
 }

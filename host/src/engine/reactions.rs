@@ -1,0 +1,449 @@
+//! Every event of a contact goes to the active escalation rules and KPI
+//! definitions. Escalation actions change the contact (priority, queue,
+//! tags, complaint, deadline clocks), record notifications for
+//! supervisors and schedule re-checks; KPI emissions become samples. Each
+//! call is audited (plugin version and digest, config digest, input and its
+//! digest, output, outcome, duration), and everything a reaction writes is
+//! committed atomically with the event that caused it.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audit::AuditEntry;
+use crate::plugins::escalation::{EscalationAction, EscalationInput, NotifyTarget, Urgency};
+use crate::plugins::kpi::KpiInput;
+use crate::plugins::types as wit;
+use crate::plugins::{Activation, CallOutcome, FailPolicy, World};
+use crate::store::{StoreError, Writes};
+
+use super::slots::{Slot, SlotCall};
+use super::timers::{self, TimerKind};
+use super::{ContactRecord, Engine, EngineError, convert, encode, kpi};
+
+pub(super) const NOTIFICATIONS: &str = "notifications";
+
+/// A contact marked as a complaint by a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Complaint {
+    pub category: String,
+    pub urgency: String,
+    pub marked_at: i64,
+    /// The escalation slot that marked it.
+    pub by: String,
+}
+
+/// A named deadline clock on a contact (e.g. "acknowledge", "resolve").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadlineClock {
+    pub name: String,
+    pub started_at: i64,
+    pub due_at: i64,
+    #[serde(default)]
+    pub warn_at: Vec<i64>,
+    #[serde(default)]
+    pub stopped_at: Option<i64>,
+    #[serde(default)]
+    pub breached_at: Option<i64>,
+    /// The escalation slot that started it.
+    pub by: String,
+}
+
+impl DeadlineClock {
+    pub fn running(&self) -> bool {
+        self.stopped_at.is_none()
+    }
+}
+
+/// A notification for a supervisor, a team or an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: u64,
+    pub at: i64,
+    pub contact_id: String,
+    /// `supervisor`, `team:<name>` or `agent:<id>`.
+    pub target: String,
+    pub urgency: String,
+    pub message: String,
+    /// The escalation slot that sent it.
+    pub by: String,
+}
+
+/// What a reaction adds to the commit of the event that caused it.
+#[derive(Debug, Default)]
+pub(super) struct Reaction {
+    pub audit: Vec<AuditEntry>,
+    pub writes: Writes,
+    pub kpi: Vec<kpi::Change>,
+    /// New timers were scheduled: wake the timer thread.
+    pub timers: bool,
+}
+
+/// The audit data of one plugin call: enough to replay it.
+#[derive(Serialize)]
+struct CallRecord<'a, O: Serialize> {
+    slot: &'a str,
+    plugin: &'a str,
+    version: &'a str,
+    digest: &'a str,
+    config_digest: &'a str,
+    input_digest: String,
+    input: &'a serde_json::value::RawValue,
+    output: Option<&'a O>,
+    outcome: CallOutcome,
+    error: Option<String>,
+    /// Under `last-good`: how the current version failed before the
+    /// previous one (this record's `version`) answered.
+    primary_error: Option<String>,
+    fail_policy: FailPolicy,
+    duration_us: u64,
+}
+
+/// Audit entries for a call: the decision, and a quarantine if it caused one.
+pub(super) fn call_entries<W: World, T: Serialize>(
+    slot: &Slot<W>,
+    call: &SlotCall<W, T>,
+    kind: &str,
+    subject: &str,
+    at: i64,
+    input: &impl Serialize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let input = serde_json::value::to_raw_value(input)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode plugin input: {e}")))?;
+    let p = call.by.plugin().id();
+    let record = CallRecord {
+        slot: slot.name(),
+        plugin: &p.id,
+        version: &p.version,
+        digest: &p.digest,
+        config_digest: call.by.config_digest(),
+        input_digest: hex::encode(Sha256::digest(input.get().as_bytes())),
+        input: &input,
+        output: call.result.as_ref().ok(),
+        outcome: call.outcome(),
+        error: call.result.as_ref().err().map(|e| e.to_string()),
+        primary_error: call.primary_error.as_ref().map(|e| e.to_string()),
+        fail_policy: call.policy,
+        duration_us: call.duration_us,
+    };
+    let mut entries = vec![AuditEntry {
+        at,
+        actor: actor(&call.by),
+        kind: kind.to_owned(),
+        subject: subject.to_owned(),
+        data: raw(&record)?,
+    }];
+    if let Some(q) = &call.quarantined {
+        entries.push(quarantine_entry(
+            slot.name(),
+            &q.activation,
+            &q.last_error,
+            q.failures,
+            at,
+        )?);
+    }
+    Ok(entries)
+}
+
+pub(super) fn quarantine_entry<W: World>(
+    slot: &str,
+    act: &Activation<W>,
+    error: &str,
+    failures: u32,
+    at: i64,
+) -> Result<AuditEntry, StoreError> {
+    let p = act.plugin().id();
+    Ok(AuditEntry {
+        at,
+        actor: "engine".into(),
+        kind: "plugin.quarantine".into(),
+        subject: p.id.to_string(),
+        data: raw(&serde_json::json!({
+            "slot": slot,
+            "plugin": p.id.to_string(),
+            "version": p.version.to_string(),
+            "digest": p.digest.to_string(),
+            "consecutive_failures": failures,
+            "last_error": error,
+        }))?,
+    })
+}
+
+pub(super) fn actor<W: World>(act: &Activation<W>) -> String {
+    let p = act.plugin().id();
+    format!("plugin:{}@{}", p.id, p.version)
+}
+
+fn raw(v: &impl Serialize) -> Result<Box<serde_json::value::RawValue>, StoreError> {
+    serde_json::value::to_raw_value(v)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))
+}
+
+fn urgency(u: Urgency) -> &'static str {
+    match u {
+        Urgency::Low => "low",
+        Urgency::Normal => "normal",
+        Urgency::High => "high",
+        Urgency::Critical => "critical",
+    }
+}
+
+impl Engine {
+    /// Feed `kind` (at `at`) to the escalation rules (only slot `only`, for
+    /// a re-check) and, unless `only`, to the KPI definitions; apply what
+    /// they answer to `c` and `r`.
+    pub(super) fn react(
+        &self,
+        c: &mut ContactRecord,
+        kind: wit::EventKind,
+        at: i64,
+        only: Option<&str>,
+        r: &mut Reaction,
+    ) -> Result<(), EngineError> {
+        let escalation = match only {
+            Some(name) => self.escalation.get(name).into_iter().collect(),
+            None => self.escalation.all(),
+        };
+        let kpis = if only.is_some() {
+            Vec::new()
+        } else {
+            self.kpis.all()
+        };
+        if escalation.is_empty() && kpis.is_empty() {
+            return Ok(());
+        }
+        let now = (self.clock)().max(at);
+        let event = wit::Event {
+            kind,
+            at,
+            sequence: c.events,
+        };
+        let history = self.history_of(c, now)?;
+        for slot in escalation {
+            let input = EscalationInput {
+                now,
+                event: event.clone(),
+                contact: convert::contact(c),
+                history: history.clone(),
+                queue: self.floor.lock().queue_status(&c.requirements.queue, now),
+                deadlines: c
+                    .deadlines
+                    .iter()
+                    .filter(|d| d.running())
+                    .map(|d| wit::Deadline {
+                        name: d.name.clone(),
+                        started_at: d.started_at,
+                        due_at: d.due_at,
+                    })
+                    .collect(),
+                incidents: Vec::new(),
+            };
+            let Ok(call) = slot.call(|a| a.on_event(&input)) else {
+                continue; // empty or quarantined: escalation does nothing
+            };
+            r.audit.extend(call_entries(
+                &slot,
+                &call,
+                "escalation.decision",
+                &c.id,
+                now,
+                &input,
+            )?);
+            match call.result {
+                Ok(outcome) => {
+                    for action in outcome.actions {
+                        self.apply_action(c, slot.name(), action, now, r)?;
+                    }
+                    if let Some(recheck) = outcome.recheck {
+                        timers::schedule(
+                            &*self.store,
+                            &mut r.writes,
+                            &c.id,
+                            recheck.at,
+                            TimerKind::Recheck {
+                                slot: slot.name().to_owned(),
+                                name: recheck.name,
+                            },
+                        )?;
+                        r.timers = true;
+                    }
+                }
+                Err(e) if call.policy == FailPolicy::FailClosed => {
+                    // Fail-closed: a person looks at what the rule could not.
+                    self.notify(
+                        c,
+                        slot.name(),
+                        "supervisor".into(),
+                        "high",
+                        format!(
+                            "escalation rule `{}` failed on this contact: {e}",
+                            slot.name()
+                        ),
+                        now,
+                        r,
+                    )?;
+                }
+                Err(_) => {}
+            }
+        }
+        for slot in kpis {
+            let agent = c.agent_id.as_ref().and_then(|id| {
+                self.floor.lock().agents.get(id).map(|a| wit::AgentInfo {
+                    id: a.id.clone(),
+                    teams: a.teams.clone(),
+                    skills: a
+                        .skills
+                        .iter()
+                        .map(|(s, l)| wit::SkillLevel {
+                            skill: s.clone(),
+                            proficiency: *l,
+                        })
+                        .collect(),
+                    status: convert::agent_status(a.status),
+                })
+            });
+            let input = KpiInput {
+                now,
+                event: event.clone(),
+                contact: Some(convert::contact(c)),
+                history: Some(history.clone()),
+                agent,
+            };
+            let Ok(call) = slot.call(|a| a.on_event(&input)) else {
+                continue;
+            };
+            r.audit.extend(call_entries(
+                &slot,
+                &call,
+                "kpi.samples",
+                &c.id,
+                now,
+                &input,
+            )?);
+            if let Ok(emissions) = call.result {
+                kpi::plan(
+                    &*self.store,
+                    slot.name(),
+                    emissions,
+                    at,
+                    &mut r.writes,
+                    &mut r.kpi,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_action(
+        &self,
+        c: &mut ContactRecord,
+        slot: &str,
+        action: EscalationAction,
+        now: i64,
+        r: &mut Reaction,
+    ) -> Result<(), EngineError> {
+        match action {
+            EscalationAction::SetPriority(p) => c.requirements.priority = p,
+            EscalationAction::RaisePriority(p) => {
+                c.requirements.priority = c.requirements.priority.saturating_add(p);
+            }
+            EscalationAction::MoveQueue(q) => {
+                if !q.trim().is_empty() {
+                    c.requirements.queue = q;
+                }
+            }
+            EscalationAction::AddTag(t) => {
+                if !c.tags.contains(&t) {
+                    c.tags.push(t);
+                }
+            }
+            EscalationAction::Notify(n) => {
+                let target = match n.target {
+                    NotifyTarget::Supervisor => "supervisor".to_owned(),
+                    NotifyTarget::Team(t) => format!("team:{t}"),
+                    NotifyTarget::Agent(a) => format!("agent:{a}"),
+                };
+                self.notify(c, slot, target, urgency(n.urgency), n.message, now, r)?;
+            }
+            EscalationAction::MarkComplaint(m) => {
+                c.complaint = Some(Complaint {
+                    category: m.category,
+                    urgency: urgency(m.urgency).to_owned(),
+                    marked_at: now,
+                    by: slot.to_owned(),
+                });
+                if !c.tags.iter().any(|t| t == "complaint") {
+                    c.tags.push("complaint".into());
+                }
+            }
+            EscalationAction::StartDeadline(d) => {
+                // Restarting a clock of the same name replaces it.
+                c.deadlines.retain(|x| x.name != d.name || !x.running());
+                for warn in &d.warn_at {
+                    timers::schedule(
+                        &*self.store,
+                        &mut r.writes,
+                        &c.id,
+                        *warn,
+                        TimerKind::DeadlineWarning {
+                            name: d.name.clone(),
+                            due_at: d.due_at,
+                        },
+                    )?;
+                }
+                timers::schedule(
+                    &*self.store,
+                    &mut r.writes,
+                    &c.id,
+                    d.due_at,
+                    TimerKind::DeadlineDue {
+                        name: d.name.clone(),
+                        due_at: d.due_at,
+                    },
+                )?;
+                r.timers = true;
+                c.deadlines.push(DeadlineClock {
+                    name: d.name,
+                    started_at: now,
+                    due_at: d.due_at,
+                    warn_at: d.warn_at,
+                    stopped_at: None,
+                    breached_at: None,
+                    by: slot.to_owned(),
+                });
+            }
+            EscalationAction::StopDeadline(name) => {
+                for d in c.deadlines.iter_mut().filter(|d| d.name == name) {
+                    if d.running() {
+                        d.stopped_at = Some(now);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        c: &ContactRecord,
+        slot: &str,
+        target: String,
+        urgency: &str,
+        message: String,
+        now: i64,
+        r: &mut Reaction,
+    ) -> Result<(), EngineError> {
+        let n = Notification {
+            id: self.store.generate_id()?,
+            at: now,
+            contact_id: c.id.clone(),
+            target,
+            urgency: urgency.to_owned(),
+            message,
+            by: slot.to_owned(),
+        };
+        r.writes
+            .put(NOTIFICATIONS, n.id.to_be_bytes().to_vec(), encode(&n)?);
+        Ok(())
+    }
+}
