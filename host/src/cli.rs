@@ -8,9 +8,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::engine::{Engine, FallbackQueues};
 use crate::plugins::{
     ComponentInfo, LoadedPlugin, Manifest, PluginKind, PluginRuntime, RuntimeConfig,
 };
+use crate::store::{Durability, SledStore};
 
 /// switchboard: a contact-center rules platform. Routing policies, escalation
 /// rules, compliance checks and KPI definitions run as sandboxed WebAssembly
@@ -202,7 +204,8 @@ fn render_info(info: &ComponentInfo, checked: Option<&str>) -> String {
     s.trim_end().to_owned()
 }
 
-/// Load and activate every bundled plugin (compiled once, then from the cache).
+/// Load every bundled plugin (compiled once, then from the cache) and check
+/// that each activates with its default config.
 pub fn load_bundled(runtime: &PluginRuntime) -> anyhow::Result<Vec<Arc<LoadedPlugin>>> {
     let mut loaded = Vec::new();
     for p in crate::bundled::BUNDLED {
@@ -212,21 +215,38 @@ pub fn load_bundled(runtime: &PluginRuntime) -> anyhow::Result<Vec<Arc<LoadedPlu
         let plugin = runtime
             .load(manifest, p.wasm)
             .with_context(|| format!("loading bundled plugin {}", p.crate_name))?;
-        activate_default(&plugin)?;
         loaded.push(plugin);
     }
     Ok(loaded)
 }
 
-fn activate_default(plugin: &Arc<LoadedPlugin>) -> anyhow::Result<()> {
+/// Activate `plugin` with its default config in the engine's slot for its
+/// kind (the routing slot, or a slot named after the plugin).
+pub fn activate_default(engine: &Engine, plugin: &Arc<LoadedPlugin>) -> anyhow::Result<()> {
     use crate::plugins::{ComplianceCheck, EscalationRule, KpiDefinition, RoutingPolicy};
     let id = plugin.id().to_string();
+    let slot = plugin.id().id.to_string();
     let ctx = || format!("activating {id} with its default config");
     match plugin.manifest().kind {
-        PluginKind::Routing => drop(plugin.activate::<RoutingPolicy>(None).with_context(ctx)?),
-        PluginKind::Escalation => drop(plugin.activate::<EscalationRule>(None).with_context(ctx)?),
-        PluginKind::Compliance => drop(plugin.activate::<ComplianceCheck>(None).with_context(ctx)?),
-        PluginKind::Kpi => drop(plugin.activate::<KpiDefinition>(None).with_context(ctx)?),
+        PluginKind::Routing => {
+            let a = plugin.activate::<RoutingPolicy>(None).with_context(ctx)?;
+            engine.set_routing(Some(Arc::new(a)));
+        }
+        PluginKind::Escalation => {
+            let a = plugin.activate::<EscalationRule>(None).with_context(ctx)?;
+            engine.escalation().activate(&slot, Arc::new(a));
+        }
+        PluginKind::Compliance => {
+            let a = plugin.activate::<ComplianceCheck>(None).with_context(ctx)?;
+            engine.compliance().activate(&slot, Arc::new(a));
+        }
+        PluginKind::Kpi => {
+            let a = plugin.activate::<KpiDefinition>(None).with_context(ctx)?;
+            engine
+                .activate_kpi(&slot, Arc::new(a))
+                .map_err(anyhow::Error::msg)
+                .with_context(ctx)?;
+        }
     }
     Ok(())
 }
@@ -238,13 +258,13 @@ fn audit_verify(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
             data_dir.display()
         );
     }
-    let store = crate::store::SledStore::open(data_dir, crate::store::Durability::Group)
-        .with_context(|| {
-            format!(
-                "cannot open the store in {} (is a server running on it? stop it first)",
-                data_dir.display()
-            )
-        })?;
+    let db = data_dir.join("db");
+    let store = SledStore::open(&db, Durability::Group).with_context(|| {
+        format!(
+            "cannot open the store in {} (is a server running on it? stop it first)",
+            data_dir.display()
+        )
+    })?;
     let log = crate::audit::AuditLog::open(std::sync::Arc::new(store))?;
     let result = log.verify()?;
     if json {
@@ -274,14 +294,40 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_dir: Some(args.data_dir.join("cache")),
         ..RuntimeConfig::default()
     })?;
+    let db = args.data_dir.join("db");
+    let store = SledStore::open(&db, Durability::Group).with_context(|| {
+        format!(
+            "cannot open the store in {} (is another switchboard running on this --data-dir?)",
+            db.display()
+        )
+    })?;
+    let engine = Arc::new(Engine::new(store, FallbackQueues::default())?);
     tracing::info!(data_dir = %args.data_dir.display(), "loading bundled plugins");
     let plugins = load_bundled(&runtime)?;
     for p in &plugins {
+        activate_default(&engine, p)?;
         tracing::info!(plugin = %p.id(), kind = %p.manifest().kind, compiled = ?p.compiled(), "plugin active");
     }
+    let pending = engine.pending_timers()?.len();
+    let timers = engine
+        .start_timers()
+        .context("cannot start the timer thread")?;
+    tracing::info!(pending, "timer thread started");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(crate::server::run(args.listen, plugins))
+    let state = crate::server::AppState {
+        engine: engine.clone(),
+        plugins: Arc::new(plugins),
+    };
+    let served = rt.block_on(crate::server::run(args.listen, state));
+    engine.stop_timers();
+    let _ = timers.join();
+    engine
+        .store()
+        .flush()
+        .context("flushing the store at shutdown")?;
+    tracing::info!("shut down cleanly; every acknowledged write is on disk");
+    served
 }

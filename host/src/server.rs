@@ -1,30 +1,146 @@
-//! The HTTP server. For now: `/healthz` reporting the active plugins; the
-//! full API arrives with the HTTP issue.
+//! The HTTP API: axum over the engine. Handlers parse and validate, run the
+//! (synchronous, durable) engine call on a blocking thread, and answer JSON.
+//! Errors are `{"error": <kind>, "message": <what to fix>}` with a status
+//! that matches: 400 malformed, 404 unknown id, 409 illegal transition,
+//! 422 invalid value, 500 storage.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use serde::Deserialize;
 
+use crate::audit::AuditQuery;
+use crate::domain::{Agent, AgentStatus, Queue};
+use crate::engine::{ContactEvent, Engine, EngineError, KpiQuery, NewContact};
 use crate::plugins::LoadedPlugin;
 
+/// Largest request body accepted (a contact with a long e-mail body fits).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// Shared state of the HTTP handlers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
-    plugins: Arc<Vec<Arc<LoadedPlugin>>>,
+    pub engine: Arc<Engine>,
+    pub plugins: Arc<Vec<Arc<LoadedPlugin>>>,
+}
+
+/// An API error: a status, a machine-readable kind and a message that says
+/// how to fix the request.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({"error": self.kind, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let (status, kind) = match &e {
+            EngineError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            EngineError::Transition(_) => (StatusCode::CONFLICT, "illegal_transition"),
+            EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "request failed");
+        }
+        ApiError::new(status, kind, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = match r {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, "bad_request", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Run a synchronous engine call off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the request's worker failed: {e}"),
+        )),
+    }
 }
 
 /// The application's routes.
-pub fn router(plugins: Vec<Arc<LoadedPlugin>>) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .with_state(AppState {
-            plugins: Arc::new(plugins),
-        })
+        .route("/readyz", get(readyz))
+        .route("/v1/contacts", post(create_contact))
+        .route("/v1/contacts/{id}", get(get_contact))
+        .route(
+            "/v1/contacts/{id}/events",
+            get(list_events).post(post_event),
+        )
+        .route("/v1/agents", get(list_agents))
+        .route("/v1/agents/{id}", put(put_agent))
+        .route("/v1/agents/{id}/status", post(set_status))
+        .route("/v1/queues", get(list_queues))
+        .route("/v1/queues/{name}", put(put_queue))
+        .route("/v1/notifications", get(notifications))
+        .route("/v1/kpis/measures", get(measures))
+        .route("/v1/kpis/query", post(kpi_query))
+        .route("/v1/audit", get(audit))
+        .route("/v1/audit/verify", get(audit_verify))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; the API lives under /v1 (see docs/api.md)",
+    )
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -43,18 +159,243 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok", "plugins": plugins }))
 }
 
+async fn readyz(State(state): State<AppState>) -> Response {
+    let routing = state.engine.routing().current().is_some();
+    let status = if routing {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({
+            "ready": routing,
+            "routing_policy": routing,
+        })),
+    )
+        .into_response()
+}
+
+async fn create_contact(
+    State(state): State<AppState>,
+    body: Result<Json<NewContact>, JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(new) = body?;
+    let engine = state.engine.clone();
+    let got = blocking(move || engine.ingest(new)).await?;
+    Ok((StatusCode::CREATED, Json(got)).into_response())
+}
+
+async fn get_contact(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::engine::ContactRecord>> {
+    let engine = state.engine.clone();
+    let c = blocking(move || {
+        engine
+            .contact(&id)?
+            .ok_or_else(|| EngineError::NotFound(id.clone()))
+    })
+    .await?;
+    Ok(Json(c))
+}
+
+async fn list_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let engine = state.engine.clone();
+    let events = blocking(move || {
+        if engine.contact(&id)?.is_none() {
+            return Err(EngineError::NotFound(id));
+        }
+        engine.events(&id)
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "events": events })))
+}
+
+async fn post_event(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<ContactEvent>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Json(event) = body?;
+    let engine = state.engine.clone();
+    let (contact, event) = blocking(move || engine.record_event(&id, event)).await?;
+    Ok(Json(
+        serde_json::json!({ "contact": contact, "event": event }),
+    ))
+}
+
+async fn list_agents(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let (agents, waiting) = state.engine.floor();
+    Json(serde_json::json!({ "agents": agents, "waiting": waiting }))
+}
+
+async fn put_agent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<Agent>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Json(mut agent) = body?;
+    if agent.id.is_empty() {
+        agent.id.clone_from(&id);
+    }
+    if agent.id != id {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!(
+                "the body's `id` ({}) differs from the path's ({id})",
+                agent.id
+            ),
+        ));
+    }
+    let engine = state.engine.clone();
+    let offers = blocking(move || engine.upsert_agent(agent)).await?;
+    Ok(Json(serde_json::json!({ "offers": offers })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: AgentStatus,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<StatusBody>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Json(body) = body?;
+    let engine = state.engine.clone();
+    let offers = blocking(move || engine.set_agent_status(&id, body.status)).await?;
+    Ok(Json(serde_json::json!({ "offers": offers })))
+}
+
+async fn list_queues(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "queues": state.engine.queues() }))
+}
+
+async fn put_queue(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<Queue>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(queue) = body?;
+    if queue.name != name {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!(
+                "the body's `name` ({}) differs from the path's ({name})",
+                queue.name
+            ),
+        ));
+    }
+    let engine = state.engine.clone();
+    blocking(move || engine.upsert_queue(queue)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    #[serde(default)]
+    after: u64,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
+async fn notifications(
+    State(state): State<AppState>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Query(page) = query?;
+    let engine = state.engine.clone();
+    let limit = page.limit.clamp(1, 1000);
+    let items = blocking(move || engine.notifications(page.after, limit)).await?;
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|n| n.id))
+        .flatten();
+    Ok(Json(
+        serde_json::json!({ "notifications": items, "next_after": next }),
+    ))
+}
+
+async fn measures(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "measures": state.engine.measures() }))
+}
+
+async fn kpi_query(
+    State(state): State<AppState>,
+    body: Result<Json<KpiQuery>, JsonRejection>,
+) -> ApiResult<Json<crate::engine::KpiSeries>> {
+    let Json(q) = body?;
+    Ok(Json(state.engine.kpi_query(&q)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    subject: Option<String>,
+    plugin: Option<String>,
+    actor: Option<String>,
+    kind: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    after: Option<u64>,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    query: Result<Query<AuditParams>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Query(p) = query?;
+    let limit = p.limit.clamp(1, 1000);
+    let q = AuditQuery {
+        subject: p.subject,
+        plugin: p.plugin,
+        actor: p.actor,
+        kind: p.kind,
+        from: p.from,
+        to: p.to,
+        after: p.after,
+    };
+    let engine = state.engine.clone();
+    let records = blocking(move || Ok(engine.audit().query(&q, limit)?)).await?;
+    let next = (records.len() == limit)
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
+    Ok(Json(
+        serde_json::json!({ "records": records, "next_after": next }),
+    ))
+}
+
+async fn audit_verify(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let engine = state.engine.clone();
+    let v = blocking(move || Ok(engine.audit().verify()?)).await?;
+    Ok(Json(serde_json::to_value(v).unwrap_or_default()))
+}
+
 /// Serve until Ctrl-C / SIGTERM, then finish in-flight requests.
-pub async fn run(listen: SocketAddr, plugins: Vec<Arc<LoadedPlugin>>) -> anyhow::Result<()> {
+pub async fn run(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another server using that port? pick one with --listen"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "switchboard is listening; try: curl http://{local}/healthz");
-    axum::serve(listener, router(plugins))
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
-    tracing::info!("shut down cleanly");
     Ok(())
 }
 

@@ -154,7 +154,7 @@ fn audit_verify_passes_an_intact_chain_and_names_a_tampered_record() {
     let dir = tempfile::tempdir().unwrap();
     {
         let engine = Engine::new(
-            SledStore::open(dir.path(), Durability::Group).unwrap(),
+            SledStore::open(&dir.path().join("db"), Durability::Group).unwrap(),
             FallbackQueues::default(),
         )
         .unwrap();
@@ -185,7 +185,7 @@ fn audit_verify_passes_an_intact_chain_and_names_a_tampered_record() {
 
     // Flip one byte inside record 4's stored text ("message 3" -> "message 4").
     {
-        let store = SledStore::open(dir.path(), Durability::Group).unwrap();
+        let store = SledStore::open(&dir.path().join("db"), Durability::Group).unwrap();
         let tree = store.tree("audit").unwrap();
         let key = 4u64.to_be_bytes();
         let mut bytes = tree.get(key).unwrap().unwrap().to_vec();

@@ -354,6 +354,11 @@ impl Engine {
         Ok(())
     }
 
+    /// The queues, by name.
+    pub fn queues(&self) -> Vec<Queue> {
+        self.floor.lock().queues.values().cloned().collect()
+    }
+
     /// Agents with their current load, and how many contacts wait.
     pub fn floor(&self) -> (Vec<Agent>, usize) {
         let floor = self.floor.lock();

@@ -1,0 +1,112 @@
+//! Shared helpers of the end-to-end tests: the real `switchboard` binary
+//! started on a loopback port, and a tiny blocking HTTP/1.1 client (one
+//! request per connection) so the tests depend on nothing but std.
+
+#![allow(dead_code)] // each test file uses a subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running server process.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Start `switchboard serve` on `data_dir` and wait until it listens.
+    pub fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("SWITCHBOARD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start switchboard");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(addr) = v["fields"]["address"].as_str()
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.parse::<SocketAddr>().expect("address"));
+                }
+                // Keep draining so the server never blocks on a full pipe.
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(300))
+            .expect("the server did not report its address");
+        Server { child, addr }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        request(self.addr, "GET", path, None).expect("request")
+    }
+
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        request(self.addr, "POST", path, Some(&body.to_string())).expect("request")
+    }
+
+    pub fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        request(self.addr, "PUT", path, Some(&body.to_string())).expect("request")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request on a fresh connection; the body of the answer as JSON
+/// (`null` when empty).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, serde_json::Value)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP response: {text:?}")))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
+    let json = if body.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_owned()))
+    };
+    Ok((status, json))
+}
