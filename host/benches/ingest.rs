@@ -1,7 +1,10 @@
 //! Ingest -> route (skill-routing in Wasm) -> durable contact + audit
 //! record, from concurrent writers, with group commit and with one flush per
-//! contact, in the same run. Prints contacts/s, p50/p99 latency and the
-//! speed-up. `cargo bench -p switchboard --bench ingest`
+//! contact, in the same run; and the full pipeline, where each new contact
+//! also goes to the complaint-escalation rule and the core KPIs (three
+//! plugin calls and three audited decisions per contact). Prints
+//! contacts/s, p50/p99 latency and the speed-up.
+//! `cargo bench -p switchboard --bench ingest`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +12,10 @@ use std::time::{Duration, Instant};
 use switchboard::bundled::BUNDLED;
 use switchboard::domain::Channel;
 use switchboard::engine::{Engine, FallbackQueues, NewContact};
-use switchboard::plugins::{Manifest, PluginRuntime, RoutingPolicy, RuntimeConfig};
+use switchboard::plugins::{
+    EscalationRule, KpiDefinition, LoadedPlugin, Manifest, PluginRuntime, RoutingPolicy,
+    RuntimeConfig,
+};
 use switchboard::store::{Durability, SledStore};
 
 struct Run {
@@ -18,7 +24,22 @@ struct Run {
     p99: Duration,
 }
 
-fn run(mode: Durability, threads: usize, per_thread: usize, rt: &PluginRuntime) -> Run {
+fn load(rt: &PluginRuntime, name: &str) -> Arc<LoadedPlugin> {
+    let p = BUNDLED
+        .iter()
+        .find(|p| p.crate_name == name)
+        .expect("bundled");
+    rt.load(Manifest::from_json(p.manifest).expect("manifest"), p.wasm)
+        .expect("load")
+}
+
+fn run(
+    mode: Durability,
+    full: bool,
+    threads: usize,
+    per_thread: usize,
+    rt: &PluginRuntime,
+) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Arc::new(
         Engine::new(
@@ -27,16 +48,24 @@ fn run(mode: Durability, threads: usize, per_thread: usize, rt: &PluginRuntime) 
         )
         .expect("engine"),
     );
-    let p = BUNDLED
-        .iter()
-        .find(|p| p.crate_name == "skill-routing")
-        .expect("bundled");
-    let plugin = rt
-        .load(Manifest::from_json(p.manifest).expect("manifest"), p.wasm)
-        .expect("load");
+    let routing = load(rt, "skill-routing");
     engine.set_routing(Some(Arc::new(
-        plugin.activate::<RoutingPolicy>(None).expect("activate"),
+        routing.activate::<RoutingPolicy>(None).expect("activate"),
     )));
+    if full {
+        let esc = load(rt, "complaint-escalation");
+        engine.escalation().activate(
+            "complaint-escalation",
+            Arc::new(esc.activate::<EscalationRule>(None).expect("activate")),
+        );
+        let kpi = load(rt, "core-kpis");
+        engine
+            .activate_kpi(
+                "core-kpis",
+                Arc::new(kpi.activate::<KpiDefinition>(None).expect("activate")),
+            )
+            .expect("measures");
+    }
     let start = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
@@ -85,19 +114,23 @@ fn main() {
     let runs = [
         (
             "group commit, 16 writers",
-            run(Durability::Group, 16, 1000, &rt),
+            run(Durability::Group, false, 16, 1000, &rt),
         ),
         (
             "group commit, 64 writers",
-            run(Durability::Group, 64, 300, &rt),
+            run(Durability::Group, false, 64, 300, &rt),
         ),
         (
             "flush per contact, 1 writer",
-            run(Durability::PerWrite, 1, 200, &rt),
+            run(Durability::PerWrite, false, 1, 200, &rt),
         ),
         (
             "flush per contact, 64 writers",
-            run(Durability::PerWrite, 64, 10, &rt),
+            run(Durability::PerWrite, false, 64, 10, &rt),
+        ),
+        (
+            "full pipeline, group, 16 writers",
+            run(Durability::Group, true, 16, 500, &rt),
         ),
     ];
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
