@@ -33,13 +33,7 @@ fn load(rt: &PluginRuntime, name: &str) -> Arc<LoadedPlugin> {
         .expect("load")
 }
 
-fn run(
-    mode: Durability,
-    full: bool,
-    threads: usize,
-    per_thread: usize,
-    rt: &PluginRuntime,
-) -> Run {
+fn run(mode: Durability, full: bool, threads: usize, per_thread: usize, rt: &PluginRuntime) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Arc::new(
         Engine::new(

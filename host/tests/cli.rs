@@ -186,12 +186,13 @@ fn audit_verify_passes_an_intact_chain_and_names_a_tampered_record() {
     // Flip one byte inside record 4's stored text ("message 3" -> "message 4").
     {
         let store = SledStore::open(&dir.path().join("db"), Durability::Group).unwrap();
-        let tree = store.tree("audit").unwrap();
         let key = 4u64.to_be_bytes();
-        let mut bytes = tree.get(key).unwrap().unwrap().to_vec();
+        let mut bytes = store.get("audit", &key).unwrap().unwrap();
         let pos = bytes.windows(9).position(|w| w == b"message 3").unwrap() + 8;
         bytes[pos] = b'4';
-        tree.insert(key, bytes).unwrap();
+        let mut w = switchboard::store::Writes::default();
+        w.put("audit", key, bytes);
+        store.commit(w).unwrap();
         store.flush().unwrap();
     }
     let broken = run(&["audit", "verify", "--data-dir", data_dir]);

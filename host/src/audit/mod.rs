@@ -455,18 +455,71 @@ mod tests {
         for i in 1..=5 {
             log.append(entry(i)).unwrap();
         }
-        let tree = store.tree(TREE).unwrap();
         let key = 3u64.to_be_bytes();
-        let mut bytes = tree.get(key).unwrap().unwrap().to_vec();
+        let mut bytes = store.get(TREE, &key).unwrap().unwrap();
         // Change a digit of the payload ("i":3 -> "i":2): still valid JSON.
         let pos = bytes.windows(4).position(|w| w == b"\"i\":").unwrap() + 4;
         bytes[pos] = b'2';
-        tree.insert(key, bytes).unwrap();
+        let mut w = Writes::default();
+        w.put(TREE, key, bytes);
+        store.commit(w).unwrap();
         let v = log.verify().unwrap();
         let broken = v.broken.expect("tampering is detected");
         assert_eq!(broken.seq, 3);
         assert!(broken.reason.contains("altered"), "{broken}");
         assert_eq!(v.records, 2, "records before the tampered one verified");
+    }
+
+    #[test]
+    fn queries_use_the_indexes_and_page_with_a_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Durability::Group).unwrap();
+        let log = AuditLog::open(Arc::new(store)).unwrap();
+        for i in 1..=6 {
+            let mut e = entry(i % 3);
+            e.at = 1_700_000_000_000 + i;
+            if i == 6 {
+                e.actor = "plugin:other@2.0.0".into();
+            }
+            log.append(e).unwrap();
+        }
+        let q = |q: AuditQuery, limit| {
+            log.query(&q, limit)
+                .unwrap()
+                .iter()
+                .map(|r| r.seq)
+                .collect::<Vec<_>>()
+        };
+        let about = |s: &str| AuditQuery {
+            subject: Some(s.into()),
+            ..Default::default()
+        };
+        assert_eq!(q(about("c-1"), 10), vec![1, 4]);
+        assert_eq!(q(about("c-0"), 1), vec![3], "limit");
+        assert_eq!(
+            q(
+                AuditQuery {
+                    after: Some(3),
+                    ..about("c-0")
+                },
+                10
+            ),
+            vec![6],
+            "cursor"
+        );
+        let plugin = |p: &str| AuditQuery {
+            plugin: Some(p.into()),
+            ..Default::default()
+        };
+        assert_eq!(q(plugin("skill-routing"), 10), vec![1, 2, 3, 4, 5]);
+        assert_eq!(q(plugin("other"), 10), vec![6]);
+        let window = AuditQuery {
+            from: Some(1_700_000_000_002),
+            to: Some(1_700_000_000_004),
+            ..Default::default()
+        };
+        assert_eq!(q(window, 10), vec![2, 3]);
+        assert_eq!(q(AuditQuery::default(), 100).len(), 6);
     }
 
     #[test]
@@ -477,11 +530,9 @@ mod tests {
         for i in 1..=4 {
             log.append(entry(i)).unwrap();
         }
-        store
-            .tree(TREE)
-            .unwrap()
-            .remove(2u64.to_be_bytes())
-            .unwrap();
+        let mut w = Writes::default();
+        w.remove(TREE, 2u64.to_be_bytes());
+        store.commit(w).unwrap();
         let broken = log.verify().unwrap().broken.unwrap();
         assert_eq!(broken.seq, 3);
         assert!(broken.reason.contains("removed"), "{broken}");

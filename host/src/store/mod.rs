@@ -11,15 +11,15 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use sled::Transactional;
-
 pub use group_commit::{Durability, GroupCommit};
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const META_TREE: &str = "meta";
 const VERSION_KEY: &[u8] = b"format_version";
+/// The one tree holding every keyspace.
+const DATA_TREE: &str = "data";
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -135,18 +135,30 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// The embedded store: a sled database with a format version and group commit.
+/// The embedded store: a sled database with a format version and group
+/// commit. Every keyspace lives in one sled tree under the prefix
+/// `keyspace 0x00`, so a commit touching several keyspaces is one sled
+/// batch: atomic after a crash, without the cost of a multi-tree
+/// transaction (which serializes every writer behind a global lock).
 #[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
+    data: sled::Tree,
     commit: Arc<GroupCommit>,
-    trees: Arc<parking_lot::RwLock<std::collections::HashMap<&'static str, sled::Tree>>>,
 }
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore").finish_non_exhaustive()
     }
+}
+
+fn prefixed(space: &str, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(space.len() + 1 + key.len());
+    k.extend_from_slice(space.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key);
+    k
 }
 
 impl SledStore {
@@ -174,31 +186,16 @@ impl SledStore {
             }
         }
         Ok(Self {
+            data: db.open_tree(DATA_TREE)?,
             db,
             commit: Arc::new(GroupCommit::new(durability)),
-            trees: Default::default(),
         })
-    }
-
-    /// A named keyspace, as a sled tree (tests and tools that inspect the
-    /// raw data, e.g. to tamper with the audit log).
-    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
-    }
-
-    fn space(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
-        if let Some(t) = self.trees.read().get(name) {
-            return Ok(t.clone());
-        }
-        let tree = self.db.open_tree(name)?;
-        self.trees.write().insert(name, tree.clone());
-        Ok(tree)
     }
 }
 
 impl Store for SledStore {
     fn get(&self, space: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.space(space)?.get(key)?.map(|v| v.to_vec()))
+        Ok(self.data.get(prefixed(space, key))?.map(|v| v.to_vec()))
     }
 
     fn scan(
@@ -207,13 +204,21 @@ impl Store for SledStore {
         range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         reverse: bool,
     ) -> Scan<'_> {
-        let tree = match self.space(space) {
-            Ok(t) => t,
-            Err(e) => return Box::new(std::iter::once(Err(e))),
+        let map_bound = |b: Bound<Vec<u8>>, end: bool| match b {
+            Bound::Included(k) => Bound::Included(prefixed(space, &k)),
+            Bound::Excluded(k) => Bound::Excluded(prefixed(space, &k)),
+            Bound::Unbounded if end => {
+                let mut k = space.as_bytes().to_vec();
+                k.push(1);
+                Bound::Excluded(k)
+            }
+            Bound::Unbounded => Bound::Included(prefixed(space, &[])),
         };
-        let iter = tree.range(range);
-        let map = |kv: sled::Result<(sled::IVec, sled::IVec)>| {
-            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+        let range = (map_bound(range.0, false), map_bound(range.1, true));
+        let skip = space.len() + 1;
+        let iter = self.data.range(range);
+        let map = move |kv: sled::Result<(sled::IVec, sled::IVec)>| {
+            kv.map(|(k, v)| (k[skip..].to_vec(), v.to_vec()))
                 .map_err(StoreError::from)
         };
         if reverse {
@@ -224,46 +229,15 @@ impl Store for SledStore {
     }
 
     fn commit(&self, writes: Writes) -> Result<(), StoreError> {
-        // One batch per keyspace; one keyspace needs no transaction.
-        let mut batches: Vec<(&'static str, sled::Batch)> = Vec::new();
+        let mut batch = sled::Batch::default();
         for w in writes.0 {
-            let i = match batches.iter().position(|(s, _)| *s == w.space) {
-                Some(i) => i,
-                None => {
-                    batches.push((w.space, sled::Batch::default()));
-                    batches.len() - 1
-                }
-            };
+            let key = prefixed(w.space, &w.key);
             match w.value {
-                Some(v) => batches[i].1.insert(w.key, v),
-                None => batches[i].1.remove(w.key),
+                Some(v) => batch.insert(key, v),
+                None => batch.remove(key),
             }
         }
-        match batches.len() {
-            0 => Ok(()),
-            1 => {
-                let (space, batch) = batches.pop().expect("one batch");
-                Ok(self.space(space)?.apply_batch(batch)?)
-            }
-            _ => {
-                let trees = batches
-                    .iter()
-                    .map(|(s, _)| self.space(s))
-                    .collect::<Result<Vec<_>, _>>()?;
-                trees
-                    .as_slice()
-                    .transaction(|txs| {
-                        for (tx, (_, batch)) in txs.iter().zip(&batches) {
-                            tx.apply_batch(batch)?;
-                        }
-                        Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
-                    })
-                    .map_err(|e| match e {
-                        sled::transaction::TransactionError::Abort(e) => e,
-                        sled::transaction::TransactionError::Storage(e) => e.into(),
-                    })
-            }
-        }
+        Ok(self.data.apply_batch(batch)?)
     }
 
     fn make_durable(&self) -> Result<(), StoreError> {
@@ -294,7 +268,8 @@ mod tests {
         {
             let store = SledStore::open(dir.path(), Durability::Group).unwrap();
             store
-                .tree(META_TREE)
+                .db
+                .open_tree(META_TREE)
                 .unwrap()
                 .insert(VERSION_KEY, b"99")
                 .unwrap();
@@ -315,13 +290,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SledStore::open(dir.path(), Durability::Group).unwrap();
-            store.tree("t").unwrap().insert(b"k", b"v").unwrap();
+            let mut w = Writes::default();
+            w.put("t", b"k".to_vec(), b"v".to_vec());
+            store.commit(w).unwrap();
             store.make_durable().unwrap();
         }
         let store = SledStore::open(dir.path(), Durability::Group).unwrap();
-        assert_eq!(
-            store.tree("t").unwrap().get(b"k").unwrap().as_deref(),
-            Some(&b"v"[..])
-        );
+        assert_eq!(store.get("t", b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn keyspaces_are_separate_and_scans_stay_inside_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Durability::Group).unwrap();
+        let mut w = Writes::default();
+        for (space, key) in [("a", "1"), ("a", "2"), ("ab", "0"), ("b", "0"), ("a", "3")] {
+            w.put(space, key.as_bytes().to_vec(), space.as_bytes().to_vec());
+        }
+        w.remove("a", b"3".to_vec());
+        store.commit(w).unwrap();
+        let keys = |space, reverse| {
+            store
+                .scan(space, (Bound::Unbounded, Bound::Unbounded), reverse)
+                .map(|kv| String::from_utf8(kv.unwrap().0).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys("a", false), ["1", "2"], "removed in the same commit");
+        assert_eq!(keys("a", true), ["2", "1"]);
+        assert_eq!(keys("ab", false), ["0"]);
+        assert_eq!(store.get("b", b"0").unwrap().as_deref(), Some(&b"b"[..]));
+        assert_eq!(store.get("a", b"0").unwrap(), None);
+        let from_2: Vec<_> = store
+            .scan(
+                "a",
+                (Bound::Included(b"2".to_vec()), Bound::Unbounded),
+                false,
+            )
+            .map(|kv| kv.unwrap().0)
+            .collect();
+        assert_eq!(from_2, [b"2".to_vec()]);
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff"), None);
     }
 }
