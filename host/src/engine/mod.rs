@@ -7,6 +7,7 @@
 //! Synchronous: call it from a blocking thread.
 
 mod convert;
+mod drafts;
 mod events;
 mod floor;
 mod history;
@@ -15,6 +16,7 @@ mod reactions;
 mod slots;
 mod timers;
 
+pub use drafts::{DraftCheck, SlotFinding};
 pub use events::{ContactEvent, EventKind, RecordedEvent};
 pub use kpi::{Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
 pub use reactions::{Complaint, DeadlineClock, Notification};

@@ -880,3 +880,55 @@ fn the_timer_thread_fires_due_timers_on_its_own() {
     );
     assert!(e.pending_timers().unwrap().is_empty());
 }
+
+#[test]
+fn a_draft_goes_through_the_compliance_checks_with_findings_redaction_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    e.compliance()
+        .activate("brand-compliance", bundled(rt, "brand-compliance"));
+    let id = e
+        .ingest(new_contact("where is my refund?", &["billing"]))
+        .unwrap()
+        .contact
+        .id;
+    let text = "Sure — your card 4111 1111 1111 1111 is on file, we guarantee it.";
+    let got = e.check_draft(&id, "a-1", text).unwrap();
+    assert_ne!(
+        got.verdict,
+        crate::plugins::compliance::Verdict::Approve,
+        "{got:?}"
+    );
+    let card = got
+        .findings
+        .iter()
+        .find(|f| f.finding.span.is_some() && f.finding.rule_id.contains("card"))
+        .unwrap_or_else(|| panic!("no card finding: {got:?}"));
+    let span = card.finding.span.unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    let flagged: String = chars[span.start as usize..span.end as usize]
+        .iter()
+        .collect();
+    assert_eq!(flagged, "4111 1111 1111 1111", "spans count characters");
+    assert!(!got.redacted_text.unwrap().contains("4111 1111"));
+    assert!(got.unchecked.is_empty());
+    let record = e.audit().get(got.audit[0]).unwrap().unwrap();
+    assert_eq!(record.entry.kind, "compliance.decision");
+    assert_eq!(record.entry.subject, id);
+    // A clean draft is approved.
+    let ok = e
+        .check_draft(
+            &id,
+            "a-1",
+            "Thanks for waiting, I have corrected the charge.",
+        )
+        .unwrap();
+    assert_eq!(
+        ok.verdict,
+        crate::plugins::compliance::Verdict::Approve,
+        "{ok:?}"
+    );
+    let err = e.check_draft("c-nope", "a-1", "hi").unwrap_err();
+    assert!(matches!(err, EngineError::NotFound(_)));
+}
