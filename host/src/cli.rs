@@ -54,6 +54,37 @@ pub enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create, list and revoke API tokens (with the server stopped; while it
+    /// runs, use `POST /v1/tokens` with an admin token).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token and print it once (it cannot be shown again).
+    Create {
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: crate::auth::Role,
+        /// A note on who or what holds it.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The server's data directory.
+        #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "switchboard-data")]
+        data_dir: PathBuf,
+    },
+    /// List tokens (ids, roles, labels; never secrets).
+    List {
+        #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "switchboard-data")]
+        data_dir: PathBuf,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: String,
+        #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "switchboard-data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         }) => inspect(&file, manifest.as_deref(), json),
         Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
+        Command::Token(cmd) => token(cmd),
         Command::Plugin(PluginCommand::Bundled) => {
             for p in crate::bundled::BUNDLED {
                 let m = Manifest::from_json(p.manifest)
@@ -252,19 +284,7 @@ pub fn activate_default(engine: &Engine, plugin: &Arc<LoadedPlugin>) -> anyhow::
 }
 
 fn audit_verify(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
-    if !data_dir.exists() {
-        anyhow::bail!(
-            "no data directory at {}: pass the server's --data-dir",
-            data_dir.display()
-        );
-    }
-    let db = data_dir.join("db");
-    let store = SledStore::open(&db, Durability::Group).with_context(|| {
-        format!(
-            "cannot open the store in {} (is a server running on it? stop it first)",
-            data_dir.display()
-        )
-    })?;
+    let store = open_store(data_dir)?;
     let log = crate::audit::AuditLog::open(std::sync::Arc::new(store))?;
     let result = log.verify()?;
     if json {
@@ -287,6 +307,83 @@ fn audit_verify(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
+    if !data_dir.exists() {
+        anyhow::bail!(
+            "no data directory at {}: pass the server's --data-dir",
+            data_dir.display()
+        );
+    }
+    let db = data_dir.join("db");
+    SledStore::open(&db, Durability::Group).with_context(|| {
+        format!(
+            "cannot open the store in {} (is a server running on it? stop it first)",
+            data_dir.display()
+        )
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn token(cmd: TokenCommand) -> anyhow::Result<()> {
+    use crate::auth::Tokens;
+    match cmd {
+        TokenCommand::Create {
+            role,
+            label,
+            data_dir,
+        } => {
+            let store = open_store(&data_dir)?;
+            let t = Tokens::new(&store).create(role, &label, now_ms())?;
+            print_line(&t.token);
+            tracing::info!(id = %t.info.id, role = %role, "token created; it is printed once, keep it safe");
+        }
+        TokenCommand::List { data_dir } => {
+            let store = open_store(&data_dir)?;
+            for t in Tokens::new(&store).list()? {
+                print_line(&format!("{:<10} {:<9} {}", t.id, t.role, t.label));
+            }
+        }
+        TokenCommand::Revoke { id, data_dir } => {
+            let store = open_store(&data_dir)?;
+            if !Tokens::new(&store).revoke(&id)? {
+                anyhow::bail!("no token with id `{id}`; see `switchboard token list`");
+            }
+            print_line(&format!("revoked {id}"));
+        }
+    }
+    Ok(())
+}
+
+/// On the first start, issue an admin token and write it to
+/// `<data_dir>/admin-token` (readable only by this user); never log it.
+fn first_admin_token(engine: &Engine, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let tokens = crate::auth::Tokens::new(&**engine.store());
+    if !tokens.list()?.is_empty() {
+        return Ok(());
+    }
+    let t = tokens.create(crate::auth::Role::Admin, "created at first start", now_ms())?;
+    let path = data_dir.join("admin-token");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{}\n", t.token).as_bytes())?;
+    tracing::info!(
+        path = %path.display(),
+        "first start: created an admin token; read it from this file (only this user can), e.g. TOKEN=$(cat {}), then send `Authorization: Bearer $TOKEN`",
+        path.display()
+    );
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
@@ -302,6 +399,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     let engine = Arc::new(Engine::new(store, FallbackQueues::default())?);
+    first_admin_token(&engine, &args.data_dir)?;
     tracing::info!(data_dir = %args.data_dir.display(), "loading bundled plugins");
     let plugins = load_bundled(&runtime)?;
     for p in &plugins {

@@ -18,6 +18,7 @@
 //! - [`server`]: the HTTP server.
 
 pub mod audit;
+pub mod auth;
 pub mod bundled;
 pub mod cli;
 pub mod domain;

@@ -1,8 +1,10 @@
-//! The HTTP API: axum over the engine. Handlers parse and validate, run the
-//! (synchronous, durable) engine call on a blocking thread, and answer JSON.
-//! Errors are `{"error": <kind>, "message": <what to fix>}` with a status
-//! that matches: 400 malformed, 404 unknown id, 409 illegal transition,
-//! 422 invalid value, 500 storage.
+//! The HTTP API: axum over the engine. Every `/v1` request carries a bearer
+//! token whose role must allow the action. Handlers parse and validate, run
+//! the (synchronous, durable) engine call on a blocking thread, and answer
+//! JSON. Errors are RFC 9457 `application/problem+json` with a status that
+//! matches: 400 malformed, 401 no or bad token, 403 role, 404 unknown id,
+//! 409 illegal transition, 413 too large, 422 invalid value, 500 storage
+//! (without internals).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +18,8 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::audit::AuditQuery;
+use crate::audit::{AuditEntry, AuditQuery};
+use crate::auth::{Action, AuthError, TokenInfo, Tokens};
 use crate::domain::{Agent, AgentStatus, Queue};
 use crate::engine::{ContactEvent, Engine, EngineError, KpiQuery, NewContact};
 use crate::plugins::LoadedPlugin;
@@ -52,12 +55,107 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({"error": self.kind, "message": self.message})),
-        )
-            .into_response()
+        let body = serde_json::json!({
+            "type": format!("urn:switchboard:problem:{}", self.kind),
+            "title": self.status.canonical_reason().unwrap_or("error"),
+            "status": self.status.as_u16(),
+            "detail": self.message,
+            "error": self.kind,
+            "message": self.message,
+        });
+        let mut res = (self.status, body.to_string()).into_response();
+        res.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        res
     }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Forbidden { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
+        }
+    }
+}
+
+/// The token a request was made with.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenInfo);
+
+impl Caller {
+    /// Refuse with 403 unless the caller's role allows `action`.
+    pub fn require(&self, action: Action) -> ApiResult<()> {
+        if self.0.role.allows(action) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden { role: self.0.role }.into())
+        }
+    }
+
+    /// `token:<id>`, as the audit log names the actor.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.0.id)
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or(AuthError::Missing)?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or(AuthError::Invalid)?
+            .trim();
+        Ok(Caller(
+            Tokens::new(&**state.engine.store()).authenticate(token)?,
+        ))
+    }
+}
+
+/// Record an admin action by `caller` in the audit log.
+async fn audit_action(
+    state: &AppState,
+    caller: &Caller,
+    kind: &str,
+    subject: &str,
+    data: serde_json::Value,
+) -> ApiResult<()> {
+    let entry = AuditEntry {
+        at: state.engine.now(),
+        actor: caller.actor(),
+        kind: kind.to_owned(),
+        subject: subject.to_owned(),
+        data: serde_json::value::to_raw_value(&data).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })?,
+    };
+    let engine = state.engine.clone();
+    blocking(move || {
+        engine.audit().append(entry)?;
+        engine.store().make_durable()?;
+        Ok(())
+    })
+    .await
 }
 
 impl From<EngineError> for ApiError {
@@ -69,7 +167,13 @@ impl From<EngineError> for ApiError {
             EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The details go to the log, not to the client.
             tracing::error!(error = %e, "request failed");
+            return ApiError::new(
+                status,
+                kind,
+                "the store failed; nothing was acknowledged. The server log has the details",
+            );
         }
         ApiError::new(status, kind, e.to_string())
     }
@@ -129,6 +233,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/kpis/query", post(kpi_query))
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -178,8 +284,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn create_contact(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Json<NewContact>, JsonRejection>,
 ) -> ApiResult<Response> {
+    caller.require(Action::WriteContacts)?;
     let Json(new) = body?;
     let engine = state.engine.clone();
     let got = blocking(move || engine.ingest(new)).await?;
@@ -188,8 +296,10 @@ async fn create_contact(
 
 async fn get_contact(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<crate::engine::ContactRecord>> {
+    caller.require(Action::ReadContacts)?;
     let engine = state.engine.clone();
     let c = blocking(move || {
         engine
@@ -202,8 +312,10 @@ async fn get_contact(
 
 async fn list_events(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadContacts)?;
     let engine = state.engine.clone();
     let events = blocking(move || {
         if engine.contact(&id)?.is_none() {
@@ -217,9 +329,11 @@ async fn list_events(
 
 async fn post_event(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<ContactEvent>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::WriteContacts)?;
     let Json(event) = body?;
     let engine = state.engine.clone();
     let (contact, event) = blocking(move || engine.record_event(&id, event)).await?;
@@ -228,16 +342,24 @@ async fn post_event(
     ))
 }
 
-async fn list_agents(State(state): State<AppState>) -> Json<serde_json::Value> {
+async fn list_agents(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadFloor)?;
     let (agents, waiting) = state.engine.floor();
-    Json(serde_json::json!({ "agents": agents, "waiting": waiting }))
+    Ok(Json(
+        serde_json::json!({ "agents": agents, "waiting": waiting }),
+    ))
 }
 
 async fn put_agent(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<Agent>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ManageFloor)?;
     let Json(mut agent) = body?;
     if agent.id.is_empty() {
         agent.id.clone_from(&id);
@@ -253,7 +375,9 @@ async fn put_agent(
         ));
     }
     let engine = state.engine.clone();
+    let data = serde_json::to_value(&agent).unwrap_or_default();
     let offers = blocking(move || engine.upsert_agent(agent)).await?;
+    audit_action(&state, &caller, "agent.upsert", &id, data).await?;
     Ok(Json(serde_json::json!({ "offers": offers })))
 }
 
@@ -265,24 +389,42 @@ struct StatusBody {
 
 async fn set_status(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<StatusBody>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ManageFloor)?;
     let Json(body) = body?;
     let engine = state.engine.clone();
-    let offers = blocking(move || engine.set_agent_status(&id, body.status)).await?;
+    let status = body.status;
+    let who = id.clone();
+    let offers = blocking(move || engine.set_agent_status(&who, status)).await?;
+    audit_action(
+        &state,
+        &caller,
+        "agent.status",
+        &id,
+        serde_json::json!({ "status": status }),
+    )
+    .await?;
     Ok(Json(serde_json::json!({ "offers": offers })))
 }
 
-async fn list_queues(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "queues": state.engine.queues() }))
+async fn list_queues(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadFloor)?;
+    Ok(Json(serde_json::json!({ "queues": state.engine.queues() })))
 }
 
 async fn put_queue(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     body: Result<Json<Queue>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Action::ManageFloor)?;
     let Json(queue) = body?;
     if queue.name != name {
         return Err(ApiError::new(
@@ -295,7 +437,9 @@ async fn put_queue(
         ));
     }
     let engine = state.engine.clone();
+    let data = serde_json::to_value(&queue).unwrap_or_default();
     blocking(move || engine.upsert_queue(queue)).await?;
+    audit_action(&state, &caller, "queue.upsert", &name, data).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -314,8 +458,10 @@ fn default_limit() -> usize {
 
 async fn notifications(
     State(state): State<AppState>,
+    caller: Caller,
     query: Result<Query<Page>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadFloor)?;
     let Query(page) = query?;
     let engine = state.engine.clone();
     let limit = page.limit.clamp(1, 1000);
@@ -328,14 +474,22 @@ async fn notifications(
     ))
 }
 
-async fn measures(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "measures": state.engine.measures() }))
+async fn measures(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadFloor)?;
+    Ok(Json(
+        serde_json::json!({ "measures": state.engine.measures() }),
+    ))
 }
 
 async fn kpi_query(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Json<KpiQuery>, JsonRejection>,
 ) -> ApiResult<Json<crate::engine::KpiSeries>> {
+    caller.require(Action::ReadFloor)?;
     let Json(q) = body?;
     Ok(Json(state.engine.kpi_query(&q)?))
 }
@@ -356,8 +510,10 @@ struct AuditParams {
 
 async fn audit(
     State(state): State<AppState>,
+    caller: Caller,
     query: Result<Query<AuditParams>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadAudit)?;
     let Query(p) = query?;
     let limit = p.limit.clamp(1, 1000);
     let q = AuditQuery {
@@ -379,10 +535,75 @@ async fn audit(
     ))
 }
 
-async fn audit_verify(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+async fn audit_verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadAudit)?;
     let engine = state.engine.clone();
     let v = blocking(move || Ok(engine.audit().verify()?)).await?;
     Ok(Json(serde_json::to_value(v).unwrap_or_default()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    role: crate::auth::Role,
+    #[serde(default)]
+    label: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<TokenBody>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Action::ManageTokens)?;
+    let Json(body) = body?;
+    let engine = state.engine.clone();
+    let now = engine.now();
+    let t =
+        blocking(move || Ok(Tokens::new(&**engine.store()).create(body.role, &body.label, now)?))
+            .await?;
+    audit_action(
+        &state,
+        &caller,
+        "token.create",
+        &t.info.id,
+        serde_json::json!({ "role": t.info.role, "label": t.info.label }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(t)).into_response())
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ManageTokens)?;
+    let engine = state.engine.clone();
+    let tokens = blocking(move || Ok(Tokens::new(&**engine.store()).list()?)).await?;
+    Ok(Json(serde_json::json!({ "tokens": tokens })))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Action::ManageTokens)?;
+    let engine = state.engine.clone();
+    let who = id.clone();
+    let found = blocking(move || Ok(Tokens::new(&**engine.store()).revoke(&who)?)).await?;
+    if !found {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no token with id `{id}`; list them with GET /v1/tokens"),
+        ));
+    }
+    audit_action(&state, &caller, "token.revoke", &id, serde_json::json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Serve until Ctrl-C / SIGTERM, then finish in-flight requests.

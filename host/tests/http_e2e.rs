@@ -78,8 +78,14 @@ fn a_contact_posted_over_http_is_routed_offered_escalated_and_audited() {
     );
     let (status, err) = server.post("/v1/contacts/c-nope/events", &json!({"type": "answer"}));
     assert_eq!(status, 404, "{err}");
-    let (status, err) =
-        request(server.addr, "POST", "/v1/contacts", Some("{\"channel\": ")).unwrap();
+    let (status, err) = request(
+        server.addr,
+        "POST",
+        "/v1/contacts",
+        Some("{\"channel\": "),
+        Some(&server.token),
+    )
+    .unwrap();
     assert_eq!(status, 400, "{err}");
     let (status, err) = server.post(
         "/v1/contacts",
@@ -88,6 +94,10 @@ fn a_contact_posted_over_http_is_routed_offered_escalated_and_audited() {
     assert!(status == 422 || status == 400, "{status} {err}");
     assert!(err["message"].as_str().unwrap().contains("pigeon"), "{err}");
     assert_eq!(server.get("/v1/nope").0, 404);
+    assert_eq!(
+        err["type"], "urn:switchboard:problem:bad_request",
+        "RFC 9457 problem"
+    );
 
     // The audit trail names the plugin versions behind each decision.
     let (_, audit) = server.get(&format!("/v1/audit?subject={id}"));
@@ -125,18 +135,21 @@ fn acknowledged_contacts_and_events_survive_sigkill_mid_stream() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let addr = server.addr;
+    let token = server.token.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<(String, u64)>();
     let writers: Vec<_> = (0..6)
         .map(|w| {
-            let (tx, stop) = (tx.clone(), stop.clone());
+            let (tx, stop, token) = (tx.clone(), stop.clone(), token.clone());
             std::thread::spawn(move || {
                 for i in 0.. {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
                     let body = contact(&format!("cust-{w}-{i}"), "hello", "technical").to_string();
-                    let Ok((201, got)) = request(addr, "POST", "/v1/contacts", Some(&body)) else {
+                    let Ok((201, got)) =
+                        request(addr, "POST", "/v1/contacts", Some(&body), Some(&token))
+                    else {
                         return; // the server is gone
                     };
                     let id = got["contact"]["id"].as_str().unwrap().to_owned();
@@ -149,6 +162,7 @@ fn acknowledged_contacts_and_events_survive_sigkill_mid_stream() {
                         "POST",
                         &format!("/v1/contacts/{id}/events"),
                         Some(&msg),
+                        Some(&token),
                     ) else {
                         return;
                     };
@@ -201,5 +215,106 @@ fn acknowledged_contacts_and_events_survive_sigkill_mid_stream() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn tokens_and_roles_decide_who_may_do_what() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let call = |method: &str, path: &str, body: Option<&serde_json::Value>, token: Option<&str>| {
+        let body = body.map(|b| b.to_string());
+        request(server.addr, method, path, body.as_deref(), token).unwrap()
+    };
+    // No token, a bad token: 401 with a message that says what to send.
+    let (status, err) = call("GET", "/v1/queues", None, None);
+    assert_eq!(status, 401, "{err}");
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer"),
+        "{err}"
+    );
+    assert_eq!(
+        call("GET", "/v1/queues", None, Some("sb_00000000_00")).0,
+        401
+    );
+    // The admin issues a token per role.
+    let mut tokens = std::collections::BTreeMap::new();
+    for role in ["operator", "partner", "agent", "viewer"] {
+        let (status, t) = server.post(
+            "/v1/tokens",
+            &json!({"role": role, "label": format!("{role} test")}),
+        );
+        assert_eq!(status, 201, "{t}");
+        tokens.insert(role, t["token"].as_str().unwrap().to_owned());
+    }
+    let queue = json!({"name": "billing", "priority": 1});
+    let new_contact = contact("cust-1", "hello", "billing");
+    // (role, method, path, body, allowed)
+    let cases: Vec<(&str, &str, &str, Option<&serde_json::Value>, bool)> = vec![
+        ("operator", "PUT", "/v1/queues/billing", Some(&queue), true),
+        ("viewer", "PUT", "/v1/queues/billing", Some(&queue), false),
+        ("agent", "PUT", "/v1/queues/billing", Some(&queue), false),
+        ("viewer", "GET", "/v1/queues", None, true),
+        ("partner", "GET", "/v1/queues", None, false),
+        ("agent", "POST", "/v1/contacts", Some(&new_contact), true),
+        ("viewer", "POST", "/v1/contacts", Some(&new_contact), false),
+        (
+            "operator",
+            "POST",
+            "/v1/contacts",
+            Some(&new_contact),
+            false,
+        ),
+        ("operator", "GET", "/v1/audit", None, true),
+        ("agent", "GET", "/v1/audit", None, false),
+        ("operator", "GET", "/v1/tokens", None, false),
+    ];
+    for (role, method, path, body, allowed) in cases {
+        let (status, out) = call(method, path, body, Some(&tokens[role]));
+        if allowed {
+            assert!(status < 300, "{role} {method} {path}: {status} {out}");
+        } else {
+            assert_eq!(status, 403, "{role} {method} {path}: {out}");
+            assert!(out["detail"].as_str().unwrap().contains(role), "{out}");
+        }
+    }
+    // Admin actions are audited with the acting token's id.
+    let (_, audit) = server.get("/v1/audit?kind=queue.upsert");
+    let actor = audit["records"][0]["entry"]["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, list) = server.get("/v1/tokens");
+    let operator_id = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "operator")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(actor, format!("token:{operator_id}"));
+    assert!(
+        list["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("hash").is_none())
+    );
+    // A revoked token stops working.
+    let (status, _) = call(
+        "DELETE",
+        &format!("/v1/tokens/{operator_id}"),
+        None,
+        Some(&server.token),
+    );
+    assert_eq!(status, 204);
+    assert_eq!(
+        call("GET", "/v1/queues", None, Some(&tokens["operator"])).0,
+        401
     );
 }

@@ -356,6 +356,11 @@ impl Engine {
         Ok(())
     }
 
+    /// The engine's clock (ms since the epoch).
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
     /// The queues, by name.
     pub fn queues(&self) -> Vec<Queue> {
         self.floor.lock().queues.values().cloned().collect()

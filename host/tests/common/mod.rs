@@ -15,6 +15,8 @@ use std::time::Duration;
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The admin token the first start wrote to the data directory.
+    pub token: String,
 }
 
 impl Server {
@@ -47,7 +49,11 @@ impl Server {
         let addr = rx
             .recv_timeout(Duration::from_secs(300))
             .expect("the server did not report its address");
-        Server { child, addr }
+        let token = std::fs::read_to_string(data_dir.join("admin-token"))
+            .expect("the first start writes an admin token")
+            .trim()
+            .to_owned();
+        Server { child, addr, token }
     }
 
     /// SIGKILL: no shutdown, no flush.
@@ -57,15 +63,29 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        request(self.addr, "GET", path, None).expect("request")
+        request(self.addr, "GET", path, None, Some(&self.token)).expect("request")
     }
 
     pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        request(self.addr, "POST", path, Some(&body.to_string())).expect("request")
+        request(
+            self.addr,
+            "POST",
+            path,
+            Some(&body.to_string()),
+            Some(&self.token),
+        )
+        .expect("request")
     }
 
     pub fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        request(self.addr, "PUT", path, Some(&body.to_string())).expect("request")
+        request(
+            self.addr,
+            "PUT",
+            path,
+            Some(&body.to_string()),
+            Some(&self.token),
+        )
+        .expect("request")
     }
 }
 
@@ -83,13 +103,15 @@ pub fn request(
     method: &str,
     path: &str,
     body: Option<&str>,
+    token: Option<&str>,
 ) -> std::io::Result<(u16, serde_json::Value)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.unwrap_or("");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();

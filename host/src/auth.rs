@@ -1,0 +1,256 @@
+//! Bearer tokens with roles. A token is `sb_<id>_<secret>`; the store keeps
+//! only the id, the role and the sha256 of the secret, and a presented
+//! secret is compared in constant time. Depends on `store`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::store::{Store, StoreError, Writes};
+
+const TOKENS: &str = "tokens";
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including tokens and audit.
+    Admin,
+    /// Queues, agents, plugin activation and rollback, KPIs, audit.
+    Operator,
+    /// Upload and validate plugins, read their logs.
+    Partner,
+    /// Contacts, their events, and drafts.
+    Agent,
+    /// Read-only: KPIs, queues, agents.
+    Viewer,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Partner => "partner",
+            Role::Agent => "agent",
+            Role::Viewer => "viewer",
+        })
+    }
+}
+
+/// A kind of request, for permission checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Create contacts, post events, submit drafts.
+    WriteContacts,
+    /// Read contacts and their events.
+    ReadContacts,
+    /// Create and change agents and queues.
+    ManageFloor,
+    /// Read agents, queues, KPIs, notifications.
+    ReadFloor,
+    /// Upload and validate plugin versions.
+    UploadPlugins,
+    /// Activate, roll back, deactivate, delete plugin versions.
+    ActivatePlugins,
+    /// Read plugin lists, logs and statistics.
+    ReadPlugins,
+    /// Read and verify the audit log.
+    ReadAudit,
+    /// Create and revoke tokens.
+    ManageTokens,
+}
+
+impl Role {
+    /// Whether this role may perform `action`.
+    pub fn allows(self, action: Action) -> bool {
+        use Action::*;
+        match self {
+            Role::Admin => true,
+            Role::Operator => matches!(
+                action,
+                ReadContacts | ManageFloor | ReadFloor | ActivatePlugins | ReadPlugins | ReadAudit
+            ),
+            Role::Partner => matches!(action, UploadPlugins | ReadPlugins),
+            Role::Agent => matches!(action, WriteContacts | ReadContacts | ReadFloor),
+            Role::Viewer => matches!(action, ReadFloor),
+        }
+    }
+}
+
+/// A stored token (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub role: Role,
+    pub label: String,
+    pub created_at: i64,
+    /// Hex sha256 of the secret.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    hash: String,
+}
+
+/// A new token: the only time its full text is known.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewToken {
+    pub info: TokenInfo,
+    /// `sb_<id>_<secret>`: give it to the user once; it cannot be shown again.
+    pub token: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error(
+        "no bearer token: send `Authorization: Bearer sb_...` (the first start wrote an admin token to the data directory's `admin-token` file)"
+    )]
+    Missing,
+    #[error("the bearer token is not valid: it is malformed, revoked or was never issued")]
+    Invalid,
+    #[error(
+        "a token with role `{role}` may not do this; ask an admin for a token with a role that may"
+    )]
+    Forbidden { role: Role },
+}
+
+fn random_hex(bytes: usize) -> Result<String, StoreError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| StoreError::Corrupt(format!("no randomness for a token: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The tokens in a store.
+pub struct Tokens<'a> {
+    store: &'a dyn Store,
+}
+
+impl<'a> Tokens<'a> {
+    pub fn new(store: &'a dyn Store) -> Self {
+        Self { store }
+    }
+
+    /// Issue a token with `role`.
+    pub fn create(&self, role: Role, label: &str, now: i64) -> Result<NewToken, StoreError> {
+        let id = random_hex(4)?;
+        let secret = random_hex(24)?;
+        let info = TokenInfo {
+            id: id.clone(),
+            role,
+            label: label.to_owned(),
+            created_at: now,
+            hash: hash(&secret),
+        };
+        let mut w = Writes::default();
+        w.put(
+            TOKENS,
+            id.as_bytes(),
+            serde_json::to_vec(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        self.store.commit(w)?;
+        self.store.make_durable()?;
+        Ok(NewToken {
+            token: format!("sb_{id}_{secret}"),
+            info: TokenInfo {
+                hash: String::new(),
+                ..info
+            },
+        })
+    }
+
+    /// Every token, without secrets.
+    pub fn list(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.store
+            .scan_prefix(TOKENS, b"")
+            .map(|kv| {
+                let mut t: TokenInfo = serde_json::from_slice(&kv?.1)
+                    .map_err(|e| StoreError::Corrupt(format!("stored token: {e}")))?;
+                t.hash.clear();
+                Ok(t)
+            })
+            .collect()
+    }
+
+    /// Revoke token `id`; `false` if there was none.
+    pub fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        if self.store.get(TOKENS, id.as_bytes())?.is_none() {
+            return Ok(false);
+        }
+        let mut w = Writes::default();
+        w.remove(TOKENS, id.as_bytes());
+        self.store.commit(w)?;
+        self.store.make_durable()?;
+        Ok(true)
+    }
+
+    /// The token `presented` stands for, if it is valid.
+    pub fn authenticate(&self, presented: &str) -> Result<TokenInfo, AuthError> {
+        let rest = presented.strip_prefix("sb_").ok_or(AuthError::Invalid)?;
+        let (id, secret) = rest.split_once('_').ok_or(AuthError::Invalid)?;
+        let stored = self
+            .store
+            .get(TOKENS, id.as_bytes())
+            .map_err(|_| AuthError::Invalid)?
+            .ok_or(AuthError::Invalid)?;
+        let info: TokenInfo = serde_json::from_slice(&stored).map_err(|_| AuthError::Invalid)?;
+        let presented_hash = hash(secret);
+        if presented_hash.as_bytes().ct_eq(info.hash.as_bytes()).into() {
+            Ok(info)
+        } else {
+            Err(AuthError::Invalid)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, SledStore};
+
+    #[test]
+    fn tokens_authenticate_by_secret_and_are_stored_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Durability::Group).unwrap();
+        let tokens = Tokens::new(&store);
+        let t = tokens.create(Role::Operator, "ops", 1).unwrap();
+        let info = tokens.authenticate(&t.token).unwrap();
+        assert_eq!(
+            (info.role, info.id.as_str()),
+            (Role::Operator, t.info.id.as_str())
+        );
+        // The secret is not stored.
+        let secret = t.token.rsplit('_').next().unwrap();
+        let raw = store.get(TOKENS, t.info.id.as_bytes()).unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains(secret));
+        // A changed secret, an unknown id, garbage: invalid.
+        let mut wrong = t.token.clone();
+        wrong.pop();
+        wrong.push(if t.token.ends_with('0') { '1' } else { '0' });
+        assert_eq!(tokens.authenticate(&wrong), Err(AuthError::Invalid));
+        assert_eq!(
+            tokens.authenticate("sb_ffffffff_00"),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(tokens.authenticate("Bearer x"), Err(AuthError::Invalid));
+        assert_eq!(tokens.list().unwrap().len(), 1);
+        assert!(tokens.revoke(&t.info.id).unwrap());
+        assert_eq!(tokens.authenticate(&t.token), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn roles_allow_what_the_issue_names() {
+        use Action::*;
+        assert!(Role::Admin.allows(ManageTokens));
+        assert!(Role::Operator.allows(ActivatePlugins) && !Role::Operator.allows(UploadPlugins));
+        assert!(Role::Partner.allows(UploadPlugins) && !Role::Partner.allows(ActivatePlugins));
+        assert!(Role::Agent.allows(WriteContacts) && !Role::Agent.allows(ManageFloor));
+        assert!(Role::Viewer.allows(ReadFloor) && !Role::Viewer.allows(ReadContacts));
+        assert!(!Role::Viewer.allows(ReadAudit) && !Role::Agent.allows(ManageTokens));
+    }
+}
