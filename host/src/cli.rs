@@ -9,9 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::engine::{Engine, FallbackQueues};
-use crate::plugins::{
-    ComponentInfo, LoadedPlugin, Manifest, PluginKind, PluginRuntime, RuntimeConfig,
-};
+use crate::plugins::{ComponentInfo, Manifest, PluginRuntime, RuntimeConfig};
 use crate::store::{Durability, SledStore};
 
 /// switchboard: a contact-center rules platform. Routing policies, escalation
@@ -236,53 +234,6 @@ fn render_info(info: &ComponentInfo, checked: Option<&str>) -> String {
     s.trim_end().to_owned()
 }
 
-/// Load every bundled plugin (compiled once, then from the cache) and check
-/// that each activates with its default config.
-pub fn load_bundled(runtime: &PluginRuntime) -> anyhow::Result<Vec<Arc<LoadedPlugin>>> {
-    let mut loaded = Vec::new();
-    for p in crate::bundled::BUNDLED {
-        let manifest = Manifest::from_json(p.manifest)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("bundled plugin {}", p.crate_name))?;
-        let plugin = runtime
-            .load(manifest, p.wasm)
-            .with_context(|| format!("loading bundled plugin {}", p.crate_name))?;
-        loaded.push(plugin);
-    }
-    Ok(loaded)
-}
-
-/// Activate `plugin` with its default config in the engine's slot for its
-/// kind (the routing slot, or a slot named after the plugin).
-pub fn activate_default(engine: &Engine, plugin: &Arc<LoadedPlugin>) -> anyhow::Result<()> {
-    use crate::plugins::{ComplianceCheck, EscalationRule, KpiDefinition, RoutingPolicy};
-    let id = plugin.id().to_string();
-    let slot = plugin.id().id.to_string();
-    let ctx = || format!("activating {id} with its default config");
-    match plugin.manifest().kind {
-        PluginKind::Routing => {
-            let a = plugin.activate::<RoutingPolicy>(None).with_context(ctx)?;
-            engine.set_routing(Some(Arc::new(a)));
-        }
-        PluginKind::Escalation => {
-            let a = plugin.activate::<EscalationRule>(None).with_context(ctx)?;
-            engine.escalation().activate(&slot, Arc::new(a));
-        }
-        PluginKind::Compliance => {
-            let a = plugin.activate::<ComplianceCheck>(None).with_context(ctx)?;
-            engine.compliance().activate(&slot, Arc::new(a));
-        }
-        PluginKind::Kpi => {
-            let a = plugin.activate::<KpiDefinition>(None).with_context(ctx)?;
-            engine
-                .activate_kpi(&slot, Arc::new(a))
-                .map_err(anyhow::Error::msg)
-                .with_context(ctx)?;
-        }
-    }
-    Ok(())
-}
-
 fn audit_verify(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let store = open_store(data_dir)?;
     let log = crate::audit::AuditLog::open(std::sync::Arc::new(store))?;
@@ -400,11 +351,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     let engine = Arc::new(Engine::new(store, FallbackQueues::default())?);
     first_admin_token(&engine, &args.data_dir)?;
-    tracing::info!(data_dir = %args.data_dir.display(), "loading bundled plugins");
-    let plugins = load_bundled(&runtime)?;
-    for p in &plugins {
-        activate_default(&engine, p)?;
-        tracing::info!(plugin = %p.id(), kind = %p.manifest().kind, compiled = ?p.compiled(), "plugin active");
+    tracing::info!(data_dir = %args.data_dir.display(), "loading plugins (the first start compiles the bundled ones)");
+    let registry = Arc::new(crate::registry::Registry::new(
+        engine.clone(),
+        Arc::new(runtime),
+    ));
+    let slots = registry
+        .restore_or_bootstrap()
+        .map_err(anyhow::Error::msg)
+        .context("activating the plugins of the stored slots")?;
+    for s in &slots {
+        if let Some(v) = &s.current {
+            tracing::info!(slot = %s.slot, plugin = %v.plugin, version = %v.version, kind = %s.kind, "plugin active");
+        }
     }
     let pending = engine.pending_timers()?.len();
     let timers = engine
@@ -417,7 +376,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let state = crate::server::AppState {
         engine: engine.clone(),
-        plugins: Arc::new(plugins),
+        registry,
     };
     let served = rt.block_on(crate::server::run(args.listen, state));
     engine.stop_timers();

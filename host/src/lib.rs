@@ -24,5 +24,6 @@ pub mod cli;
 pub mod domain;
 pub mod engine;
 pub mod plugins;
+pub mod registry;
 pub mod server;
 pub mod store;

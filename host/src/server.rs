@@ -22,7 +22,7 @@ use crate::audit::{AuditEntry, AuditQuery};
 use crate::auth::{Action, AuthError, TokenInfo, Tokens};
 use crate::domain::{Agent, AgentStatus, Queue};
 use crate::engine::{ContactEvent, Engine, EngineError, KpiQuery, NewContact};
-use crate::plugins::LoadedPlugin;
+use crate::registry::{Registry, RegistryError};
 
 /// Largest request body accepted (a contact with a long e-mail body fits).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -31,8 +31,12 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    pub plugins: Arc<Vec<Arc<LoadedPlugin>>>,
+    pub registry: Arc<Registry>,
 }
+
+/// Largest plugin upload (a JavaScript or Python component is 10-20 MB,
+/// base64 adds a third).
+pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
 
 /// An API error: a status, a machine-readable kind and a message that says
 /// how to fix the request.
@@ -179,6 +183,33 @@ impl From<EngineError> for ApiError {
     }
 }
 
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Invalid(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)
+            }
+            RegistryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            RegistryError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            RegistryError::Store(s) => EngineError::Store(s).into(),
+        }
+    }
+}
+
+/// Run a synchronous registry call off the async threads.
+async fn registry_call<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the request's worker failed: {e}"),
+        )),
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let status = match r {
@@ -234,6 +265,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route(
+            "/v1/plugins",
+            get(list_plugins)
+                .post(upload_plugin)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
+        .route(
+            "/v1/plugins/validate",
+            post(validate_plugin).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
+        .route(
+            "/v1/plugins/{id}/{version}",
+            axum::routing::delete(delete_plugin),
+        )
+        .route("/v1/plugins/{id}/{version}/log", get(plugin_log))
+        .route("/v1/slots", get(list_slots))
+        .route("/v1/slots/{slot}/activate", post(activate_slot))
+        .route("/v1/slots/{slot}/rollback", post(rollback_slot))
+        .route("/v1/slots/{slot}/deactivate", post(deactivate_slot))
         .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -250,18 +300,24 @@ async fn not_found() -> ApiError {
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let plugins: Vec<_> = state
-        .plugins
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "id": &*p.id().id,
-                "version": &*p.id().version,
-                "kind": p.manifest().kind,
-                "digest": format!("sha256:{}", p.id().digest),
-            })
-        })
-        .collect();
+    let registry = state.registry.clone();
+    let plugins = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for s in registry.slots().unwrap_or_default() {
+            let Some(v) = s.current else { continue };
+            let digest = registry
+                .plugin(&v.plugin, &v.version)
+                .map(|p| format!("sha256:{}", p.id().digest))
+                .unwrap_or_default();
+            out.push(serde_json::json!({
+                "slot": s.slot, "id": v.plugin, "version": v.version,
+                "kind": s.kind, "digest": digest,
+            }));
+        }
+        out
+    })
+    .await
+    .unwrap_or_default();
     Json(serde_json::json!({ "status": "ok", "plugins": plugins }))
 }
 
@@ -604,6 +660,206 @@ async fn revoke_token(
     }
     audit_action(&state, &caller, "token.revoke", &id, serde_json::json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadBody {
+    /// The plugin's `manifest.json`.
+    manifest: serde_json::Value,
+    /// The component, base64 (standard alphabet).
+    component: String,
+}
+
+fn component_bytes(b64: &str) -> ApiResult<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("`component` is not base64 ({e}): send the .wasm file base64-encoded, e.g. `base64 -w0 plugin.wasm`"),
+            )
+        })
+}
+
+async fn upload_plugin(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<UploadBody>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Action::UploadPlugins)?;
+    let Json(body) = body?;
+    let bytes = component_bytes(&body.component)?;
+    let registry = state.registry.clone();
+    let actor = caller.actor();
+    let info = registry_call(move || registry.upload(&body.manifest, &bytes, &actor)).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+async fn validate_plugin(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<UploadBody>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::UploadPlugins)?;
+    let Json(body) = body?;
+    let bytes = component_bytes(&body.component)?;
+    let registry = state.registry.clone();
+    let plugin = registry_call(move || registry.validate(&body.manifest, &bytes)).await?;
+    Ok(Json(serde_json::json!({
+        "valid": true,
+        "id": &*plugin.id().id,
+        "version": &*plugin.id().version,
+        "kind": plugin.manifest().kind,
+        "digest": format!("sha256:{}", plugin.id().digest),
+        "limits": plugin.limits(),
+    })))
+}
+
+async fn list_plugins(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadPlugins)?;
+    let registry = state.registry.clone();
+    let (versions, slots) =
+        registry_call(move || Ok((registry.versions()?, registry.slots()?))).await?;
+    Ok(Json(
+        serde_json::json!({ "versions": versions, "slots": slots }),
+    ))
+}
+
+async fn delete_plugin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, version)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Action::ActivatePlugins)?;
+    let registry = state.registry.clone();
+    let actor = caller.actor();
+    registry_call(move || registry.delete(&id, &version, &actor)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn plugin_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, version)): Path<(String, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadPlugins)?;
+    let registry = state.registry.clone();
+    let plugin = registry_call(move || registry.plugin(&id, &version)).await?;
+    let log = plugin.log();
+    Ok(Json(serde_json::json!({
+        "lines": log.lines(),
+        "written": log.written(),
+        "dropped": log.dropped(),
+    })))
+}
+
+/// Call statistics of the activation a slot runs now.
+fn slot_stats(engine: &Engine, slot: &str, kind: crate::plugins::PluginKind) -> serde_json::Value {
+    use crate::plugins::PluginKind;
+    let counts = match kind {
+        PluginKind::Routing => engine.routing().current().map(|a| a.call_counts()),
+        PluginKind::Escalation => engine
+            .escalation()
+            .get(slot)
+            .and_then(|s| s.current())
+            .map(|a| a.call_counts()),
+        PluginKind::Compliance => engine
+            .compliance()
+            .get(slot)
+            .and_then(|s| s.current())
+            .map(|a| a.call_counts()),
+        PluginKind::Kpi => engine
+            .kpis()
+            .get(slot)
+            .and_then(|s| s.current())
+            .map(|a| a.call_counts()),
+    };
+    match counts {
+        Some((calls, failures)) => serde_json::json!({ "calls": calls, "failures": failures }),
+        None => serde_json::Value::Null,
+    }
+}
+
+async fn list_slots(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadPlugins)?;
+    let registry = state.registry.clone();
+    let engine = state.engine.clone();
+    let slots = registry_call(move || {
+        Ok(registry
+            .slots()?
+            .into_iter()
+            .map(|s| {
+                let stats = slot_stats(&engine, &s.slot, s.kind);
+                let mut v = serde_json::to_value(&s).unwrap_or_default();
+                v["stats"] = stats;
+                v
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "slots": slots })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateBody {
+    plugin: String,
+    version: String,
+    /// The configuration; the manifest's default when absent.
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+}
+
+async fn activate_slot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slot): Path<String>,
+    body: Result<Json<ActivateBody>, JsonRejection>,
+) -> ApiResult<Json<crate::registry::Activated>> {
+    caller.require(Action::ActivatePlugins)?;
+    let Json(body) = body?;
+    let registry = state.registry.clone();
+    let actor = caller.actor();
+    let done = registry_call(move || {
+        registry.activate(&slot, &body.plugin, &body.version, body.config, &actor)
+    })
+    .await?;
+    Ok(Json(done))
+}
+
+async fn rollback_slot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slot): Path<String>,
+) -> ApiResult<Json<crate::registry::Activated>> {
+    caller.require(Action::ActivatePlugins)?;
+    let registry = state.registry.clone();
+    let actor = caller.actor();
+    Ok(Json(
+        registry_call(move || registry.rollback(&slot, &actor)).await?,
+    ))
+}
+
+async fn deactivate_slot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slot): Path<String>,
+) -> ApiResult<Json<crate::registry::SlotInfo>> {
+    caller.require(Action::ActivatePlugins)?;
+    let registry = state.registry.clone();
+    let actor = caller.actor();
+    Ok(Json(
+        registry_call(move || registry.deactivate(&slot, &actor)).await?,
+    ))
 }
 
 /// Serve until Ctrl-C / SIGTERM, then finish in-flight requests.

@@ -1,0 +1,520 @@
+//! The plugin registry: uploaded versions (component bytes by digest, the
+//! manifest), and what each engine slot runs (current and previous version
+//! with their configs), kept in the store so a restart comes back as it
+//! was. Activation is atomic (one pointer swap in the engine's slot); calls
+//! already running finish on the version they started with. Every change
+//! is audited with the acting token. Calls `plugins`, `engine`, `store`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEntry;
+use crate::engine::{Engine, EngineError};
+use crate::plugins::{
+    ComplianceCheck, EscalationRule, KpiDefinition, LoadedPlugin, Manifest, PluginKind,
+    PluginRuntime, RoutingPolicy,
+};
+use crate::store::{Store, StoreError, Writes};
+
+const VERSIONS: &str = "plugin_versions";
+const BLOBS: &str = "plugin_blobs";
+const SLOTS: &str = "plugin_slots";
+/// The slot name of the routing policy.
+pub const ROUTING_SLOT: &str = "routing";
+
+/// An uploaded plugin version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub id: String,
+    pub version: String,
+    pub kind: PluginKind,
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    pub size_bytes: usize,
+    pub uploaded_at: i64,
+    /// `token:<id>`, or `bundled`.
+    pub uploaded_by: String,
+    pub manifest: serde_json::Value,
+}
+
+/// A version with a config, as a slot runs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlotVersion {
+    pub plugin: String,
+    pub version: String,
+    pub config: serde_json::Value,
+    pub activated_at: i64,
+    pub activated_by: String,
+}
+
+/// What a slot runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlotInfo {
+    pub slot: String,
+    pub kind: PluginKind,
+    pub current: Option<SlotVersion>,
+    pub previous: Option<SlotVersion>,
+}
+
+/// Why a registry operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<EngineError> for RegistryError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(s) => RegistryError::Store(s),
+            EngineError::NotFound(m) => RegistryError::NotFound(m),
+            other => RegistryError::Invalid(other.to_string()),
+        }
+    }
+}
+
+fn version_key(id: &str, version: &str) -> Vec<u8> {
+    format!("{id}\0{version}").into_bytes()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("stored {what}: {e}")))
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
+}
+
+/// What an activation took.
+#[derive(Debug, Clone, Serialize)]
+pub struct Activated {
+    pub slot: SlotInfo,
+    /// Time from the request to the new version serving calls (compile
+    /// cache lookup, instantiate, configure, swap), in microseconds.
+    pub swap_us: u64,
+    /// The audit record of the change.
+    pub audit_seq: u64,
+}
+
+/// The registry.
+pub struct Registry {
+    engine: Arc<Engine>,
+    runtime: Arc<PluginRuntime>,
+    loaded: Mutex<HashMap<(String, String), Arc<LoadedPlugin>>>,
+    /// Serializes changes to slots.
+    changes: Mutex<()>,
+}
+
+impl Registry {
+    pub fn new(engine: Arc<Engine>, runtime: Arc<PluginRuntime>) -> Self {
+        Self {
+            engine,
+            runtime,
+            loaded: Mutex::new(HashMap::new()),
+            changes: Mutex::new(()),
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        &**self.engine.store()
+    }
+
+    /// Check a component against its manifest exactly as an upload would
+    /// (compile, world, WIT version, imports, default config), storing nothing.
+    pub fn validate(
+        &self,
+        manifest: &serde_json::Value,
+        bytes: &[u8],
+    ) -> Result<Arc<LoadedPlugin>, RegistryError> {
+        let manifest = Manifest::from_json(&manifest.to_string())
+            .map_err(|e| RegistryError::Invalid(format!("manifest: {e}")))?;
+        let plugin = self
+            .runtime
+            .load(manifest, bytes)
+            .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        probe(&plugin)?;
+        Ok(plugin)
+    }
+
+    /// Store a new version. The same id and version with the same bytes is
+    /// a no-op; with other bytes it is refused (versions are immutable).
+    pub fn upload(
+        &self,
+        manifest: &serde_json::Value,
+        bytes: &[u8],
+        actor: &str,
+    ) -> Result<VersionInfo, RegistryError> {
+        let plugin = self.validate(manifest, bytes)?;
+        let p = plugin.id();
+        let key = version_key(&p.id, &p.version);
+        let digest = format!("sha256:{}", p.digest);
+        if let Some(existing) = self.store().get(VERSIONS, &key)? {
+            let existing: VersionInfo = decode(&existing, "plugin version")?;
+            if existing.digest == digest {
+                return Ok(existing);
+            }
+            return Err(RegistryError::Conflict(format!(
+                "{}@{} is already uploaded with digest {}; versions are immutable: bump `version` in the manifest",
+                p.id, p.version, existing.digest
+            )));
+        }
+        let info = VersionInfo {
+            id: p.id.to_string(),
+            version: p.version.to_string(),
+            kind: plugin.manifest().kind,
+            digest: digest.clone(),
+            size_bytes: bytes.len(),
+            uploaded_at: self.engine.now(),
+            uploaded_by: actor.to_owned(),
+            manifest: serde_json::to_value(plugin.manifest())
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?,
+        };
+        let mut w = Writes::default();
+        w.put(BLOBS, digest.as_bytes(), bytes.to_vec());
+        w.put(VERSIONS, key, encode(&info)?);
+        let entry = self.entry(actor, "plugin.upload", &info.id, &info)?;
+        self.engine.audit().commit(vec![entry], w)?;
+        self.store().make_durable()?;
+        self.loaded
+            .lock()
+            .insert((info.id.clone(), info.version.clone()), plugin);
+        Ok(info)
+    }
+
+    /// Every uploaded version, by id then version.
+    pub fn versions(&self) -> Result<Vec<VersionInfo>, RegistryError> {
+        Ok(self
+            .store()
+            .scan_prefix(VERSIONS, b"")
+            .map(|kv| decode(&kv?.1, "plugin version"))
+            .collect::<Result<_, StoreError>>()?)
+    }
+
+    /// What every slot runs.
+    pub fn slots(&self) -> Result<Vec<SlotInfo>, RegistryError> {
+        Ok(self
+            .store()
+            .scan_prefix(SLOTS, b"")
+            .map(|kv| decode(&kv?.1, "plugin slot"))
+            .collect::<Result<_, StoreError>>()?)
+    }
+
+    pub fn slot(&self, name: &str) -> Result<Option<SlotInfo>, RegistryError> {
+        Ok(self
+            .store()
+            .get(SLOTS, name.as_bytes())?
+            .map(|v| decode(&v, "plugin slot"))
+            .transpose()?)
+    }
+
+    /// The loaded plugin of an uploaded version.
+    pub fn plugin(&self, id: &str, version: &str) -> Result<Arc<LoadedPlugin>, RegistryError> {
+        let k = (id.to_owned(), version.to_owned());
+        if let Some(p) = self.loaded.lock().get(&k) {
+            return Ok(p.clone());
+        }
+        let info: VersionInfo = self
+            .store()
+            .get(VERSIONS, &version_key(id, version))?
+            .map(|v| decode(&v, "plugin version"))
+            .transpose()?
+            .ok_or_else(|| {
+                RegistryError::NotFound(format!(
+                    "no plugin {id}@{version}; upload it first (GET /v1/plugins lists what is there)"
+                ))
+            })?;
+        let bytes = self
+            .store()
+            .get(BLOBS, info.digest.as_bytes())?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("the component of {id}@{version} is missing"))
+            })?;
+        let manifest = Manifest::from_json(&info.manifest.to_string())
+            .map_err(|e| StoreError::Corrupt(format!("stored manifest of {id}@{version}: {e}")))?;
+        let plugin = self
+            .runtime
+            .load(manifest, &bytes)
+            .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        self.loaded.lock().insert(k, plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Run `plugin@version` with `config` (the manifest's default when
+    /// `None`) in `slot`. The config is validated against the manifest's
+    /// schema first; errors name the field.
+    pub fn activate(
+        &self,
+        slot: &str,
+        id: &str,
+        version: &str,
+        config: Option<serde_json::Value>,
+        actor: &str,
+    ) -> Result<Activated, RegistryError> {
+        let started = Instant::now();
+        let _guard = self.changes.lock();
+        let plugin = self.plugin(id, version)?;
+        let kind = plugin.manifest().kind;
+        if (slot == ROUTING_SLOT) != (kind == PluginKind::Routing) {
+            return Err(RegistryError::Invalid(format!(
+                "{id}@{version} is a {kind} plugin; slot `{ROUTING_SLOT}` takes the routing policy and routing policies go only there"
+            )));
+        }
+        let existing = self.slot(slot)?;
+        if let Some(s) = &existing
+            && s.kind != kind
+        {
+            return Err(RegistryError::Invalid(format!(
+                "slot `{slot}` runs {} plugins, not {kind}; pick another slot name",
+                s.kind
+            )));
+        }
+        let config = config.unwrap_or_else(|| plugin.manifest().default_config.clone());
+        self.install(slot, &plugin, config.clone())?;
+        let swap_us = started.elapsed().as_micros() as u64;
+        let now = self.engine.now();
+        let info = SlotInfo {
+            slot: slot.to_owned(),
+            kind,
+            previous: existing.and_then(|s| s.current),
+            current: Some(SlotVersion {
+                plugin: id.to_owned(),
+                version: version.to_owned(),
+                config,
+                activated_at: now,
+                activated_by: actor.to_owned(),
+            }),
+        };
+        let audit_seq = self.save(&info, actor, "plugin.activate", swap_us)?;
+        Ok(Activated {
+            slot: info,
+            swap_us,
+            audit_seq,
+        })
+    }
+
+    /// Put the previous version of `slot` back.
+    pub fn rollback(&self, slot: &str, actor: &str) -> Result<Activated, RegistryError> {
+        let started = Instant::now();
+        let _guard = self.changes.lock();
+        let info = self
+            .slot(slot)?
+            .ok_or_else(|| RegistryError::NotFound(format!("no plugin slot `{slot}`")))?;
+        let Some(previous) = info.previous.clone() else {
+            return Err(RegistryError::Conflict(format!(
+                "slot `{slot}` has no previous version to roll back to"
+            )));
+        };
+        let plugin = self.plugin(&previous.plugin, &previous.version)?;
+        self.install(slot, &plugin, previous.config.clone())?;
+        let swap_us = started.elapsed().as_micros() as u64;
+        let info = SlotInfo {
+            slot: slot.to_owned(),
+            kind: info.kind,
+            current: Some(previous),
+            previous: info.current,
+        };
+        let audit_seq = self.save(&info, actor, "plugin.rollback", swap_us)?;
+        Ok(Activated {
+            slot: info,
+            swap_us,
+            audit_seq,
+        })
+    }
+
+    /// Stop running anything in `slot`.
+    pub fn deactivate(&self, slot: &str, actor: &str) -> Result<SlotInfo, RegistryError> {
+        let _guard = self.changes.lock();
+        let info = self
+            .slot(slot)?
+            .ok_or_else(|| RegistryError::NotFound(format!("no plugin slot `{slot}`")))?;
+        self.deactivate_engine(slot, info.kind);
+        let info = SlotInfo {
+            previous: info.current.or(info.previous),
+            current: None,
+            ..info
+        };
+        self.save(&info, actor, "plugin.deactivate", 0)?;
+        Ok(info)
+    }
+
+    /// Delete an uploaded version that no slot runs or would roll back to.
+    pub fn delete(&self, id: &str, version: &str, actor: &str) -> Result<(), RegistryError> {
+        let _guard = self.changes.lock();
+        let key = version_key(id, version);
+        let info: VersionInfo = self
+            .store()
+            .get(VERSIONS, &key)?
+            .map(|v| decode(&v, "plugin version"))
+            .transpose()?
+            .ok_or_else(|| RegistryError::NotFound(format!("no plugin {id}@{version}")))?;
+        let uses = |v: &Option<SlotVersion>| {
+            v.as_ref()
+                .is_some_and(|v| v.plugin == id && v.version == version)
+        };
+        if let Some(s) = self
+            .slots()?
+            .into_iter()
+            .find(|s| uses(&s.current) || uses(&s.previous))
+        {
+            return Err(RegistryError::Conflict(format!(
+                "{id}@{version} is in use by slot `{}` (current or rollback target); activate another version there first",
+                s.slot
+            )));
+        }
+        let mut w = Writes::default();
+        w.remove(VERSIONS, key);
+        let shared = self
+            .versions()?
+            .iter()
+            .any(|v| v.digest == info.digest && !(v.id == id && v.version == version));
+        if !shared {
+            w.remove(BLOBS, info.digest.as_bytes());
+        }
+        let entry = self.entry(actor, "plugin.delete", id, &info)?;
+        self.engine.audit().commit(vec![entry], w)?;
+        self.store().make_durable()?;
+        self.loaded
+            .lock()
+            .remove(&(id.to_owned(), version.to_owned()));
+        Ok(())
+    }
+
+    /// Bring the engine's slots back as stored; on a first start (no
+    /// slots), upload the bundled plugins and activate each with its
+    /// default config. Returns the slots.
+    pub fn restore_or_bootstrap(&self) -> Result<Vec<SlotInfo>, RegistryError> {
+        let slots = self.slots()?;
+        if slots.is_empty() {
+            for b in crate::bundled::BUNDLED {
+                let manifest: serde_json::Value = serde_json::from_str(b.manifest)
+                    .map_err(|e| RegistryError::Invalid(format!("bundled manifest: {e}")))?;
+                let info = self.upload(&manifest, b.wasm, "bundled")?;
+                let slot = if info.kind == PluginKind::Routing {
+                    ROUTING_SLOT.to_owned()
+                } else {
+                    info.id.clone()
+                };
+                self.activate(&slot, &info.id, &info.version, None, "bundled")?;
+            }
+            return self.slots();
+        }
+        for s in &slots {
+            // Previous first, so the engine keeps it for last-good.
+            for v in [&s.previous, &s.current].into_iter().flatten() {
+                let plugin = self.plugin(&v.plugin, &v.version)?;
+                self.install(&s.slot, &plugin, v.config.clone())?;
+            }
+            if s.current.is_none() {
+                self.deactivate_engine(&s.slot, s.kind);
+            }
+        }
+        Ok(slots)
+    }
+
+    fn deactivate_engine(&self, slot: &str, kind: PluginKind) {
+        match kind {
+            PluginKind::Routing => self.engine.set_routing(None),
+            PluginKind::Escalation => drop(self.engine.escalation().remove(slot)),
+            PluginKind::Compliance => drop(self.engine.compliance().remove(slot)),
+            PluginKind::Kpi => drop(self.engine.kpis().remove(slot)),
+        }
+    }
+
+    /// Activate in the engine (validates the config, warms one instance).
+    fn install(
+        &self,
+        slot: &str,
+        plugin: &Arc<LoadedPlugin>,
+        config: serde_json::Value,
+    ) -> Result<(), RegistryError> {
+        let err = |e: crate::plugins::PluginError| RegistryError::Invalid(e.to_string());
+        match plugin.manifest().kind {
+            PluginKind::Routing => {
+                let a = plugin
+                    .activate::<RoutingPolicy>(Some(config))
+                    .map_err(err)?;
+                self.engine.set_routing(Some(Arc::new(a)));
+            }
+            PluginKind::Escalation => {
+                let a = plugin
+                    .activate::<EscalationRule>(Some(config))
+                    .map_err(err)?;
+                self.engine.escalation().activate(slot, Arc::new(a));
+            }
+            PluginKind::Compliance => {
+                let a = plugin
+                    .activate::<ComplianceCheck>(Some(config))
+                    .map_err(err)?;
+                self.engine.compliance().activate(slot, Arc::new(a));
+            }
+            PluginKind::Kpi => {
+                let a = plugin
+                    .activate::<KpiDefinition>(Some(config))
+                    .map_err(err)?;
+                self.engine.activate_kpi(slot, Arc::new(a)).map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn save(
+        &self,
+        info: &SlotInfo,
+        actor: &str,
+        kind: &str,
+        swap_us: u64,
+    ) -> Result<u64, RegistryError> {
+        let mut w = Writes::default();
+        w.put(SLOTS, info.slot.as_bytes(), encode(info)?);
+        let mut data = serde_json::to_value(info).unwrap_or_default();
+        data["swap_us"] = swap_us.into();
+        let entry = self.entry(actor, kind, &info.slot, &data)?;
+        let records = self.engine.audit().commit(vec![entry], w)?;
+        self.store().make_durable()?;
+        Ok(records.first().map_or(0, |r| r.seq))
+    }
+
+    fn entry(
+        &self,
+        actor: &str,
+        kind: &str,
+        subject: &str,
+        data: &impl Serialize,
+    ) -> Result<AuditEntry, RegistryError> {
+        Ok(AuditEntry {
+            at: self.engine.now(),
+            actor: actor.to_owned(),
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            data: serde_json::value::to_raw_value(data)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+}
+
+/// Activate with the default config once, so an upload that cannot even
+/// start is refused at upload time.
+fn probe(plugin: &Arc<LoadedPlugin>) -> Result<(), RegistryError> {
+    let err = |e: crate::plugins::PluginError| {
+        RegistryError::Invalid(format!(
+            "the component loads but does not start with its default config: {e}"
+        ))
+    };
+    match plugin.manifest().kind {
+        PluginKind::Routing => drop(plugin.activate::<RoutingPolicy>(None).map_err(err)?),
+        PluginKind::Escalation => drop(plugin.activate::<EscalationRule>(None).map_err(err)?),
+        PluginKind::Compliance => drop(plugin.activate::<ComplianceCheck>(None).map_err(err)?),
+        PluginKind::Kpi => drop(plugin.activate::<KpiDefinition>(None).map_err(err)?),
+    }
+    Ok(())
+}
