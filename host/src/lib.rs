@@ -23,6 +23,7 @@ pub mod bundled;
 pub mod cli;
 pub mod domain;
 pub mod engine;
+pub mod metrics;
 pub mod plugins;
 pub mod registry;
 pub mod server;

@@ -285,10 +285,49 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/slots/{slot}/rollback", post(rollback_slot))
         .route("/v1/slots/{slot}/deactivate", post(deactivate_slot))
         .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Count and time every request by its route template (not the raw path,
+/// so ids do not explode the label set).
+async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    let m = crate::metrics::metrics();
+    m.http_duration
+        .with_label_values(&[method.as_str(), route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    m.http_requests
+        .with_label_values(&[method.as_str(), route.as_str(), res.status().as_str()])
+        .inc();
+    res
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = crate::metrics::metrics();
+    for (queue, depth) in state.engine.queue_depths() {
+        m.queue_depth
+            .with_label_values(&[queue.as_str()])
+            .set(depth as i64);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -31,6 +31,11 @@ fn a_contact_posted_over_http_is_routed_offered_escalated_and_audited() {
                 "capacity": {"chat": 2}, "status": "available"}),
     );
     assert_eq!(status, 200);
+    let (status, _) = server.put(
+        "/v1/queues/billing",
+        &json!({"name": "billing", "priority": 2, "service_level": {"share": 0.8, "within_secs": 30}}),
+    );
+    assert_eq!(status, 204);
     let (status, got) = server.post(
         "/v1/contacts",
         &contact("cust-9", "This is unacceptable, charged twice", "billing"),
@@ -128,6 +133,23 @@ fn a_contact_posted_over_http_is_routed_offered_escalated_and_audited() {
     assert_eq!(status, 200, "{series}");
     assert_eq!(series["points"][0]["group"]["queue"], "billing");
     assert_eq!(series["points"][0]["value"], 1.0);
+
+    // Prometheus metrics, without a token (scrapers on the internal network).
+    let (status, text) = request(server.addr, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(status, 200);
+    let text = text.as_str().unwrap().to_owned();
+    for needle in [
+        "switchboard_http_requests_total{method=\"POST\",route=\"/v1/contacts\",status=\"201\"} 1",
+        "switchboard_plugin_calls_total{outcome=\"ok\",plugin=\"skill-routing\",slot=\"routing\"",
+        "switchboard_plugin_call_duration_seconds_bucket",
+        "switchboard_store_durable_write_duration_seconds_count",
+        "switchboard_queue_depth{queue=\"billing\"} 0",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from /metrics:\n{text}"
+        );
+    }
 }
 
 #[test]

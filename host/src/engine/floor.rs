@@ -100,6 +100,11 @@ impl Floor {
         })
     }
 
+    /// The queue of each waiting contact.
+    pub fn waiting_queues(&self) -> impl Iterator<Item = String> + '_ {
+        self.waiting.values().map(|w| w.requirements.queue.clone())
+    }
+
     /// Contacts waiting now.
     pub fn waiting(&self) -> usize {
         self.waiting.len()

@@ -361,6 +361,17 @@ impl Engine {
         (self.clock)()
     }
 
+    /// Contacts waiting, per queue (queues with none waiting included).
+    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+        let floor = self.floor.lock();
+        let mut depths: std::collections::BTreeMap<String, usize> =
+            floor.queues.keys().map(|q| (q.clone(), 0)).collect();
+        for q in floor.waiting_queues() {
+            *depths.entry(q).or_default() += 1;
+        }
+        depths.into_iter().collect()
+    }
+
     /// The queues, by name.
     pub fn queues(&self) -> Vec<Queue> {
         self.floor.lock().queues.values().cloned().collect()

@@ -212,6 +212,7 @@ impl<W: World> Slot<W> {
         };
         let started = Instant::now();
         let result = f(&current);
+        self.observe(&current, &result, started);
         let policy = current.plugin().manifest().fail_policy;
         let err = match result {
             Ok(v) => {
@@ -234,7 +235,9 @@ impl<W: World> Slot<W> {
         if policy == FailPolicy::LastGood
             && let Some(prev) = previous.filter(|p| !Arc::ptr_eq(p, &current))
         {
+            let again = Instant::now();
             let second = f(&prev);
+            self.observe(&prev, &second, again);
             if second.is_ok() {
                 return Ok(SlotCall {
                     result: second,
@@ -254,6 +257,27 @@ impl<W: World> Slot<W> {
             quarantined,
             duration_us: started.elapsed().as_micros() as u64,
         })
+    }
+
+    fn observe<T>(&self, act: &Activation<W>, result: &Result<T, PluginError>, started: Instant) {
+        let m = crate::metrics::metrics();
+        let p = act.plugin().id();
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(e) => match e.outcome() {
+                CallOutcome::Ok => "ok",
+                CallOutcome::Error => "error",
+                CallOutcome::Trap => "trap",
+                CallOutcome::Timeout => "timeout",
+                CallOutcome::Invalid => "invalid",
+            },
+        };
+        m.plugin_calls
+            .with_label_values(&[self.name.as_str(), &p.id, &p.version, outcome])
+            .inc();
+        m.plugin_duration
+            .with_label_values(&[self.name.as_str(), &p.id])
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// Take `act` out of service, if it is still the current version.

@@ -241,7 +241,13 @@ impl Store for SledStore {
     }
 
     fn make_durable(&self) -> Result<(), StoreError> {
-        self.commit.wait_durable(&self.db)
+        let started = std::time::Instant::now();
+        let r = self.commit.wait_durable(&self.db);
+        crate::metrics::metrics()
+            .store_write_duration
+            .with_label_values(&["sled"])
+            .observe(started.elapsed().as_secs_f64());
+        r
     }
 
     fn generate_id(&self) -> Result<u64, StoreError> {
