@@ -143,7 +143,7 @@ function parseConfig(json) {
   try {
     raw = JSON.parse(json);
   } catch (e) {
-    throw `configuration is not JSON: ${e}`;
+    throw `not JSON: ${e}`;
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw 'the configuration must be a JSON object';
@@ -264,7 +264,11 @@ function check(draft) {
 /** The exported `switchboard:rules/compliance` interface. */
 export const compliance = {
   configure(json) {
-    config = parseConfig(json);
+    try {
+      config = parseConfig(json);
+    } catch (e) {
+      throw `invalid configuration: ${e}`;
+    }
     log(
       'info',
       `js-compliance configured: ${config.banned.length} banned, ${config.discouraged.length} discouraged phrases`,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run an example plugin's fixtures against its built component.
 
-    run_fixtures.py COMPONENT.wasm MANIFEST.json FIXTURE.json... [--bench N]
+    run_fixtures.py COMPONENT.wasm MANIFEST.json FIXTURE.json...
+                    [--bench N] [--probe-memory] [--wasi]
 
 A stand-in for the host's own integration test, so the examples can be
 checked without compiling the host: it loads the component with wasmtime-py
@@ -9,6 +10,8 @@ checked without compiling the host: it loads the component with wasmtime-py
 component that imports WASI fails here), applies the host's per-store limits
 (`memory_mib` from the manifest, 20,000 table elements), calls `configure`
 and the fixture's function, and compares the result with `expected`.
+`--wasi` links WASI preview 2 too (no files, env or network; stderr goes to
+the plugin log), for debug builds that print.
 
 Fixture JSON uses exactly the serde format of the host's WIT bindings
 (host/src/plugins/bindings.rs: wasmtime `bindgen!` types with
@@ -134,8 +137,9 @@ def from_wasm(ty, v):
 
 
 class Plugin:
-    def __init__(self, wasm_path, manifest, cache_dir):
+    def __init__(self, wasm_path, manifest, cache_dir, wasi=False):
         self.manifest = manifest
+        self.wasi = wasi
         self.kind = manifest["kind"]
         self.iface = "switchboard:rules/%s@%s" % (self.kind, WIT)
         cfg = wasmtime.Config()
@@ -144,7 +148,11 @@ class Plugin:
         wasm = open(wasm_path, "rb").read()
         digest = hashlib.sha256(wasm).hexdigest()
         os.makedirs(cache_dir, exist_ok=True)
-        cached = os.path.join(cache_dir, "%s-%s.cwasm" % (digest[:16], wasmtime.__name__))
+        from importlib.metadata import version
+
+        # Keyed by component digest and wasmtime version: an artifact only
+        # loads in the engine build that wrote it.
+        cached = os.path.join(cache_dir, "%s-wasmtime-%s.cwasm" % (digest[:16], version("wasmtime")))
         t = time.perf_counter()
         if os.path.exists(cached):
             self.component = wc.Component.deserialize_file(self.engine, cached)
@@ -157,6 +165,8 @@ class Plugin:
         self.compile_ms = (time.perf_counter() - t) * 1000
         print("  %s %s in %.0f ms (%d bytes)" % (how, os.path.basename(wasm_path), self.compile_ms, len(wasm)))
         self.linker = wc.Linker(self.engine)
+        if wasi:
+            self.linker.add_wasip2()
         self.logs = []
         with self.linker.root() as root:
             with root.add_instance("switchboard:rules/log@%s" % WIT) as log:
@@ -167,6 +177,10 @@ class Plugin:
 
     def instantiate(self, config_json, memory_mib=None):
         store = wasmtime.Store(self.engine)
+        if self.wasi:
+            cfg = wasmtime.WasiConfig()
+            cfg.stderr_custom = lambda data: self.logs.append("stderr: " + bytes(data).decode("utf-8", "replace").rstrip())
+            store.set_wasi(cfg)
         mib = memory_mib or self.manifest.get("limits", {}).get("memory_mib", 32)
         store.set_limits(memory_size=mib << 20, table_elements=HOST_TABLE_ELEMENTS)
         store.set_epoch_deadline(1 << 40)
@@ -211,10 +225,13 @@ def main(argv):
     probe = "--probe-memory" in argv
     if probe:
         argv.remove("--probe-memory")
+    wasi = "--wasi" in argv
+    if wasi:
+        argv.remove("--wasi")
     wasm_path, manifest_path, *fixtures = argv
     manifest = json.load(open(manifest_path))
     cache_dir = os.environ.get("FIXTURE_CACHE", os.path.join(os.path.dirname(os.path.abspath(wasm_path)), ".fixture-cache"))
-    plugin = Plugin(wasm_path, manifest, cache_dir)
+    plugin = Plugin(wasm_path, manifest, cache_dir, wasi)
     default = json.dumps(manifest["default_config"])
     passed = failed = 0
     instances = {}
