@@ -207,15 +207,52 @@ impl AuditLog {
         Ok(records.remove(0))
     }
 
-    /// Append `entries` and apply `writes` in one atomic commit: after a
-    /// crash, either the records and the state they describe are both there
-    /// or neither is. Not yet durable: call `Store::make_durable`.
+    /// Append `entries`, then apply `writes` (in that order: after a
+    /// crash, a state change is never there without the records of the
+    /// decisions behind it). Not yet durable: call `Store::make_durable`.
     pub fn commit(
         &self,
         entries: Vec<AuditEntry>,
-        mut writes: Writes,
+        writes: Writes,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let records = if entries.is_empty() {
+            Vec::new()
+        } else {
+            // Records go to the store in chain order, so a crash leaves a
+            // chain without gaps.
+            let mut head = self.head.lock();
+            let (records, audit_writes, new_head) = self.chain(&head, entries)?;
+            self.store.commit(audit_writes)?;
+            *head = new_head;
+            records
+        };
+        self.store.commit(writes)?;
+        Ok(records)
+    }
+
+    /// Append `entries` and apply `writes` all or nothing, also across a
+    /// crash (for rare changes such as a fired timer and its decision).
+    pub fn commit_atomic(
+        &self,
+        entries: Vec<AuditEntry>,
+        writes: Writes,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let mut head = self.head.lock();
+        let (records, mut all, new_head) = self.chain(&head, entries)?;
+        all.0.extend(writes.0);
+        self.store.commit_atomic(all)?;
+        *head = new_head;
+        Ok(records)
+    }
+
+    /// The records for `entries` after `head`, their writes, and the new head.
+    #[allow(clippy::type_complexity)]
+    fn chain(
+        &self,
+        head: &(u64, String),
+        entries: Vec<AuditEntry>,
+    ) -> Result<(Vec<AuditRecord>, Writes, (u64, String)), StoreError> {
+        let mut writes = Writes::default();
         let (mut seq, mut prev) = head.clone();
         let mut records = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -240,9 +277,7 @@ impl AuditLog {
             writes.put(BY_TIME, tk, Vec::new());
             records.push(record);
         }
-        self.store.commit(writes)?;
-        *head = (seq, prev);
-        Ok(records)
+        Ok((records, writes, (seq, prev)))
     }
 
     /// The last sequence number written.

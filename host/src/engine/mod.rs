@@ -828,7 +828,6 @@ impl Engine {
     /// Fire one timer: its decision and its removal in one commit.
     fn fire(&self, key: Vec<u8>, timer: Timer, now: i64) -> Result<bool, EngineError> {
         let mut r = reactions::Reaction::default();
-        r.writes.remove(timers::TIMERS, key);
         let mut rematch = false;
         let guard = self.updates.lock();
         let contact = self.contact(&timer.contact_id)?;
@@ -882,7 +881,10 @@ impl Engine {
                 changed = Some(c);
             }
         }
-        self.audit.commit(r.audit, r.writes)?;
+        // The timer goes in the same all-or-nothing commit as its decision:
+        // delivered exactly once, across crashes and restarts.
+        r.writes.remove(timers::TIMERS, key);
+        self.audit.commit_atomic(r.audit, r.writes)?;
         self.aggregates.write().apply(&r.kpi);
         drop(guard);
         self.store.make_durable()?;

@@ -1,5 +1,5 @@
 //! Durable storage behind the [`Store`] trait: named keyspaces of ordered
-//! byte keys, atomic multi-keyspace commits, and "make what I wrote
+//! byte keys, ordered multi-keyspace commits, and "make what I wrote
 //! durable". The embedded default is sled ([`SledStore`]); an acknowledged
 //! write is on disk. Many concurrent writers share one fsync through group
 //! commit ([`GroupCommit`]), so durability does not cost one flush per
@@ -14,12 +14,10 @@ use std::sync::Arc;
 pub use group_commit::{Durability, GroupCommit};
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 const META_TREE: &str = "meta";
 const VERSION_KEY: &[u8] = b"format_version";
-/// The one tree holding every keyspace.
-const DATA_TREE: &str = "data";
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +44,8 @@ pub struct Write {
     pub value: Option<Vec<u8>>,
 }
 
-/// Writes applied together: after a crash either all of them are there or
-/// none is.
+/// Writes applied together, in order: after a crash a prefix of them (on a
+/// transactional backend: all or none) is there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Writes(pub Vec<Write>);
 
@@ -95,9 +93,17 @@ pub trait Store: Send + Sync + 'static {
         reverse: bool,
     ) -> Scan<'_>;
 
-    /// Apply `writes` atomically (visible at once; durable after
-    /// [`Store::make_durable`]).
+    /// Apply `writes`, in order (durable after [`Store::make_durable`]).
+    /// After a crash, a prefix of a commit's writes survives (a
+    /// transactional backend makes it all or nothing): put the write that
+    /// makes a change take effect last.
     fn commit(&self, writes: Writes) -> Result<(), StoreError>;
+
+    /// Apply `writes` all or nothing, also across a crash. Slower than
+    /// [`Store::commit`] (sled serializes it against every writer): for
+    /// rare changes that must not be half done, such as a fired timer and
+    /// the decision it caused.
+    fn commit_atomic(&self, writes: Writes) -> Result<(), StoreError>;
 
     /// Block until every write this thread committed is on disk. Writers
     /// that call this at the same time share one flush.
@@ -136,14 +142,19 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The embedded store: a sled database with a format version and group
-/// commit. Every keyspace lives in one sled tree under the prefix
-/// `keyspace 0x00`, so a commit touching several keyspaces is one sled
-/// batch: atomic after a crash, without the cost of a multi-tree
-/// transaction (which serializes every writer behind a global lock).
+/// commit, one sled tree per keyspace.
+///
+/// A commit's writes are applied in order, key by key. sled recovers a
+/// prefix of its log after a crash, so a commit interrupted by a crash
+/// leaves a prefix of its writes: callers put the write that makes a change
+/// take effect last (a fired timer's removal comes after the decision it
+/// caused). sled's atomic batches and multi-tree transactions would give
+/// all-or-nothing, but both take a global write lock that serializes every
+/// writer; it cut ingest throughput by more than half (docs/benchmarks.md).
 #[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
-    data: sled::Tree,
+    trees: Arc<parking_lot::RwLock<std::collections::HashMap<&'static str, sled::Tree>>>,
     commit: Arc<GroupCommit>,
 }
 
@@ -151,14 +162,6 @@ impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore").finish_non_exhaustive()
     }
-}
-
-fn prefixed(space: &str, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(space.len() + 1 + key.len());
-    k.extend_from_slice(space.as_bytes());
-    k.push(0);
-    k.extend_from_slice(key);
-    k
 }
 
 impl SledStore {
@@ -186,16 +189,25 @@ impl SledStore {
             }
         }
         Ok(Self {
-            data: db.open_tree(DATA_TREE)?,
             db,
+            trees: Default::default(),
             commit: Arc::new(GroupCommit::new(durability)),
         })
+    }
+
+    fn space(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
+        if let Some(t) = self.trees.read().get(name) {
+            return Ok(t.clone());
+        }
+        let tree = self.db.open_tree(name)?;
+        self.trees.write().insert(name, tree.clone());
+        Ok(tree)
     }
 }
 
 impl Store for SledStore {
     fn get(&self, space: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.data.get(prefixed(space, key))?.map(|v| v.to_vec()))
+        Ok(self.space(space)?.get(key)?.map(|v| v.to_vec()))
     }
 
     fn scan(
@@ -204,21 +216,13 @@ impl Store for SledStore {
         range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         reverse: bool,
     ) -> Scan<'_> {
-        let map_bound = |b: Bound<Vec<u8>>, end: bool| match b {
-            Bound::Included(k) => Bound::Included(prefixed(space, &k)),
-            Bound::Excluded(k) => Bound::Excluded(prefixed(space, &k)),
-            Bound::Unbounded if end => {
-                let mut k = space.as_bytes().to_vec();
-                k.push(1);
-                Bound::Excluded(k)
-            }
-            Bound::Unbounded => Bound::Included(prefixed(space, &[])),
+        let tree = match self.space(space) {
+            Ok(t) => t,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
         };
-        let range = (map_bound(range.0, false), map_bound(range.1, true));
-        let skip = space.len() + 1;
-        let iter = self.data.range(range);
-        let map = move |kv: sled::Result<(sled::IVec, sled::IVec)>| {
-            kv.map(|(k, v)| (k[skip..].to_vec(), v.to_vec()))
+        let iter = tree.range(range);
+        let map = |kv: sled::Result<(sled::IVec, sled::IVec)>| {
+            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(StoreError::from)
         };
         if reverse {
@@ -229,15 +233,48 @@ impl Store for SledStore {
     }
 
     fn commit(&self, writes: Writes) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         for w in writes.0 {
-            let key = prefixed(w.space, &w.key);
+            let tree = self.space(w.space)?;
             match w.value {
-                Some(v) => batch.insert(key, v),
-                None => batch.remove(key),
+                Some(v) => drop(tree.insert(w.key, v)?),
+                None => drop(tree.remove(w.key)?),
             }
         }
-        Ok(self.data.apply_batch(batch)?)
+        Ok(())
+    }
+
+    fn commit_atomic(&self, writes: Writes) -> Result<(), StoreError> {
+        use sled::Transactional as _;
+        let mut batches: Vec<(&'static str, sled::Batch)> = Vec::new();
+        for w in writes.0 {
+            let i = match batches.iter().position(|(s, _)| *s == w.space) {
+                Some(i) => i,
+                None => {
+                    batches.push((w.space, sled::Batch::default()));
+                    batches.len() - 1
+                }
+            };
+            match w.value {
+                Some(v) => batches[i].1.insert(w.key, v),
+                None => batches[i].1.remove(w.key),
+            }
+        }
+        let trees = batches
+            .iter()
+            .map(|(s, _)| self.space(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        trees
+            .as_slice()
+            .transaction(|txs| {
+                for (tx, (_, batch)) in txs.iter().zip(&batches) {
+                    tx.apply_batch(batch)?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(e) => e,
+                sled::transaction::TransactionError::Storage(e) => e.into(),
+            })
     }
 
     fn make_durable(&self) -> Result<(), StoreError> {
