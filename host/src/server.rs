@@ -248,7 +248,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/v1/contacts", post(create_contact))
+        .route("/v1/contacts", post(create_contact).get(list_contacts))
         .route("/v1/contacts/{id}", get(get_contact))
         .route(
             "/v1/contacts/{id}/events",
@@ -259,6 +259,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents/{id}/status", post(set_status))
         .route("/v1/queues", get(list_queues))
         .route("/v1/queues/{name}", put(put_queue))
+        .route("/v1/queues/{name}/stats", get(queue_stats))
         .route("/v1/notifications", get(notifications))
         .route("/v1/kpis/measures", get(measures))
         .route("/v1/kpis/query", post(kpi_query))
@@ -387,6 +388,56 @@ async fn create_contact(
     let engine = state.engine.clone();
     let got = blocking(move || engine.ingest(new)).await?;
     Ok((StatusCode::CREATED, Json(got)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactParams {
+    state: Option<crate::domain::ContactState>,
+    queue: Option<String>,
+    channel: Option<crate::domain::Channel>,
+    customer: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ContactParams>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadContacts)?;
+    let Query(p) = query?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = crate::engine::ContactFilter {
+        state: p.state,
+        queue: p.queue,
+        channel: p.channel,
+        customer: p.customer,
+        from: p.from,
+        to: p.to,
+        after: p.after,
+    };
+    let engine = state.engine.clone();
+    let contacts = blocking(move || engine.list_contacts(&filter, limit)).await?;
+    let next = (contacts.len() == limit)
+        .then(|| contacts.last().map(|c| c.id.clone()))
+        .flatten();
+    Ok(Json(
+        serde_json::json!({ "contacts": contacts, "next_after": next }),
+    ))
+}
+
+async fn queue_stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<crate::engine::QueueStats>> {
+    caller.require(Action::ReadFloor)?;
+    let engine = state.engine.clone();
+    Ok(Json(blocking(move || engine.queue_stats(&name)).await?))
 }
 
 async fn get_contact(

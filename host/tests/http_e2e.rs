@@ -134,12 +134,38 @@ fn a_contact_posted_over_http_is_routed_offered_escalated_and_audited() {
     assert_eq!(series["points"][0]["group"]["queue"], "billing");
     assert_eq!(series["points"][0]["value"], 1.0);
 
+    // Lists with filters and a cursor; live queue figures.
+    let (_, second) = server.post("/v1/contacts", &contact("cust-10", "hello", "technical"));
+    let second_id = second["contact"]["id"].as_str().unwrap().to_owned();
+    let (status, page) = server.get("/v1/contacts?limit=1");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["contacts"][0]["id"], id.as_str());
+    let next = page["next_after"].as_str().unwrap().to_owned();
+    let (_, page) = server.get(&format!("/v1/contacts?limit=1&after={next}"));
+    assert_eq!(page["contacts"][0]["id"], second_id.as_str());
+    let (_, queued) = server.get("/v1/contacts?state=queued&channel=chat");
+    let ids: Vec<&str> = queued["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second_id.as_str()], "the first one is assigned");
+    let (_, mine) = server.get("/v1/contacts?customer=cust-9");
+    assert_eq!(mine["contacts"].as_array().unwrap().len(), 1);
+    assert_eq!(server.get("/v1/contacts?state=sleeping").0, 400);
+    let (status, stats) = server.get("/v1/queues/billing/stats");
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["waiting"], 0);
+    assert_eq!(stats["service_level_today"], 1.0, "answered at once");
+    assert_eq!(server.get("/v1/queues/nope/stats").0, 404);
+
     // Prometheus metrics, without a token (scrapers on the internal network).
     let (status, text) = request(server.addr, "GET", "/metrics", None, None).unwrap();
     assert_eq!(status, 200);
     let text = text.as_str().unwrap().to_owned();
     for needle in [
-        "switchboard_http_requests_total{method=\"POST\",route=\"/v1/contacts\",status=\"201\"} 1",
+        "switchboard_http_requests_total{method=\"POST\",route=\"/v1/contacts\",status=\"201\"} 2",
         "switchboard_plugin_calls_total{outcome=\"ok\",plugin=\"skill-routing\",slot=\"routing\"",
         "switchboard_plugin_call_duration_seconds_bucket",
         "switchboard_store_durable_write_duration_seconds_count",

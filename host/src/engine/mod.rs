@@ -181,6 +181,50 @@ struct DecisionRecord<'a> {
     queue: &'a str,
 }
 
+/// Which contacts [`Engine::list_contacts`] returns; every given field
+/// must match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactFilter {
+    pub state: Option<ContactState>,
+    pub queue: Option<String>,
+    pub channel: Option<Channel>,
+    pub customer: Option<String>,
+    /// Created at or after (ms since the epoch).
+    pub from: Option<i64>,
+    /// Created before.
+    pub to: Option<i64>,
+    /// Cursor: the last id of the previous page.
+    pub after: Option<String>,
+}
+
+impl ContactFilter {
+    fn matches(&self, c: &ContactRecord) -> bool {
+        self.state.is_none_or(|s| c.state == s)
+            && self
+                .queue
+                .as_ref()
+                .is_none_or(|q| &c.requirements.queue == q)
+            && self.channel.is_none_or(|ch| c.channel == ch)
+            && self.customer.as_ref().is_none_or(|cu| &c.customer_id == cu)
+            && self.from.is_none_or(|f| c.created_at >= f)
+            && self.to.is_none_or(|t| c.created_at < t)
+    }
+}
+
+/// A queue's live figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueStats {
+    pub queue: Queue,
+    pub waiting: u32,
+    pub oldest_wait_secs: u32,
+    /// Agents with a free seat who qualify for the oldest waiting contact.
+    pub available_agents: u32,
+    /// Share answered within the threshold today (`None` before the first
+    /// answered or abandoned contact, or without a `service_level` KPI).
+    pub service_level_today: Option<f64>,
+}
+
 /// What routing came to, with its audit entries.
 struct Routed {
     decided_by: DecidedBy,
@@ -526,6 +570,78 @@ impl Engine {
             None => Ok(None),
             Some(bytes) => Ok(Some(decode(&bytes, "contact")?)),
         }
+    }
+
+    /// Contacts matching `filter`, in creation order, after the contact id
+    /// `filter.after` (a cursor), at most `limit`.
+    pub fn list_contacts(
+        &self,
+        filter: &ContactFilter,
+        limit: usize,
+    ) -> Result<Vec<ContactRecord>, EngineError> {
+        let start = match &filter.after {
+            Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for kv in self.store.scan(CONTACTS, (start, Bound::Unbounded), false) {
+            let c: ContactRecord = decode(&kv?.1, "contact")?;
+            if filter.matches(&c) {
+                out.push(c);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Queue `name` now: waiting contacts, oldest wait, agents able to take
+    /// one, and today's service level (from the `service_level` KPI, when a
+    /// KPI definition declares it).
+    pub fn queue_stats(&self, name: &str) -> Result<QueueStats, EngineError> {
+        let now = (self.clock)();
+        let queue = self
+            .floor
+            .lock()
+            .queues
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("queue {name}")))?;
+        let status = self
+            .floor
+            .lock()
+            .queue_status(name, now)
+            .unwrap_or(wit::QueueStatus {
+                name: name.to_owned(),
+                waiting: 0,
+                oldest_wait_secs: 0,
+                available_agents: 0,
+                service_level: None,
+            });
+        let day_start = now.div_euclid(86_400_000) * 86_400_000;
+        let to = (now.div_euclid(kpi::BUCKET_MS) + 1) * kpi::BUCKET_MS;
+        let service_level = self
+            .aggregates
+            .read()
+            .query(&KpiQuery {
+                measure: "service_level".into(),
+                slot: None,
+                from: day_start,
+                to,
+                bucket_ms: to - day_start,
+                group_by: Vec::new(),
+                filter: [("queue".to_owned(), name.to_owned())].into(),
+            })
+            .ok()
+            .and_then(|s| s.points.first().and_then(|p| p.value));
+        Ok(QueueStats {
+            queue,
+            waiting: status.waiting,
+            oldest_wait_secs: status.oldest_wait_secs,
+            available_agents: status.available_agents,
+            service_level_today: service_level,
+        })
     }
 
     /// The history summary plugins see for contact `c` at `now`.
