@@ -279,7 +279,7 @@ impl Registry {
             )));
         }
         let config = config.unwrap_or_else(|| plugin.manifest().default_config.clone());
-        self.install(slot, &plugin, config.clone())?;
+        self.install(slot, &plugin, config.clone(), true)?;
         let swap_us = started.elapsed().as_micros() as u64;
         let now = self.engine.now();
         let info = SlotInfo {
@@ -315,7 +315,7 @@ impl Registry {
             )));
         };
         let plugin = self.plugin(&previous.plugin, &previous.version)?;
-        self.install(slot, &plugin, previous.config.clone())?;
+        self.install(slot, &plugin, previous.config.clone(), false)?;
         let swap_us = started.elapsed().as_micros() as u64;
         let info = SlotInfo {
             slot: slot.to_owned(),
@@ -412,7 +412,7 @@ impl Registry {
             // Previous first, so the engine keeps it for last-good.
             for v in [&s.previous, &s.current].into_iter().flatten() {
                 let plugin = self.plugin(&v.plugin, &v.version)?;
-                self.install(&s.slot, &plugin, v.config.clone())?;
+                self.install(&s.slot, &plugin, v.config.clone(), false)?;
             }
             if s.current.is_none() {
                 self.deactivate_engine(&s.slot, s.kind);
@@ -431,40 +431,105 @@ impl Registry {
     }
 
     /// Activate in the engine (validates the config, warms one instance).
+    /// `watched`: a new version, rolled back on its own if it fails too
+    /// often early on.
     fn install(
         &self,
         slot: &str,
         plugin: &Arc<LoadedPlugin>,
         config: serde_json::Value,
+        watched: bool,
     ) -> Result<(), RegistryError> {
+        fn put<W: crate::plugins::World>(
+            s: &crate::engine::Slot<W>,
+            a: crate::plugins::Activation<W>,
+            watched: bool,
+        ) {
+            if watched {
+                s.activate_watched(Arc::new(a));
+            } else {
+                s.activate(Arc::new(a));
+            }
+        }
         let err = |e: crate::plugins::PluginError| RegistryError::Invalid(e.to_string());
+        let e = &self.engine;
         match plugin.manifest().kind {
             PluginKind::Routing => {
                 let a = plugin
                     .activate::<RoutingPolicy>(Some(config))
                     .map_err(err)?;
-                self.engine.set_routing(Some(Arc::new(a)));
+                put(e.routing(), a, watched);
             }
             PluginKind::Escalation => {
                 let a = plugin
                     .activate::<EscalationRule>(Some(config))
                     .map_err(err)?;
-                self.engine.escalation().activate(slot, Arc::new(a));
+                put(&e.escalation().slot(slot), a, watched);
             }
             PluginKind::Compliance => {
                 let a = plugin
                     .activate::<ComplianceCheck>(Some(config))
                     .map_err(err)?;
-                self.engine.compliance().activate(slot, Arc::new(a));
+                put(&e.compliance().slot(slot), a, watched);
             }
             PluginKind::Kpi => {
                 let a = plugin
                     .activate::<KpiDefinition>(Some(config))
                     .map_err(err)?;
-                self.engine.activate_kpi(slot, Arc::new(a)).map_err(err)?;
+                e.register_measures(slot, &a).map_err(err)?;
+                put(&e.kpis().slot(slot), a, watched);
             }
         }
         Ok(())
+    }
+
+    /// Record the engine's automatic rollbacks (a new version that failed
+    /// too often) in the slots and the audit log. Returns the slots.
+    pub fn sync_auto_rollbacks(&self) -> Result<Vec<String>, RegistryError> {
+        fn take<W: crate::plugins::World>(
+            s: &crate::engine::Slot<W>,
+        ) -> Option<(String, serde_json::Value)> {
+            s.take_rollback().map(|rb| {
+                let id = |a: &crate::plugins::Activation<W>| {
+                    let p = a.plugin().id();
+                    serde_json::json!({"plugin": &*p.id, "version": &*p.version})
+                };
+                (
+                    s.name().to_owned(),
+                    serde_json::json!({
+                        "from": id(&rb.from), "to": id(&rb.to),
+                        "calls": rb.calls, "failures": rb.failures,
+                    }),
+                )
+            })
+        }
+        let e = &self.engine;
+        let mut found: Vec<(String, serde_json::Value)> = Vec::new();
+        found.extend(take(e.routing()));
+        found.extend(e.escalation().all().iter().filter_map(|s| take(s)));
+        found.extend(e.compliance().all().iter().filter_map(|s| take(s)));
+        found.extend(e.kpis().all().iter().filter_map(|s| take(s)));
+        let _guard = self.changes.lock();
+        let mut slots = Vec::new();
+        for (name, detail) in found {
+            let Some(info) = self.slot(&name)? else {
+                continue;
+            };
+            let info = SlotInfo {
+                current: info.previous,
+                previous: info.current,
+                ..info
+            };
+            let mut w = Writes::default();
+            w.put(SLOTS, info.slot.as_bytes(), encode(&info)?);
+            let mut data = serde_json::to_value(&info).unwrap_or_default();
+            data["rollback"] = detail;
+            let entry = self.entry("engine", "plugin.auto_rollback", &name, &data)?;
+            self.engine.audit().commit(vec![entry], w)?;
+            self.store().make_durable()?;
+            slots.push(name);
+        }
+        Ok(slots)
     }
 
     fn save(

@@ -814,8 +814,11 @@ async fn list_plugins(
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(Action::ReadPlugins)?;
     let registry = state.registry.clone();
-    let (versions, slots) =
-        registry_call(move || Ok((registry.versions()?, registry.slots()?))).await?;
+    let (versions, slots) = registry_call(move || {
+        registry.sync_auto_rollbacks()?;
+        Ok((registry.versions()?, registry.slots()?))
+    })
+    .await?;
     Ok(Json(
         serde_json::json!({ "versions": versions, "slots": slots }),
     ))
@@ -884,6 +887,7 @@ async fn list_slots(
     let registry = state.registry.clone();
     let engine = state.engine.clone();
     let slots = registry_call(move || {
+        registry.sync_auto_rollbacks()?;
         Ok(registry
             .slots()?
             .into_iter()
@@ -954,6 +958,23 @@ async fn deactivate_slot(
 
 /// Serve until Ctrl-C / SIGTERM, then finish in-flight requests.
 pub async fn run(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
+    // Record automatic rollbacks (a new version failing too often) within
+    // half a second, in the slots and the audit log.
+    let registry = state.registry.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let r = registry.clone();
+            match tokio::task::spawn_blocking(move || r.sync_auto_rollbacks()).await {
+                Ok(Ok(slots)) if !slots.is_empty() => {
+                    tracing::warn!(?slots, "automatic rollback recorded");
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "recording automatic rollbacks failed"),
+                _ => {}
+            }
+        }
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another server using that port? pick one with --listen"))?;

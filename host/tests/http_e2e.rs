@@ -592,3 +592,48 @@ fn hot_swapping_the_routing_policy_under_load_fails_no_request() {
         swaps_us[swaps_us.len() - 1]
     );
 }
+
+#[test]
+fn a_new_version_that_keeps_failing_is_rolled_back_automatically_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(switchboard::bundled::test_guests::MISBEHAVING).unwrap();
+    let server = Server::start(dir.path());
+    assert_eq!(
+        server
+            .post("/v1/plugins", &misbehaving_upload("2.0.0", &bytes))
+            .0,
+        201
+    );
+    let (status, _) = server.post(
+        "/v1/slots/routing/activate",
+        &json!({"plugin": "misbehaving", "version": "2.0.0"}),
+    );
+    assert_eq!(status, 200);
+    // The new version traps on every call: contacts are still routed (fail-open)...
+    for i in 0..5 {
+        let (status, got) = server.post(
+            "/v1/contacts",
+            &contact(&format!("c{i}"), "panic", "billing"),
+        );
+        assert_eq!(status, 201, "{got}");
+        assert_eq!(got["decided_by"]["by"], "fail_policy", "{got}");
+    }
+    // ...and after five failures out of five, the previous version is back.
+    let (_, got) = server.post("/v1/contacts", &contact("c6", "panic", "billing"));
+    assert_eq!(got["decided_by"]["plugin"], "skill-routing", "{got}");
+    let (_, slots) = server.get("/v1/slots");
+    let routing = slots["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slot"] == "routing")
+        .unwrap()
+        .clone();
+    assert_eq!(routing["current"]["plugin"], "skill-routing", "{routing}");
+    assert_eq!(routing["previous"]["plugin"], "misbehaving");
+    let (_, audit) = server.get("/v1/audit?kind=plugin.auto_rollback");
+    let record = &audit["records"][0]["entry"];
+    assert_eq!(record["actor"], "engine");
+    assert_eq!(record["data"]["rollback"]["failures"], 5, "{record}");
+    assert_eq!(record["data"]["rollback"]["from"]["version"], "2.0.0");
+}

@@ -20,7 +20,9 @@ pub use drafts::{DraftCheck, SlotFinding};
 pub use events::{ContactEvent, EventKind, RecordedEvent};
 pub use kpi::{Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
 pub use reactions::{Complaint, DeadlineClock, Notification};
-pub use slots::{DEFAULT_QUARANTINE_AFTER, Quarantined, Slot, SlotMap, Unserved};
+pub use slots::{
+    AutoRollback, DEFAULT_QUARANTINE_AFTER, Quarantined, RolledBack, Slot, SlotMap, Unserved,
+};
 pub use timers::{Timer, TimerKind};
 
 use std::ops::Bound;
@@ -497,6 +499,18 @@ impl Engine {
         name: &str,
         activation: Arc<Activation<KpiDefinition>>,
     ) -> Result<Vec<MeasureInfo>, crate::plugins::PluginError> {
+        let measures = self.register_measures(name, &activation)?;
+        self.kpis.activate(name, activation);
+        Ok(measures)
+    }
+
+    /// Ask a KPI definition for its measures and register them for slot
+    /// `name` (before activating it there).
+    pub fn register_measures(
+        &self,
+        name: &str,
+        activation: &Activation<KpiDefinition>,
+    ) -> Result<Vec<MeasureInfo>, crate::plugins::PluginError> {
         let measures: Vec<MeasureInfo> = activation
             .measures()?
             .into_iter()
@@ -516,7 +530,6 @@ impl Engine {
                     .insert((name.to_owned(), m.name.clone()), m.clone());
             }
         }
-        self.kpis.activate(name, activation);
         Ok(measures)
     }
 

@@ -15,12 +15,43 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
 
 use crate::plugins::{Activation, CallOutcome, FailPolicy, PluginError, World};
 
 /// Consecutive failures after which a version is quarantined, by default.
 pub const DEFAULT_QUARANTINE_AFTER: u32 = 5;
+
+/// When a newly activated version is rolled back on its own: within its
+/// first `window_calls` calls, once it has made at least `min_calls`, if
+/// the share of failed calls (error, trap, timeout, invalid) reaches
+/// `max_failure_rate`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AutoRollback {
+    pub window_calls: u64,
+    pub min_calls: u64,
+    pub max_failure_rate: f64,
+}
+
+impl Default for AutoRollback {
+    fn default() -> Self {
+        Self {
+            window_calls: 200,
+            min_calls: 5,
+            max_failure_rate: 0.5,
+        }
+    }
+}
+
+/// A version the slot rolled back on its own.
+#[derive(Debug)]
+pub struct RolledBack<W: World> {
+    pub from: Arc<Activation<W>>,
+    pub to: Arc<Activation<W>>,
+    pub calls: u64,
+    pub failures: u64,
+}
 
 /// A version taken out of service after repeated failures.
 #[derive(Debug)]
@@ -55,6 +86,11 @@ pub struct Slot<W: World> {
     /// Failures in a row of the current version.
     failures: AtomicU32,
     quarantine_after: u32,
+    auto_rollback: AutoRollback,
+    /// The current version is new and watched for automatic rollback.
+    probation: std::sync::atomic::AtomicBool,
+    /// An automatic rollback the registry has not recorded yet.
+    pending: Mutex<Option<RolledBack<W>>>,
 }
 
 impl<W: World> std::fmt::Debug for Slot<W> {
@@ -127,7 +163,29 @@ impl<W: World> Slot<W> {
             }),
             failures: AtomicU32::new(0),
             quarantine_after: quarantine_after.max(1),
+            auto_rollback: AutoRollback::default(),
+            probation: std::sync::atomic::AtomicBool::new(false),
+            pending: Mutex::new(None),
         }
+    }
+
+    /// Use `policy` for automatic rollback.
+    pub fn with_auto_rollback(mut self, policy: AutoRollback) -> Self {
+        self.auto_rollback = policy;
+        self
+    }
+
+    /// Like [`Slot::activate`], and watch the new version: if it fails too
+    /// often early on, the slot rolls back to the version it replaced.
+    pub fn activate_watched(&self, activation: Arc<Activation<W>>) {
+        self.activate(activation);
+        let has_previous = self.state.read().previous.is_some();
+        self.probation.store(has_previous, Ordering::Relaxed);
+    }
+
+    /// Take the automatic rollback not yet recorded, if any.
+    pub fn take_rollback(&self) -> Option<RolledBack<W>> {
+        self.pending.lock().take()
     }
 
     pub fn name(&self) -> &str {
@@ -145,6 +203,7 @@ impl<W: World> Slot<W> {
         state.quarantined = None;
         state.current = Some(activation);
         self.failures.store(0, Ordering::Relaxed);
+        self.probation.store(false, Ordering::Relaxed);
     }
 
     /// Serve calls with the previous version again; returns it, or `None`
@@ -229,6 +288,7 @@ impl<W: World> Slot<W> {
             Err(e) => e,
         };
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        self.watch(&current);
         let quarantined = (failures >= self.quarantine_after)
             .then(|| self.quarantine(&current, &err, failures))
             .flatten();
@@ -280,6 +340,47 @@ impl<W: World> Slot<W> {
             .observe(started.elapsed().as_secs_f64());
     }
 
+    /// Roll a new version back when it fails too often early on.
+    fn watch(&self, act: &Arc<Activation<W>>) {
+        if !self.probation.load(Ordering::Relaxed) {
+            return;
+        }
+        let (calls, failures) = act.call_counts();
+        let p = self.auto_rollback;
+        if calls > p.window_calls {
+            self.probation.store(false, Ordering::Relaxed);
+            return;
+        }
+        if calls < p.min_calls || (failures as f64) < p.max_failure_rate * calls as f64 {
+            return;
+        }
+        let mut state = self.state.write();
+        if !state.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, act)) {
+            return;
+        }
+        let Some(previous) = state.previous.take() else {
+            return;
+        };
+        state.previous = state.current.take();
+        state.current = Some(previous.clone());
+        self.probation.store(false, Ordering::Relaxed);
+        self.failures.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            slot = %self.name,
+            from = %act.plugin().id(),
+            to = %previous.plugin().id(),
+            calls,
+            failures,
+            "new plugin version failed too often; rolled back automatically"
+        );
+        *self.pending.lock() = Some(RolledBack {
+            from: act.clone(),
+            to: previous,
+            calls,
+            failures,
+        });
+    }
+
     /// Take `act` out of service, if it is still the current version.
     fn quarantine(
         &self,
@@ -317,6 +418,7 @@ impl<W: World> Slot<W> {
 pub struct SlotMap<W: World> {
     slots: RwLock<BTreeMap<String, Arc<Slot<W>>>>,
     quarantine_after: u32,
+    auto_rollback: AutoRollback,
 }
 
 impl<W: World> SlotMap<W> {
@@ -324,19 +426,28 @@ impl<W: World> SlotMap<W> {
         Self {
             slots: RwLock::new(BTreeMap::new()),
             quarantine_after,
+            auto_rollback: AutoRollback::default(),
         }
     }
 
     /// Activate `activation` in slot `name`, creating the slot if needed.
     pub fn activate(&self, name: &str, activation: Arc<Activation<W>>) -> Arc<Slot<W>> {
-        let slot = self
-            .slots
-            .write()
-            .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Slot::new(name, self.quarantine_after)))
-            .clone();
+        let slot = self.slot(name);
         slot.activate(activation);
         slot
+    }
+
+    /// Slot `name`, created if needed.
+    pub fn slot(&self, name: &str) -> Arc<Slot<W>> {
+        self.slots
+            .write()
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                Arc::new(
+                    Slot::new(name, self.quarantine_after).with_auto_rollback(self.auto_rollback),
+                )
+            })
+            .clone()
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Slot<W>>> {

@@ -932,3 +932,52 @@ fn a_draft_goes_through_the_compliance_checks_with_findings_redaction_and_audit(
     let err = e.check_draft("c-nope", "a-1", "hi").unwrap_err();
     assert!(matches!(err, EngineError::NotFound(_)));
 }
+
+#[test]
+fn a_watched_version_is_kept_below_the_failure_rate_and_rolled_back_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    // No quarantine in the way: this is about the failure rate.
+    let e = Engine::with_quarantine(
+        Arc::new(SledStore::open(dir.path(), Durability::Group).unwrap()),
+        FallbackQueues::default(),
+        100,
+    )
+    .unwrap();
+    e.set_routing(Some(skill_routing(rt)));
+    e.routing().activate_watched(misbehaving(rt, "fail-open"));
+    let route = |text: &str| {
+        e.ingest(new_contact(text, &["billing"]))
+            .unwrap()
+            .decided_by
+    };
+    // 6 good calls, then 4 failures: 4 of 10 is under the 50 % threshold.
+    for _ in 0..6 {
+        assert!(matches!(route("hello"), DecidedBy::Plugin { .. }));
+    }
+    for _ in 0..4 {
+        assert!(matches!(route("panic"), DecidedBy::FailPolicy { .. }));
+    }
+    assert_eq!(
+        &*e.routing().current().unwrap().plugin().id().id,
+        "misbehaving",
+        "held"
+    );
+    assert!(e.routing().take_rollback().is_none());
+    // Two more: 6 of 12 reaches it, and skill-routing is back.
+    route("panic");
+    route("panic");
+    assert_eq!(
+        &*e.routing().current().unwrap().plugin().id().id,
+        "skill-routing"
+    );
+    let rb = e
+        .routing()
+        .take_rollback()
+        .expect("recorded for the registry");
+    assert_eq!((rb.calls, rb.failures), (12, 6));
+    let DecidedBy::Plugin { plugin, .. } = route("panic") else {
+        panic!("the previous version answers")
+    };
+    assert_eq!(plugin, "skill-routing");
+}
