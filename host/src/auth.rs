@@ -59,6 +59,8 @@ pub enum Action {
     ReadPlugins,
     /// Read and verify the audit log.
     ReadAudit,
+    /// Approve or reject drafts waiting for a supervisor.
+    ApproveDrafts,
     /// Create and revoke tokens.
     ManageTokens,
 }
@@ -71,7 +73,13 @@ impl Role {
             Role::Admin => true,
             Role::Operator => matches!(
                 action,
-                ReadContacts | ManageFloor | ReadFloor | ActivatePlugins | ReadPlugins | ReadAudit
+                ReadContacts
+                    | ManageFloor
+                    | ReadFloor
+                    | ActivatePlugins
+                    | ReadPlugins
+                    | ReadAudit
+                    | ApproveDrafts
             ),
             Role::Partner => matches!(action, UploadPlugins | ReadPlugins),
             Role::Agent => matches!(action, WriteContacts | ReadContacts | ReadFloor),

@@ -254,6 +254,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/contacts/{id}/events",
             get(list_events).post(post_event),
         )
+        .route("/v1/contacts/{id}/drafts", post(submit_draft))
+        .route("/v1/drafts", get(list_drafts))
+        .route("/v1/drafts/{id}", get(get_draft))
+        .route("/v1/drafts/{id}/approve", post(approve_draft))
+        .route("/v1/drafts/{id}/reject", post(reject_draft))
         .route("/v1/agents", get(list_agents))
         .route("/v1/agents/{id}", put(put_agent))
         .route("/v1/agents/{id}/status", post(set_status))
@@ -438,6 +443,112 @@ async fn queue_stats(
     caller.require(Action::ReadFloor)?;
     let engine = state.engine.clone();
     Ok(Json(blocking(move || engine.queue_stats(&name)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DraftBody {
+    agent_id: String,
+    text: String,
+}
+
+async fn submit_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<DraftBody>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Action::WriteContacts)?;
+    let Json(body) = body?;
+    let engine = state.engine.clone();
+    let d = blocking(move || engine.submit_draft(&id, &body.agent_id, &body.text)).await?;
+    Ok((StatusCode::CREATED, Json(d)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DraftParams {
+    state: Option<crate::engine::DraftState>,
+    agent: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_drafts(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<DraftParams>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Action::ReadContacts)?;
+    let Query(p) = query?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let engine = state.engine.clone();
+    let drafts =
+        blocking(move || engine.drafts(p.state, p.agent.as_deref(), p.after.as_deref(), limit))
+            .await?;
+    let next = (drafts.len() == limit)
+        .then(|| drafts.last().map(|d| d.id.clone()))
+        .flatten();
+    Ok(Json(
+        serde_json::json!({ "drafts": drafts, "next_after": next }),
+    ))
+}
+
+async fn get_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::engine::DraftRecord>> {
+    caller.require(Action::ReadContacts)?;
+    let engine = state.engine.clone();
+    let d = blocking(move || {
+        engine
+            .draft(&id)?
+            .ok_or_else(|| EngineError::NotFound(format!("draft {id}")))
+    })
+    .await?;
+    Ok(Json(d))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+async fn decide(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    approve: bool,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> ApiResult<Json<crate::engine::DraftRecord>> {
+    caller.require(Action::ApproveDrafts)?;
+    let Json(body) = body?;
+    let engine = state.engine.clone();
+    let actor = caller.actor();
+    Ok(Json(
+        blocking(move || engine.decide_draft(&id, approve, body.comment, &actor)).await?,
+    ))
+}
+
+async fn approve_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> ApiResult<Json<crate::engine::DraftRecord>> {
+    decide(state, caller, id, true, body).await
+}
+
+async fn reject_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> ApiResult<Json<crate::engine::DraftRecord>> {
+    decide(state, caller, id, false, body).await
 }
 
 async fn get_contact(

@@ -637,3 +637,115 @@ fn a_new_version_that_keeps_failing_is_rolled_back_automatically_and_audited() {
     assert_eq!(record["data"]["rollback"]["failures"], 5, "{record}");
     assert_eq!(record["data"]["rollback"]["from"]["version"], "2.0.0");
 }
+
+#[test]
+fn drafts_go_through_compliance_and_supervisors_approve_or_reject_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (_, got) = server.post(
+        "/v1/contacts",
+        &contact("cust-1", "I will sue you", "legal"),
+    );
+    let id = got["contact"]["id"].as_str().unwrap().to_owned();
+    let submit = |text: &str| {
+        server.post(
+            &format!("/v1/contacts/{id}/drafts"),
+            &json!({"agent_id": "a-1", "text": text}),
+        )
+    };
+
+    // Each verdict puts the draft in its state.
+    let (status, d) = submit("Calm down, please.");
+    assert_eq!((status, d["state"].as_str()), (201, Some("blocked")), "{d}");
+    let (_, other) = server.post(
+        "/v1/contacts",
+        &contact("cust-2", "charged twice", "billing"),
+    );
+    let (_, d) = server.post(
+        &format!(
+            "/v1/contacts/{}/drafts",
+            other["contact"]["id"].as_str().unwrap()
+        ),
+        &json!({"agent_id": "a-1", "text": "Your card 4111 1111 1111 1111 is noted."}),
+    );
+    assert_eq!(d["state"], "needs_revision", "{d}");
+    assert!(
+        !d["check"]["redacted_text"]
+            .as_str()
+            .unwrap()
+            .contains("4111 1111")
+    );
+    let (_, d) = submit("We will look into your case.");
+    assert_eq!(d["state"], "pending_approval", "{d}");
+    let draft = d["id"].as_str().unwrap().to_owned();
+
+    // The supervisor's queue; a rejection needs a reason and goes back.
+    let (_, pending) = server.get("/v1/drafts?state=pending_approval");
+    assert_eq!(pending["drafts"].as_array().unwrap().len(), 1);
+    let (status, err) = server.post(&format!("/v1/drafts/{draft}/reject"), &json!({}));
+    assert_eq!(status, 422, "{err}");
+    let (status, d) = server.post(
+        &format!("/v1/drafts/{draft}/reject"),
+        &json!({"comment": "Do not promise anything on legal matters; offer a call back."}),
+    );
+    assert_eq!(
+        (status, d["state"].as_str()),
+        (200, Some("rejected")),
+        "{d}"
+    );
+    assert!(d["comment"].as_str().unwrap().contains("call back"));
+    let (_, mine) = server.get("/v1/drafts?agent=a-1&state=rejected");
+    assert_eq!(
+        mine["drafts"][0]["id"],
+        draft.as_str(),
+        "back with the agent"
+    );
+    let (status, _) = server.post(&format!("/v1/drafts/{draft}/approve"), &json!({}));
+    assert_eq!(status, 422, "no longer pending");
+
+    // The revised draft is approved by an operator; a viewer may not.
+    let (_, d) = submit("We will call you back today to discuss your case.");
+    let second = d["id"].as_str().unwrap().to_owned();
+    let (_, viewer) = server.post("/v1/tokens", &json!({"role": "viewer"}));
+    let (_, operator) = server.post("/v1/tokens", &json!({"role": "operator"}));
+    let path = format!("/v1/drafts/{second}/approve");
+    let (status, _) = request(
+        server.addr,
+        "POST",
+        &path,
+        Some("{}"),
+        viewer["token"].as_str(),
+    )
+    .unwrap();
+    assert_eq!(status, 403);
+    let (status, d) = request(
+        server.addr,
+        "POST",
+        &path,
+        Some("{}"),
+        operator["token"].as_str(),
+    )
+    .unwrap();
+    assert_eq!(
+        (status, d["state"].as_str()),
+        (200, Some("approved")),
+        "{d}"
+    );
+    assert_eq!(
+        d["final_text"],
+        "We will call you back today to discuss your case."
+    );
+    let (_, audit) = server.get(&format!("/v1/audit?subject={id}"));
+    let kinds: Vec<&str> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["entry"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"compliance.decision")
+            && kinds.contains(&"draft.reject")
+            && kinds.contains(&"draft.approve"),
+        "{kinds:?}"
+    );
+}

@@ -10,8 +10,47 @@ use serde::{Deserialize, Serialize};
 use crate::plugins::FailPolicy;
 use crate::plugins::compliance::{Draft, DraftContext, Finding, Severity, Verdict};
 
+use crate::audit::AuditEntry;
+use crate::store::{StoreError, Writes};
+
 use super::reactions::{Reaction, call_entries};
-use super::{Engine, EngineError, convert};
+use super::{Engine, EngineError, convert, decode, encode};
+
+const DRAFTS: &str = "drafts";
+
+/// Where a draft is in the review cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftState {
+    /// May be sent (`final_text`).
+    Approved,
+    /// Back to the agent: fix the findings and submit again.
+    NeedsRevision,
+    /// Waiting for a supervisor.
+    PendingApproval,
+    /// Rejected by a supervisor: back to the agent with the comment.
+    Rejected,
+    /// Must not be sent.
+    Blocked,
+}
+
+/// A submitted draft and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftRecord {
+    pub id: String,
+    pub contact_id: String,
+    pub agent_id: String,
+    pub text: String,
+    pub state: DraftState,
+    pub check: DraftCheck,
+    /// The text to send once approved (redacted when a check redacted it).
+    pub final_text: Option<String>,
+    pub submitted_at: i64,
+    pub decided_at: Option<i64>,
+    /// `compliance`, or the supervisor's `token:<id>`.
+    pub decided_by: Option<String>,
+    pub comment: Option<String>,
+}
 
 /// A finding, with the check that made it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,5 +180,154 @@ impl Engine {
         self.store.make_durable()?;
         out.audit = records.iter().map(|r| r.seq).collect();
         Ok(out)
+    }
+
+    /// An agent submits a draft: the compliance checks decide whether it is
+    /// approved, goes back for revision, waits for a supervisor, or is
+    /// blocked. The draft and its state are stored.
+    pub fn submit_draft(
+        &self,
+        contact_id: &str,
+        agent_id: &str,
+        text: &str,
+    ) -> Result<DraftRecord, EngineError> {
+        if agent_id.trim().is_empty() {
+            return Err(EngineError::Invalid(
+                "`agent_id` must not be empty: say which agent wrote the draft".into(),
+            ));
+        }
+        let check = self.check_draft(contact_id, agent_id, text)?;
+        let state = match check.verdict {
+            Verdict::Approve => DraftState::Approved,
+            Verdict::Revise => DraftState::NeedsRevision,
+            Verdict::NeedsApproval => DraftState::PendingApproval,
+            Verdict::Block => DraftState::Blocked,
+        };
+        let now = (self.clock)();
+        let approved = state == DraftState::Approved;
+        let draft = DraftRecord {
+            id: format!("d-{:012}", self.store.generate_id()?),
+            contact_id: contact_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            text: text.to_owned(),
+            state,
+            final_text: approved.then(|| {
+                check
+                    .redacted_text
+                    .clone()
+                    .unwrap_or_else(|| text.to_owned())
+            }),
+            check,
+            submitted_at: now,
+            decided_at: (state != DraftState::PendingApproval).then_some(now),
+            decided_by: (state != DraftState::PendingApproval).then(|| "compliance".to_owned()),
+            comment: None,
+        };
+        let mut w = Writes::default();
+        w.put(DRAFTS, draft.id.as_bytes(), encode(&draft)?);
+        self.store.commit(w)?;
+        self.store.make_durable()?;
+        Ok(draft)
+    }
+
+    /// A draft by id.
+    pub fn draft(&self, id: &str) -> Result<Option<DraftRecord>, EngineError> {
+        Ok(self
+            .store
+            .get(DRAFTS, id.as_bytes())?
+            .map(|v| decode(&v, "draft"))
+            .transpose()?)
+    }
+
+    /// Drafts in `state` (all when `None`), of `agent` (all when `None`),
+    /// oldest first, after id `after`, at most `limit`.
+    pub fn drafts(
+        &self,
+        state: Option<DraftState>,
+        agent: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DraftRecord>, EngineError> {
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(a.as_bytes().to_vec()),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for kv in self
+            .store
+            .scan(DRAFTS, (start, std::ops::Bound::Unbounded), false)
+        {
+            let d: DraftRecord = decode(&kv?.1, "draft")?;
+            if state.is_none_or(|s| d.state == s) && agent.is_none_or(|a| d.agent_id == a) {
+                out.push(d);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A supervisor approves or rejects a pending draft; a rejected draft
+    /// goes back to the agent with the comment. Audited with `actor`.
+    pub fn decide_draft(
+        &self,
+        id: &str,
+        approve: bool,
+        comment: Option<String>,
+        actor: &str,
+    ) -> Result<DraftRecord, EngineError> {
+        let _guard = self.updates.lock();
+        let mut d = self
+            .draft(id)?
+            .ok_or_else(|| EngineError::NotFound(format!("draft {id}")))?;
+        if d.state != DraftState::PendingApproval {
+            return Err(EngineError::Invalid(format!(
+                "draft {id} is {:?}, not pending approval: only pending drafts can be approved or rejected",
+                d.state
+            )));
+        }
+        if !approve && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+            return Err(EngineError::Invalid(
+                "a rejection needs a `comment` telling the agent what to change".into(),
+            ));
+        }
+        let now = (self.clock)();
+        d.state = if approve {
+            DraftState::Approved
+        } else {
+            DraftState::Rejected
+        };
+        if approve {
+            d.final_text = Some(
+                d.check
+                    .redacted_text
+                    .clone()
+                    .unwrap_or_else(|| d.text.clone()),
+            );
+        }
+        d.decided_at = Some(now);
+        d.decided_by = Some(actor.to_owned());
+        d.comment = comment;
+        let mut w = Writes::default();
+        w.put(DRAFTS, d.id.as_bytes(), encode(&d)?);
+        let entry = AuditEntry {
+            at: now,
+            actor: actor.to_owned(),
+            kind: if approve {
+                "draft.approve"
+            } else {
+                "draft.reject"
+            }
+            .into(),
+            subject: d.contact_id.clone(),
+            data: serde_json::value::to_raw_value(&serde_json::json!({
+                "draft": d.id, "agent": d.agent_id, "comment": d.comment,
+            }))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        };
+        self.audit.commit(vec![entry], w)?;
+        self.store.make_durable()?;
+        Ok(d)
     }
 }

@@ -16,7 +16,7 @@ mod reactions;
 mod slots;
 mod timers;
 
-pub use drafts::{DraftCheck, SlotFinding};
+pub use drafts::{DraftCheck, DraftRecord, DraftState, SlotFinding};
 pub use events::{ContactEvent, EventKind, RecordedEvent};
 pub use kpi::{Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
 pub use reactions::{Complaint, DeadlineClock, Notification};

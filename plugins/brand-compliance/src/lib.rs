@@ -28,6 +28,10 @@ pub struct Config {
     /// Return the draft with card numbers masked.
     #[serde(default = "default_true")]
     pub redact_card_numbers: bool,
+    /// Drafts about these topics (e.g. "legal", "refund") wait for a
+    /// supervisor's approval before they are sent.
+    #[serde(default)]
+    pub approval_topics: Vec<String>,
 }
 
 fn default_true() -> bool {
@@ -51,8 +55,11 @@ pub struct BrandCompliance {
     banned: Vec<(Vec<char>, String)>,
     discouraged: Vec<(Vec<char>, DiscouragedPhrase)>,
     redact_card_numbers: bool,
+    approval_topics: Vec<String>,
 }
 
+/// Rule id of the finding that a topic needs a supervisor's approval.
+pub const RULE_APPROVAL: &str = "approval-topic";
 /// Rule id of banned-phrase findings.
 pub const RULE_BANNED: &str = "banned-phrase";
 /// Rule id of discouraged-phrase findings.
@@ -85,6 +92,11 @@ impl ComplianceCheck for BrandCompliance {
             banned,
             discouraged,
             redact_card_numbers: config.redact_card_numbers,
+            approval_topics: config
+                .approval_topics
+                .iter()
+                .map(|t| t.trim().to_lowercase())
+                .collect(),
         })
     }
 
@@ -116,6 +128,22 @@ impl ComplianceCheck for BrandCompliance {
                     suggestion: Some(d.suggestion.clone()),
                 });
             }
+        }
+
+        if let Some(topic) = draft
+            .context
+            .topics
+            .iter()
+            .find(|t| self.approval_topics.contains(&t.to_lowercase()))
+        {
+            verdict = verdict.max(Verdict::NeedsApproval);
+            findings.push(Finding {
+                rule_id: RULE_APPROVAL.into(),
+                severity: Severity::Info,
+                message: format!("replies about \"{topic}\" need a supervisor's approval"),
+                span: None,
+                suggestion: None,
+            });
         }
 
         let chars: Vec<char> = draft.text.chars().collect();
@@ -442,6 +470,7 @@ mod tests {
             banned_phrases: vec![],
             discouraged_phrases: vec![],
             redact_card_numbers: false,
+            approval_topics: vec![],
         };
         let r = BrandCompliance::new(config)
             .unwrap()
@@ -458,6 +487,7 @@ mod tests {
             banned_phrases: vec!["secret".into()],
             discouraged_phrases: vec![],
             redact_card_numbers: true,
+            approval_topics: vec!["legal".into()],
         };
         let text = "İİ SECRET";
         let r = BrandCompliance::new(config)
@@ -493,5 +523,16 @@ mod tests {
                 .and_then(BrandCompliance::new)
                 .unwrap_err();
         assert_eq!(err, "phrases must not be empty");
+    }
+
+    #[test]
+    fn drafts_about_approval_topics_need_a_supervisor() {
+        let mut d = testing::draft("We will look into your case.");
+        d.context.topics = vec!["billing".into(), "Legal".into()];
+        let r = check().check(d.clone()).unwrap();
+        assert_eq!(r.verdict, Verdict::NeedsApproval);
+        assert_eq!(r.findings[0].rule_id, RULE_APPROVAL);
+        d.context.topics = vec!["billing".into()];
+        assert_eq!(check().check(d).unwrap().verdict, Verdict::Approve);
     }
 }
