@@ -265,6 +265,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/queues", get(list_queues))
         .route("/v1/queues/{name}", put(put_queue))
         .route("/v1/queues/{name}/stats", get(queue_stats))
+        .route("/v1/stream", get(stream))
         .route("/v1/notifications", get(notifications))
         .route("/v1/kpis/measures", get(measures))
         .route("/v1/kpis/query", post(kpi_query))
@@ -549,6 +550,55 @@ async fn reject_draft(
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> ApiResult<Json<crate::engine::DraftRecord>> {
     decide(state, caller, id, false, body).await
+}
+
+/// Server-Sent Events: `contact` events as contacts are created and
+/// change, and a `queues` snapshot (waiting, oldest wait, agents available,
+/// service level today per queue) every second.
+async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    caller.require(Action::ReadFloor)?;
+    let rx = state.engine.subscribe();
+    let tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let engine = state.engine.clone();
+    let events = futures_util::stream::unfold(
+        (rx, tick, engine),
+        |(mut rx, mut tick, engine)| async move {
+            let event = tokio::select! {
+                got = rx.recv() => match got {
+                    Ok(e) => Event::default()
+                        .event("contact")
+                        .json_data(&e)
+                        .unwrap_or_default(),
+                    Err(RecvError::Lagged(n)) => Event::default()
+                        .event("lagged")
+                        .data(format!("{n} events skipped; re-read the state you need")),
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = tick.tick() => {
+                    let queues: Vec<_> = engine
+                        .queues()
+                        .iter()
+                        .filter_map(|q| engine.queue_stats(&q.name).ok())
+                        .collect();
+                    Event::default()
+                        .event("queues")
+                        .json_data(&queues)
+                        .unwrap_or_default()
+                }
+            };
+            Some((Ok(event), (rx, tick, engine)))
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 async fn get_contact(

@@ -749,3 +749,43 @@ fn drafts_go_through_compliance_and_supervisors_approve_or_reject_them() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn the_live_stream_sends_queue_snapshots_and_contact_changes() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.put("/v1/queues/billing", &json!({"name": "billing"}));
+    let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "GET /v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n\r\n",
+        server.token
+    )
+    .unwrap();
+    let mut seen = String::new();
+    let mut read_until = |needle: &str, seen: &mut String| {
+        let mut buf = [0u8; 4096];
+        while !seen.contains(needle) {
+            let n = s.read(&mut buf).expect("the stream stays open");
+            assert!(n > 0, "stream closed before {needle:?}:\n{seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    read_until("event: queues", &mut seen);
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    read_until("\"name\":\"billing\"", &mut seen);
+    let (_, got) = server.post("/v1/contacts", &contact("cust-1", "hello", "billing"));
+    let id = got["contact"]["id"].as_str().unwrap().to_owned();
+    read_until(&format!("\"id\":\"{id}\""), &mut seen);
+    let at = seen.find(&format!("\"id\":\"{id}\"")).unwrap();
+    let line = &seen[seen[..at].rfind("data:").unwrap()..];
+    assert!(line.contains("\"change\":\"created\""), "{line}");
+    assert!(seen[..at].contains("event: contact"), "{seen}");
+    // Without a token there is no stream.
+    let (status, _) = request(server.addr, "GET", "/v1/stream", None, None).unwrap();
+    assert_eq!(status, 401);
+}

@@ -283,6 +283,11 @@ impl Engine {
             self.wakeup.notify();
         }
         self.floor.lock().track(&contact, at);
+        let change = serde_json::to_value(&recorded.kind)
+            .ok()
+            .and_then(|v| v["type"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.publish(&contact, &change, at);
         Ok((contact, recorded))
     }
 

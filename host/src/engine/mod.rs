@@ -227,6 +227,43 @@ pub struct QueueStats {
     pub service_level_today: Option<f64>,
 }
 
+/// A change on the floor, for live views (`GET /v1/stream`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A contact was created or changed.
+    Contact {
+        id: String,
+        state: ContactState,
+        channel: Channel,
+        queue: String,
+        priority: u32,
+        agent_id: Option<String>,
+        tags: Vec<String>,
+        complaint: bool,
+        /// What happened: `created` or the event type (`offer`, `answer`, ...).
+        change: String,
+        at: i64,
+    },
+}
+
+impl LiveEvent {
+    fn contact(c: &ContactRecord, change: &str, at: i64) -> Self {
+        LiveEvent::Contact {
+            id: c.id.clone(),
+            state: c.state,
+            channel: c.channel,
+            queue: c.requirements.queue.clone(),
+            priority: c.requirements.priority,
+            agent_id: c.agent_id.clone(),
+            tags: c.tags.clone(),
+            complaint: c.complaint.is_some(),
+            change: change.to_owned(),
+            at,
+        }
+    }
+}
+
 /// What routing came to, with its audit entries.
 struct Routed {
     decided_by: DecidedBy,
@@ -269,6 +306,7 @@ pub struct Engine {
     kpis: SlotMap<KpiDefinition>,
     aggregates: parking_lot::RwLock<kpi::Aggregates>,
     wakeup: timers::Wakeup,
+    live: tokio::sync::broadcast::Sender<LiveEvent>,
     fallback: FallbackQueues,
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -314,6 +352,7 @@ impl Engine {
             kpis: SlotMap::new(quarantine_after),
             aggregates: Default::default(),
             wakeup: Default::default(),
+            live: tokio::sync::broadcast::channel(1024).0,
             fallback,
             clock: Box::new(|| {
                 std::time::SystemTime::now()
@@ -400,6 +439,17 @@ impl Engine {
         self.store.make_durable()?;
         self.floor.lock().queues.insert(queue.name.clone(), queue);
         Ok(())
+    }
+
+    /// Live changes from now on (contacts created and changed). A
+    /// receiver that falls more than 1,024 events behind skips ahead.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LiveEvent> {
+        self.live.subscribe()
+    }
+
+    pub(crate) fn publish(&self, c: &ContactRecord, change: &str, at: i64) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.live.send(LiveEvent::contact(c, change, at));
     }
 
     /// The engine's clock (ms since the epoch).
@@ -763,6 +813,7 @@ impl Engine {
             self.wakeup.notify();
         }
         self.floor.lock().track(&contact, now);
+        self.publish(&contact, "created", now);
         let offered_to = self
             .dispatch(now)?
             .into_iter()
