@@ -52,10 +52,34 @@ pub enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Query a KPI measure on a running server.
+    Kpi(KpiArgs),
     /// Create, list and revoke API tokens (with the server stopped; while it
     /// runs, use `POST /v1/tokens` with an admin token).
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+/// Options of `switchboard kpi`.
+#[derive(Debug, Args)]
+pub struct KpiArgs {
+    /// The measure, e.g. `service_level` (`--list` shows them).
+    #[arg(required_unless_present = "list")]
+    pub measure: Option<String>,
+    /// List the declared measures instead.
+    #[arg(long)]
+    pub list: bool,
+    /// Window length back from now, in hours.
+    #[arg(long, default_value_t = 24)]
+    pub hours: i64,
+    /// Bucket size in minutes.
+    #[arg(long, default_value_t = 60)]
+    pub bucket_mins: i64,
+    /// Dimensions to group by (queue, agent, channel, team, topic).
+    #[arg(long, value_delimiter = ',')]
+    pub group_by: Vec<String>,
+    #[command(flatten)]
+    pub remote: crate::client::Remote,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +156,47 @@ pub enum PluginCommand {
     },
     /// List the plugins bundled in this binary.
     Bundled,
+    /// Upload a component with its manifest to a running server.
+    Push {
+        /// The `.wasm` component.
+        file: PathBuf,
+        /// Its `manifest.json`.
+        #[arg(long)]
+        manifest: PathBuf,
+        #[command(flatten)]
+        remote: crate::client::Remote,
+    },
+    /// Run an uploaded version in a slot (`routing`, or a named slot).
+    Activate {
+        slot: String,
+        plugin: String,
+        #[arg(value_name = "VERSION")]
+        plugin_version: String,
+        /// A JSON file with the configuration (default: the manifest's).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        remote: crate::client::Remote,
+    },
+    /// Put a slot's previous version back.
+    Rollback {
+        slot: String,
+        #[command(flatten)]
+        remote: crate::client::Remote,
+    },
+    /// List slots (what runs where) and uploaded versions.
+    List {
+        #[command(flatten)]
+        remote: crate::client::Remote,
+    },
+    /// Print a plugin version's log buffer.
+    Logs {
+        plugin: String,
+        #[arg(value_name = "VERSION")]
+        plugin_version: String,
+        #[command(flatten)]
+        remote: crate::client::Remote,
+    },
 }
 
 /// Run a parsed command line.
@@ -145,6 +210,108 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }) => inspect(&file, manifest.as_deref(), json),
         Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
         Command::Token(cmd) => token(cmd),
+        Command::Kpi(args) => kpi(args),
+        Command::Plugin(PluginCommand::Push {
+            file,
+            manifest,
+            remote,
+        }) => {
+            use base64::Engine as _;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("cannot read {}", manifest.display()))?;
+            let manifest: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", manifest.display()))?;
+            let body = serde_json::json!({
+                "manifest": manifest,
+                "component": base64::engine::general_purpose::STANDARD.encode(&bytes),
+            });
+            let v = remote.post("/v1/plugins", &body)?;
+            print_line(&format!(
+                "uploaded {}@{} ({}, {} bytes)",
+                v["id"].as_str().unwrap_or("?"),
+                v["version"].as_str().unwrap_or("?"),
+                v["digest"].as_str().unwrap_or("?"),
+                v["size_bytes"]
+            ));
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Activate {
+            slot,
+            plugin,
+            plugin_version: version,
+            config,
+            remote,
+        }) => {
+            let config = match config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    Some(
+                        serde_json::from_str::<serde_json::Value>(&text)
+                            .with_context(|| format!("{} is not JSON", path.display()))?,
+                    )
+                }
+                None => None,
+            };
+            let v = remote.post(
+                &format!("/v1/slots/{slot}/activate"),
+                &serde_json::json!({"plugin": plugin, "version": version, "config": config}),
+            )?;
+            print_line(&format!(
+                "slot {slot}: {plugin}@{version} active (swap {} us)",
+                v["swap_us"]
+            ));
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Rollback { slot, remote }) => {
+            let v = remote.post(
+                &format!("/v1/slots/{slot}/rollback"),
+                &serde_json::json!({}),
+            )?;
+            let cur = &v["slot"]["current"];
+            print_line(&format!(
+                "slot {slot}: back to {}@{}",
+                cur["plugin"].as_str().unwrap_or("?"),
+                cur["version"].as_str().unwrap_or("?")
+            ));
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::List { remote }) => {
+            let slots = remote.get("/v1/slots")?;
+            print_line(
+                "SLOT                 KIND        CURRENT                       PREVIOUS                      CALLS  FAILED",
+            );
+            for s in slots["slots"].as_array().into_iter().flatten() {
+                let v = |x: &serde_json::Value| {
+                    x["plugin"].as_str().map_or("-".to_owned(), |p| {
+                        format!("{p}@{}", x["version"].as_str().unwrap_or("?"))
+                    })
+                };
+                print_line(&format!(
+                    "{:<20} {:<11} {:<29} {:<29} {:>5} {:>7}",
+                    s["slot"].as_str().unwrap_or("?"),
+                    s["kind"].as_str().unwrap_or("?"),
+                    v(&s["current"]),
+                    v(&s["previous"]),
+                    s["stats"]["calls"],
+                    s["stats"]["failures"]
+                ));
+            }
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Logs {
+            plugin,
+            plugin_version: version,
+            remote,
+        }) => {
+            let v = remote.get(&format!("/v1/plugins/{plugin}/{version}/log"))?;
+            for line in v["lines"].as_array().into_iter().flatten() {
+                print_line(&line.to_string());
+            }
+            Ok(())
+        }
         Command::Plugin(PluginCommand::Bundled) => {
             for p in crate::bundled::BUNDLED {
                 let m = Manifest::from_json(p.manifest)
@@ -272,6 +439,50 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
             data_dir.display()
         )
     })
+}
+
+fn kpi(args: KpiArgs) -> anyhow::Result<()> {
+    if args.list {
+        let v = args.remote.get("/v1/kpis/measures")?;
+        for m in v["measures"].as_array().into_iter().flatten() {
+            print_line(&format!(
+                "{:<28} {:<8} {:<10} {}",
+                m["name"].as_str().unwrap_or("?"),
+                m["aggregation"].as_str().unwrap_or("?"),
+                m["unit"].as_str().unwrap_or("?"),
+                m["description"].as_str().unwrap_or("")
+            ));
+        }
+        return Ok(());
+    }
+    let bucket = args.bucket_mins.max(1) * 60_000;
+    let to = (now_ms() / 60_000 + 1) * 60_000;
+    let from = to - (args.hours.max(1) * 3_600_000 / bucket) * bucket;
+    let v = args.remote.post(
+        "/v1/kpis/query",
+        &serde_json::json!({
+            "measure": args.measure, "from": from, "to": to, "bucket_ms": bucket,
+            "group_by": args.group_by,
+        }),
+    )?;
+    for p in v["points"].as_array().into_iter().flatten() {
+        let group: Vec<String> = p["group"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect();
+        print_line(&format!(
+            "{}  {:<30} {:>12}  ({} samples)",
+            p["start"],
+            group.join(","),
+            p["value"]
+                .as_f64()
+                .map_or("-".to_owned(), |x| format!("{x:.4}")),
+            p["samples"]
+        ));
+    }
+    Ok(())
 }
 
 fn now_ms() -> i64 {

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod auth;
 pub mod bundled;
 pub mod cli;
+pub mod client;
 pub mod domain;
 pub mod engine;
 pub mod metrics;

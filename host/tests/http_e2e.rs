@@ -789,3 +789,69 @@ fn the_live_stream_sends_queue_snapshots_and_contact_changes() {
     let (status, _) = request(server.addr, "GET", "/v1/stream", None, None).unwrap();
     assert_eq!(status, 401);
 }
+
+#[test]
+fn the_cli_drives_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let cli = |args: &[&str], token: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
+            .env("SWITCHBOARD_TOKEN", token)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let t = server.token.clone();
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(
+        &manifest,
+        misbehaving_upload("3.0.0", b"")["manifest"].to_string(),
+    )
+    .unwrap();
+    let wasm = switchboard::bundled::test_guests::MISBEHAVING;
+    let (ok, out, err) = cli(
+        &[
+            "plugin",
+            "push",
+            wasm,
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+        &t,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("uploaded misbehaving@3.0.0 (sha256:"), "{out}");
+    let (ok, out, err) = cli(
+        &["plugin", "activate", "routing", "misbehaving", "3.0.0"],
+        &t,
+    );
+    assert!(ok && out.contains("misbehaving@3.0.0 active"), "{out}{err}");
+    let (ok, out, _) = cli(&["plugin", "list"], &t);
+    assert!(
+        ok && out.contains("misbehaving@3.0.0") && out.contains("skill-routing@"),
+        "{out}"
+    );
+    let (ok, out, err) = cli(&["plugin", "rollback", "routing"], &t);
+    assert!(ok && out.contains("back to skill-routing@"), "{out}{err}");
+    let (ok, _, err) = cli(&["plugin", "logs", "misbehaving", "3.0.0"], &t);
+    assert!(ok, "{err}");
+    let (ok, out, _) = cli(&["kpi", "--list"], &t);
+    assert!(ok && out.contains("service_level"), "{out}");
+    server.post("/v1/contacts", &contact("cust-1", "hello", "billing"));
+    let (ok, _, err) = cli(&["kpi", "contacts_handled", "--group-by", "queue"], &t);
+    assert!(ok, "{err}");
+    // Errors say what is wrong, with a non-zero exit.
+    let (ok, _, err) = cli(&["plugin", "list"], "sb_00000000_00");
+    assert!(!ok && err.contains("401") && err.contains("token"), "{err}");
+    let (ok, _, err) = cli(&["plugin", "activate", "routing", "nope", "1.0.0"], &t);
+    assert!(
+        !ok && err.contains("404") && err.contains("upload it first"),
+        "{err}"
+    );
+}
