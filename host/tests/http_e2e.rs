@@ -855,3 +855,79 @@ fn the_cli_drives_a_running_server() {
         "{err}"
     );
 }
+
+#[test]
+fn a_day_on_the_floor_from_queue_setup_to_resolution_kpis_audit_and_clean_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    for q in ["billing", "tech-support"] {
+        assert_eq!(
+            server
+                .put(&format!("/v1/queues/{q}"), &json!({"name": q}))
+                .0,
+            204
+        );
+    }
+    for (id, skill) in [("a-1", "billing"), ("a-2", "technical")] {
+        let (status, _) = server.put(
+            &format!("/v1/agents/{id}"),
+            &json!({"id": id, "skills": {skill: 4}, "languages": ["en"],
+                    "capacity": {"chat": 1}, "status": "available"}),
+        );
+        assert_eq!(status, 200);
+    }
+    let mut ids = Vec::new();
+    for (i, topic) in ["billing", "technical", "billing"].iter().enumerate() {
+        let (status, got) = server.post(
+            "/v1/contacts",
+            &contact(&format!("cust-{i}"), "hello", topic),
+        );
+        assert_eq!(status, 201);
+        ids.push(got["contact"]["id"].as_str().unwrap().to_owned());
+    }
+    // Two agents, one seat each: the third contact waits for a-1.
+    let ev = |id: &str, body: serde_json::Value| {
+        let (status, got) = server.post(&format!("/v1/contacts/{id}/events"), &body);
+        assert_eq!(status, 200, "{got}");
+        got
+    };
+    for id in &ids[..2] {
+        ev(id, json!({"type": "answer"}));
+        ev(id, json!({"type": "wrap_up"}));
+        ev(id, json!({"type": "resolve"}));
+        ev(id, json!({"type": "survey", "csat": 5}));
+    }
+    let (_, third) = server.get(&format!("/v1/contacts/{}", ids[2]));
+    assert_eq!(third["state"], "offered", "a-1 was free again: {third}");
+    assert_eq!(third["agent_id"], "a-1");
+    // The customer hangs up before a-1 answers.
+    ev(&ids[2], json!({"type": "abandon"}));
+    let (_, resolved) = server.get("/v1/contacts?state=resolved");
+    assert_eq!(resolved["contacts"].as_array().unwrap().len(), 2);
+    let kpi = |measure: &str| {
+        let (status, s) = server.post(
+            "/v1/kpis/query",
+            &json!({"measure": measure, "from": 0, "to": 4_102_444_800_000i64,
+                    "bucket_ms": 4_102_444_800_000i64}),
+        );
+        assert_eq!(status, 200, "{s}");
+        s["points"][0]["value"].as_f64()
+    };
+    assert_eq!(kpi("contacts_handled"), Some(2.0));
+    assert_eq!(kpi("csat"), Some(1.0));
+    let rate = kpi("abandonment_rate").unwrap();
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
+    let (_, verify) = server.get("/v1/audit/verify");
+    assert_eq!(verify["broken"], serde_json::Value::Null);
+    // SIGTERM: finish, flush, exit 0.
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "clean exit: {status:?}");
+}
