@@ -94,6 +94,11 @@ pub struct TokenInfo {
     pub id: String,
     pub role: Role,
     pub label: String,
+    /// For `agent` tokens: the agent this token acts as. Drafts are then
+    /// submitted and read as this agent only. Without it, an `agent` token
+    /// is an integration's (it may submit for any agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
     pub created_at: i64,
     /// Hex sha256 of the secret.
     #[serde(skip_serializing_if = "String::is_empty", default)]
@@ -144,14 +149,22 @@ impl<'a> Tokens<'a> {
         Self { store }
     }
 
-    /// Issue a token with `role`.
-    pub fn create(&self, role: Role, label: &str, now: i64) -> Result<NewToken, StoreError> {
+    /// Issue a token with `role` (and, for an agent's own token, the agent
+    /// it acts as).
+    pub fn create(
+        &self,
+        role: Role,
+        label: &str,
+        agent_id: Option<&str>,
+        now: i64,
+    ) -> Result<NewToken, StoreError> {
         let id = random_hex(4)?;
         let secret = random_hex(24)?;
         let info = TokenInfo {
             id: id.clone(),
             role,
             label: label.to_owned(),
+            agent_id: agent_id.map(str::to_owned),
             created_at: now,
             hash: hash(&secret),
         };
@@ -226,7 +239,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), Durability::Group).unwrap();
         let tokens = Tokens::new(&store);
-        let t = tokens.create(Role::Operator, "ops", 1).unwrap();
+        let t = tokens.create(Role::Operator, "ops", None, 1).unwrap();
         let info = tokens.authenticate(&t.token).unwrap();
         assert_eq!(
             (info.role, info.id.as_str()),

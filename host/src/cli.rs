@@ -92,6 +92,10 @@ pub enum TokenCommand {
         /// A note on who or what holds it.
         #[arg(long, default_value = "")]
         label: String,
+        /// For `--role agent`: the agent id the token acts as (drafts are
+        /// submitted and read as this agent only).
+        #[arg(long)]
+        agent_id: Option<String>,
         /// The server's data directory.
         #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "switchboard-data")]
         data_dir: PathBuf,
@@ -497,10 +501,11 @@ fn token(cmd: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Create {
             role,
             label,
+            agent_id,
             data_dir,
         } => {
             let store = open_store(&data_dir)?;
-            let t = Tokens::new(&store).create(role, &label, now_ms())?;
+            let t = Tokens::new(&store).create(role, &label, agent_id.as_deref(), now_ms())?;
             print_line(&t.token);
             tracing::info!(id = %t.info.id, role = %role, "token created; it is printed once, keep it safe");
         }
@@ -528,7 +533,12 @@ fn first_admin_token(engine: &Engine, data_dir: &std::path::Path) -> anyhow::Res
     if !tokens.list()?.is_empty() {
         return Ok(());
     }
-    let t = tokens.create(crate::auth::Role::Admin, "created at first start", now_ms())?;
+    let t = tokens.create(
+        crate::auth::Role::Admin,
+        "created at first start",
+        None,
+        now_ms(),
+    )?;
     let path = data_dir.join("admin-token");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -107,6 +107,25 @@ impl Caller {
         }
     }
 
+    /// The agent this token acts as, if it is an agent's own token.
+    pub fn own_agent(&self) -> Option<&str> {
+        (self.0.role == crate::auth::Role::Agent)
+            .then_some(self.0.agent_id.as_deref())
+            .flatten()
+    }
+
+    /// Refuse with 403 when an agent's own token acts for another agent.
+    pub fn require_agent(&self, agent_id: &str) -> ApiResult<()> {
+        match self.own_agent() {
+            Some(own) if own != agent_id => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token acts as agent `{own}`; it cannot act for `{agent_id}`"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// `token:<id>`, as the audit log names the actor.
     pub fn actor(&self) -> String {
         format!("token:{}", self.0.id)
@@ -461,6 +480,7 @@ async fn submit_draft(
 ) -> ApiResult<Response> {
     caller.require(Action::WriteContacts)?;
     let Json(body) = body?;
+    caller.require_agent(&body.agent_id)?;
     let engine = state.engine.clone();
     let d = blocking(move || engine.submit_draft(&id, &body.agent_id, &body.text)).await?;
     Ok((StatusCode::CREATED, Json(d)).into_response())
@@ -481,7 +501,12 @@ async fn list_drafts(
     query: Result<Query<DraftParams>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(Action::ReadContacts)?;
-    let Query(p) = query?;
+    let Query(mut p) = query?;
+    if let Some(own) = caller.own_agent() {
+        // An agent sees their own drafts.
+        caller.require_agent(p.agent.as_deref().unwrap_or(own))?;
+        p.agent = Some(own.to_owned());
+    }
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let engine = state.engine.clone();
     let drafts =
@@ -508,6 +533,7 @@ async fn get_draft(
             .ok_or_else(|| EngineError::NotFound(format!("draft {id}")))
     })
     .await?;
+    caller.require_agent(&d.agent_id)?;
     Ok(Json(d))
 }
 
@@ -858,6 +884,9 @@ struct TokenBody {
     role: crate::auth::Role,
     #[serde(default)]
     label: String,
+    /// For agent tokens: the agent the token acts as.
+    #[serde(default)]
+    agent_id: Option<String>,
 }
 
 async fn create_token(
@@ -869,9 +898,15 @@ async fn create_token(
     let Json(body) = body?;
     let engine = state.engine.clone();
     let now = engine.now();
-    let t =
-        blocking(move || Ok(Tokens::new(&**engine.store()).create(body.role, &body.label, now)?))
-            .await?;
+    let t = blocking(move || {
+        Ok(Tokens::new(&**engine.store()).create(
+            body.role,
+            &body.label,
+            body.agent_id.as_deref(),
+            now,
+        )?)
+    })
+    .await?;
     audit_action(
         &state,
         &caller,

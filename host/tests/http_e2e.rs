@@ -735,6 +735,45 @@ fn drafts_go_through_compliance_and_supervisors_approve_or_reject_them() {
         d["final_text"],
         "We will call you back today to discuss your case."
     );
+    // An agent's own token submits and reads as that agent only.
+    let (_, ana) = server.post("/v1/tokens", &json!({"role": "agent", "agent_id": "a-1"}));
+    let ana = ana["token"].as_str().unwrap().to_owned();
+    let as_ana = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        let body = body.map(|b| b.to_string());
+        request(server.addr, method, path, body.as_deref(), Some(&ana)).unwrap()
+    };
+    let drafts_path = format!("/v1/contacts/{id}/drafts");
+    let (status, err) = as_ana(
+        "POST",
+        &drafts_path,
+        Some(json!({"agent_id": "a-2", "text": "hi"})),
+    );
+    assert_eq!(status, 403, "{err}");
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap()
+            .contains("acts as agent `a-1`"),
+        "{err}"
+    );
+    let (status, _) = as_ana(
+        "POST",
+        &drafts_path,
+        Some(json!({"agent_id": "a-1", "text": "Thanks for waiting."})),
+    );
+    assert_eq!(status, 201);
+    server.post(
+        &drafts_path,
+        &json!({"agent_id": "a-2", "text": "Hello from Bo."}),
+    );
+    let (_, mine) = as_ana("GET", "/v1/drafts", None);
+    let mine = mine["drafts"].as_array().unwrap();
+    assert!(
+        !mine.is_empty() && mine.iter().all(|d| d["agent_id"] == "a-1"),
+        "{mine:?}"
+    );
+    assert_eq!(as_ana("GET", "/v1/drafts?agent=a-2", None).0, 403);
+
     let (_, audit) = server.get(&format!("/v1/audit?subject={id}"));
     let kinds: Vec<&str> = audit["records"]
         .as_array()
