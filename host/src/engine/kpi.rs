@@ -14,6 +14,11 @@ use crate::store::{Store, StoreError, Writes};
 pub(super) const SAMPLES: &str = "kpi_samples";
 /// The finest bucket: one minute.
 pub const BUCKET_MS: i64 = 60_000;
+/// Roll-up levels kept for every measure: minutes, hours, days (UTC). A
+/// query reads the coarsest level its window and bucket size align with.
+const LEVELS: [i64; 3] = [BUCKET_MS, 3_600_000, 86_400_000];
+
+type Level = BTreeMap<i64, HashMap<Dims, Agg>>;
 
 /// How samples of a measure combine (mirrors the WIT `aggregation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,11 +110,13 @@ impl Agg {
 
 type Dims = Vec<(String, String)>;
 
-/// Aggregates in memory: (slot, measure) -> minute -> dimension set -> agg.
+/// KPI aggregates in memory: (slot, measure) -> minute -> dimension set ->
+/// running sum, count, denominator, min and max. What the engine folds
+/// samples into and answers queries from.
 #[derive(Debug, Default)]
-pub(super) struct Aggregates {
-    series: HashMap<(String, String), BTreeMap<i64, HashMap<Dims, Agg>>>,
-    pub measures: BTreeMap<(String, String), MeasureInfo>,
+pub struct Aggregates {
+    series: HashMap<(String, String), [Level; 3]>,
+    pub(super) measures: BTreeMap<(String, String), MeasureInfo>,
 }
 
 /// A change to apply to the aggregates once its commit succeeded.
@@ -209,7 +216,38 @@ pub(super) fn plan(
 }
 
 impl Aggregates {
-    pub fn apply(&mut self, changes: &[Change]) {
+    /// Declare a measure (as a KPI definition's `measures()` does).
+    pub fn declare(&mut self, m: MeasureInfo) {
+        self.measures.insert((m.slot.clone(), m.name.clone()), m);
+    }
+
+    /// Fold one new sample in (for imports and benchmarks; the engine
+    /// folds what KPI definitions emit).
+    pub fn record(
+        &mut self,
+        slot: &str,
+        measure: &str,
+        at: i64,
+        mut dims: Vec<(String, String)>,
+        value: f64,
+        denominator: f64,
+    ) {
+        dims.sort();
+        self.apply(&[Change {
+            slot: slot.to_owned(),
+            measure: measure.to_owned(),
+            key: Vec::new(),
+            old: None,
+            new: Some(Stored {
+                at,
+                dims,
+                value,
+                denominator,
+            }),
+        }]);
+    }
+
+    pub(super) fn apply(&mut self, changes: &[Change]) {
         for c in changes {
             let series = self
                 .series
@@ -217,19 +255,21 @@ impl Aggregates {
                 .or_default();
             for (s, sign) in [(&c.old, -1.0), (&c.new, 1.0)] {
                 if let Some(s) = s {
-                    series
-                        .entry(s.at.div_euclid(BUCKET_MS) * BUCKET_MS)
-                        .or_default()
-                        .entry(s.dims.clone())
-                        .or_default()
-                        .add(s, sign);
+                    for (level, width) in series.iter_mut().zip(LEVELS) {
+                        level
+                            .entry(s.at.div_euclid(width) * width)
+                            .or_default()
+                            .entry(s.dims.clone())
+                            .or_default()
+                            .add(s, sign);
+                    }
                 }
             }
         }
     }
 
     /// Rebuild from the stored samples.
-    pub fn load(&mut self, store: &dyn Store) -> Result<usize, StoreError> {
+    pub(super) fn load(&mut self, store: &dyn Store) -> Result<usize, StoreError> {
         let mut n = 0;
         for kv in store.scan(SAMPLES, (Bound::Unbounded, Bound::Unbounded), false) {
             let (k, v) = kv?;
@@ -249,6 +289,8 @@ impl Aggregates {
         Ok(n)
     }
 
+    /// Aggregate one measure over a window, in buckets, grouped and
+    /// filtered by dimensions. Reads buckets, never samples.
     pub fn query(&self, q: &KpiQuery) -> Result<KpiSeries, String> {
         let info = self
             .measures
@@ -281,8 +323,15 @@ impl Aggregates {
             return Err("`to` must be after `from`".into());
         }
         let mut points: BTreeMap<(i64, Vec<(String, String)>), Agg> = BTreeMap::new();
-        if let Some(series) = self.series.get(&(info.slot.clone(), info.name.clone())) {
-            let start = q.from.div_euclid(BUCKET_MS) * BUCKET_MS;
+        if let Some(levels) = self.series.get(&(info.slot.clone(), info.name.clone())) {
+            // The coarsest level whose buckets tile the query's exactly.
+            let (series, width) = levels
+                .iter()
+                .zip(LEVELS)
+                .rev()
+                .find(|(_, w)| q.from % w == 0 && q.to % w == 0 && q.bucket_ms % w == 0)
+                .unwrap_or((&levels[0], BUCKET_MS));
+            let start = q.from.div_euclid(width) * width;
             for (minute, by_dims) in series.range(start..q.to) {
                 let bucket = q.from + (minute - q.from).div_euclid(q.bucket_ms) * q.bucket_ms;
                 for (dims, agg) in by_dims {

@@ -18,7 +18,7 @@ mod timers;
 
 pub use drafts::{DraftCheck, DraftRecord, DraftState, SlotFinding};
 pub use events::{ContactEvent, EventKind, RecordedEvent};
-pub use kpi::{Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
+pub use kpi::{Aggregates, Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
 pub use reactions::{Complaint, DeadlineClock, Notification};
 pub use slots::{
     AutoRollback, DEFAULT_QUARANTINE_AFTER, Quarantined, RolledBack, Slot, SlotMap, Unserved,

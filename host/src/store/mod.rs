@@ -168,11 +168,26 @@ impl SledStore {
     /// Open (or create) the store in `dir`. A directory written with another
     /// on-disk format is refused with a message that says what to do.
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             // We flush explicitly (group commit); no background timer needed.
-            .flush_every_ms(None)
-            .open()?;
+            .flush_every_ms(None);
+        // sled releases its file lock from a background thread when the
+        // previous owner (a process that just exited, or a handle just
+        // dropped) goes away: wait for it a little before giving up.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let meta = db.open_tree(META_TREE)?;
         match meta.get(VERSION_KEY)? {
             None => {
