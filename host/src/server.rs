@@ -219,14 +219,34 @@ impl From<RegistryError> for ApiError {
 async fn registry_call<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
 ) -> ApiResult<T> {
+    off_thread(f).await
+}
+
+/// Run a synchronous call off the async threads; its error becomes the
+/// matching API error.
+async fn off_thread<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> ApiResult<T> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(ApiError::from),
+        Ok(r) => r.map_err(Into::into),
         Err(e) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             format!("the request's worker failed: {e}"),
         )),
     }
+}
+
+/// A page size: 100 unless asked, at most 1,000.
+fn page_limit(asked: Option<usize>) -> usize {
+    asked.unwrap_or(100).clamp(1, 1000)
+}
+
+/// The cursor of the next page: the last item's key when the page is full.
+fn next_after<T, K>(items: &[T], limit: usize, key: impl Fn(&T) -> K) -> Option<K> {
+    (items.len() == limit)
+        .then(|| items.last().map(key))
+        .flatten()
 }
 
 impl From<JsonRejection> for ApiError {
@@ -252,14 +272,7 @@ type ApiResult<T> = Result<T, ApiError>;
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
 ) -> ApiResult<T> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(e) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("the request's worker failed: {e}"),
-        )),
-    }
+    off_thread(f).await
 }
 
 /// The application's routes.
@@ -435,7 +448,7 @@ async fn list_contacts(
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(Action::ReadContacts)?;
     let Query(p) = query?;
-    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page_limit(p.limit);
     let filter = crate::engine::ContactFilter {
         state: p.state,
         queue: p.queue,
@@ -447,9 +460,7 @@ async fn list_contacts(
     };
     let engine = state.engine.clone();
     let contacts = blocking(move || engine.list_contacts(&filter, limit)).await?;
-    let next = (contacts.len() == limit)
-        .then(|| contacts.last().map(|c| c.id.clone()))
-        .flatten();
+    let next = next_after(&contacts, limit, |c| c.id.clone());
     Ok(Json(
         serde_json::json!({ "contacts": contacts, "next_after": next }),
     ))
@@ -507,14 +518,12 @@ async fn list_drafts(
         caller.require_agent(p.agent.as_deref().unwrap_or(own))?;
         p.agent = Some(own.to_owned());
     }
-    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page_limit(p.limit);
     let engine = state.engine.clone();
     let drafts =
         blocking(move || engine.drafts(p.state, p.agent.as_deref(), p.after.as_deref(), limit))
             .await?;
-    let next = (drafts.len() == limit)
-        .then(|| drafts.last().map(|d| d.id.clone()))
-        .flatten();
+    let next = next_after(&drafts, limit, |d| d.id.clone());
     Ok(Json(
         serde_json::json!({ "drafts": drafts, "next_after": next }),
     ))
@@ -797,11 +806,9 @@ async fn notifications(
     caller.require(Action::ReadFloor)?;
     let Query(page) = query?;
     let engine = state.engine.clone();
-    let limit = page.limit.clamp(1, 1000);
+    let limit = page_limit(Some(page.limit));
     let items = blocking(move || engine.notifications(page.after, limit)).await?;
-    let next = (items.len() == limit)
-        .then(|| items.last().map(|n| n.id))
-        .flatten();
+    let next = next_after(&items, limit, |n| n.id);
     Ok(Json(
         serde_json::json!({ "notifications": items, "next_after": next }),
     ))
@@ -848,7 +855,7 @@ async fn audit(
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(Action::ReadAudit)?;
     let Query(p) = query?;
-    let limit = p.limit.clamp(1, 1000);
+    let limit = page_limit(Some(p.limit));
     let q = AuditQuery {
         subject: p.subject,
         plugin: p.plugin,
@@ -860,9 +867,7 @@ async fn audit(
     };
     let engine = state.engine.clone();
     let records = blocking(move || Ok(engine.audit().query(&q, limit)?)).await?;
-    let next = (records.len() == limit)
-        .then(|| records.last().map(|r| r.seq))
-        .flatten();
+    let next = next_after(&records, limit, |r| r.seq);
     Ok(Json(
         serde_json::json!({ "records": records, "next_after": next }),
     ))

@@ -261,7 +261,7 @@ impl Engine {
                 self.schedule_rematch(&c, &mut r)?;
             }
             let kind = convert::event_kind(&before, &c, &event.kind);
-            self.react(&mut c, kind, at, None, &mut r)?;
+            self.react(&mut c, kind, at, None, None, &mut r)?;
             let recorded = RecordedEvent {
                 contact_id: c.id.clone(),
                 sequence: c.events,

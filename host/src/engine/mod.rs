@@ -791,7 +791,15 @@ impl Engine {
         let mut r = reactions::Reaction::default();
         r.audit.extend(routed.audit);
         self.schedule_rematch(&contact, &mut r)?;
-        self.react(&mut contact, wit::EventKind::Created, now, None, &mut r)?;
+        let history = Some(input.history.clone());
+        self.react(
+            &mut contact,
+            wit::EventKind::Created,
+            now,
+            None,
+            history,
+            &mut r,
+        )?;
         r.writes
             .put(CONTACTS, contact.id.as_bytes(), encode(&contact)?);
         history::record(
@@ -1023,6 +1031,7 @@ impl Engine {
                         wit::EventKind::TimerFired(name.clone()),
                         at,
                         Some(slot),
+                        None,
                         &mut r,
                     )?;
                 }
@@ -1033,7 +1042,14 @@ impl Engine {
                         .find(|d| &d.name == name && d.due_at == *due_at && d.running())
                         .map(convert::deadline);
                     if let Some(d) = clock {
-                        self.react(&mut c, wit::EventKind::DeadlineWarning(d), at, None, &mut r)?;
+                        self.react(
+                            &mut c,
+                            wit::EventKind::DeadlineWarning(d),
+                            at,
+                            None,
+                            None,
+                            &mut r,
+                        )?;
                     }
                 }
                 TimerKind::DeadlineDue { name, due_at } => {
@@ -1050,6 +1066,7 @@ impl Engine {
                             &mut c,
                             wit::EventKind::DeadlineBreached(d),
                             at,
+                            None,
                             None,
                             &mut r,
                         )?;

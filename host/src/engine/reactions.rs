@@ -190,13 +190,15 @@ fn urgency(u: Urgency) -> &'static str {
 impl Engine {
     /// Feed `kind` (at `at`) to the escalation rules (only slot `only`, for
     /// a re-check) and, unless `only`, to the KPI definitions; apply what
-    /// they answer to `c` and `r`.
+    /// they answer to `c` and `r`. `history`: the customer's summary when
+    /// the caller already has it (ingest built it for routing).
     pub(super) fn react(
         &self,
         c: &mut ContactRecord,
         kind: wit::EventKind,
         at: i64,
         only: Option<&str>,
+        history: Option<wit::CustomerHistory>,
         r: &mut Reaction,
     ) -> Result<(), EngineError> {
         let escalation = match only {
@@ -217,14 +219,22 @@ impl Engine {
             at,
             sequence: c.events,
         };
-        let history = self.history_of(c, now)?;
+        let history = match history {
+            Some(h) => h,
+            None => self.history_of(c, now)?,
+        };
+        let queue = if escalation.is_empty() {
+            None
+        } else {
+            self.floor.lock().queue_status(&c.requirements.queue, now)
+        };
         for slot in escalation {
             let input = EscalationInput {
                 now,
                 event: event.clone(),
                 contact: convert::contact(c),
                 history: history.clone(),
-                queue: self.floor.lock().queue_status(&c.requirements.queue, now),
+                queue: queue.clone(),
                 deadlines: c
                     .deadlines
                     .iter()
