@@ -13,7 +13,18 @@ use crate::store::{Store, StoreError, Writes};
 const TOKENS: &str = "tokens";
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including tokens and audit.
@@ -66,6 +77,15 @@ pub enum Action {
 }
 
 impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Operator,
+        Role::Partner,
+        Role::Agent,
+        Role::Viewer,
+    ];
+
     /// Whether this role may perform `action`.
     pub fn allows(self, action: Action) -> bool {
         use Action::*;
@@ -88,8 +108,45 @@ impl Role {
     }
 }
 
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 10] = [
+        Action::WriteContacts,
+        Action::ReadContacts,
+        Action::ManageFloor,
+        Action::ReadFloor,
+        Action::UploadPlugins,
+        Action::ActivatePlugins,
+        Action::ReadPlugins,
+        Action::ReadAudit,
+        Action::ApproveDrafts,
+        Action::ManageTokens,
+    ];
+
+    /// The action's name in the API (`whoami`), e.g. `read_floor`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::WriteContacts => "write_contacts",
+            Action::ReadContacts => "read_contacts",
+            Action::ManageFloor => "manage_floor",
+            Action::ReadFloor => "read_floor",
+            Action::UploadPlugins => "upload_plugins",
+            Action::ActivatePlugins => "activate_plugins",
+            Action::ReadPlugins => "read_plugins",
+            Action::ReadAudit => "read_audit",
+            Action::ApproveDrafts => "approve_drafts",
+            Action::ManageTokens => "manage_tokens",
+        }
+    }
+
+    /// The roles that may perform this action (as the API documents them).
+    pub fn roles(self) -> Vec<Role> {
+        Role::ALL.into_iter().filter(|r| r.allows(self)).collect()
+    }
+}
+
 /// A stored token (without its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: String,
     pub role: Role,
@@ -102,11 +159,12 @@ pub struct TokenInfo {
     pub created_at: i64,
     /// Hex sha256 of the secret.
     #[serde(skip_serializing_if = "String::is_empty", default)]
+    #[schema(ignore)]
     hash: String,
 }
 
 /// A new token: the only time its full text is known.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub info: TokenInfo,
     /// `sb_<id>_<secret>`: give it to the user once; it cannot be shown again.

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::engine::{Engine, FallbackQueues};
+use crate::engine::Engine;
 use crate::plugins::{ComponentInfo, Manifest, PluginRuntime, RuntimeConfig};
 use crate::store::{Durability, SledStore};
 
@@ -21,22 +21,35 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Log filter, e.g. `info`, `debug`, `switchboard=debug,tower_http=info`.
-    #[arg(long, global = true, env = "SWITCHBOARD_LOG", default_value = "info")]
-    pub log_level: String,
+    /// Log filter, e.g. `info`, `debug`, `switchboard=debug,tower_http=info`
+    /// [default: info, or `log.level` of the config file]
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG")]
+    pub log_level: Option<String>,
 
-    /// Log format on stderr.
-    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format on stderr [default: text, or `log.format` of the config file]
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log shippers.
-    Json,
+pub use crate::config::LogFormat;
+
+impl Cli {
+    /// The log filter and format: flag or environment, else the config
+    /// file's (for `serve --config`), else `info` as text.
+    pub fn logging(&self) -> anyhow::Result<(String, LogFormat)> {
+        let file = match &self.command {
+            Command::Serve(args) => args.config_file()?,
+            _ => None,
+        };
+        let file = file.unwrap_or_default().log;
+        Ok((
+            self.log_level
+                .clone()
+                .or(file.level)
+                .unwrap_or_else(|| "info".into()),
+            self.log_format.or(file.format).unwrap_or(LogFormat::Text),
+        ))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +67,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Query a KPI measure on a running server.
     Kpi(KpiArgs),
+    /// Print the OpenAPI 3.1 document of the HTTP API (what a running
+    /// server serves at /openapi.json), e.g. to generate a client.
+    Openapi,
     /// Create, list and revoke API tokens (with the server stopped; while it
     /// runs, use `POST /v1/tokens` with an admin token).
     #[command(subcommand)]
@@ -133,12 +149,47 @@ pub enum AuditCommand {
 /// Options of `switchboard serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Directory for switchboard's data; created if missing.
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "switchboard-data")]
-    pub data_dir: PathBuf,
+    /// A TOML config file (listen, data_dir, [log], [engine], [plugins]);
+    /// flags and environment variables override it. `--print-config` shows
+    /// every setting.
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "SWITCHBOARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for switchboard's data; created if missing [default: switchboard-data]
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print the effective configuration (file, flags and defaults merged)
+    /// as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl ServeArgs {
+    fn config_file(&self) -> anyhow::Result<Option<crate::config::ConfigFile>> {
+        self.config
+            .as_deref()
+            .map(crate::config::ConfigFile::load)
+            .transpose()
+    }
+
+    /// The config file with the flags and environment applied over it.
+    pub fn effective(&self) -> anyhow::Result<crate::config::ConfigFile> {
+        let mut c = self.config_file()?.unwrap_or_default();
+        c.listen = Some(
+            self.listen
+                .or(c.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        );
+        c.data_dir = Some(
+            self.data_dir
+                .clone()
+                .or(c.data_dir)
+                .unwrap_or_else(|| "switchboard-data".into()),
+        );
+        Ok(c)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,8 +256,19 @@ pub enum PluginCommand {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let log = cli.logging()?;
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args, log),
+        Command::Openapi => {
+            let doc = crate::server::openapi_document()
+                .to_pretty_json()
+                .context("rendering the OpenAPI document")?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{doc}");
+            }
+            Ok(())
+        }
         Command::Plugin(PluginCommand::Inspect {
             file,
             manifest,
@@ -556,23 +618,37 @@ fn first_admin_token(engine: &Engine, data_dir: &std::path::Path) -> anyhow::Res
     Ok(())
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-    let runtime = PluginRuntime::new(RuntimeConfig {
-        cache_dir: Some(args.data_dir.join("cache")),
-        ..RuntimeConfig::default()
-    })?;
-    let db = args.data_dir.join("db");
+fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
+    let mut config = args.effective()?;
+    if args.print_config {
+        config.log.level = Some(log.0);
+        config.log.format = Some(log.1);
+        #[allow(clippy::print_stdout)]
+        {
+            print!("{}", config.to_toml());
+        }
+        return Ok(());
+    }
+    let data_dir = config.data_dir.clone().unwrap_or_default();
+    let listen = config
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let runtime = PluginRuntime::new(config.runtime_config(data_dir.join("cache")))?;
+    let db = data_dir.join("db");
     let store = SledStore::open(&db, Durability::Group).with_context(|| {
         format!(
             "cannot open the store in {} (is another switchboard running on this --data-dir?)",
             db.display()
         )
     })?;
-    let engine = Arc::new(Engine::new(store, FallbackQueues::default())?);
-    first_admin_token(&engine, &args.data_dir)?;
-    tracing::info!(data_dir = %args.data_dir.display(), "loading plugins (the first start compiles the bundled ones)");
+    let engine = Arc::new(Engine::with_settings(
+        Arc::new(store),
+        config.engine_settings(),
+    )?);
+    first_admin_token(&engine, &data_dir)?;
+    tracing::info!(data_dir = %data_dir.display(), "loading plugins (the first start compiles the bundled ones)");
     let registry = Arc::new(crate::registry::Registry::new(
         engine.clone(),
         Arc::new(runtime),
@@ -599,7 +675,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine: engine.clone(),
         registry,
     };
-    let served = rt.block_on(crate::server::run(args.listen, state));
+    let served = rt.block_on(crate::server::run(listen, state));
     engine.stop_timers();
     let _ = timers.join();
     engine

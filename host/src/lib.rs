@@ -14,7 +14,7 @@
 //! - [`store`]: durable storage (sled) with group commit;
 //! - [`audit`]: the hash-chained audit log, on the store;
 //! - [`bundled`]: the plugins compiled into this binary;
-//! - [`cli`]: the `switchboard` command line;
+//! - [`cli`]: the `switchboard` command line, [`config`] its config file;
 //! - [`server`]: the HTTP server.
 
 pub mod audit;
@@ -22,6 +22,7 @@ pub mod auth;
 pub mod bundled;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod metrics;

@@ -6,18 +6,22 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|e| {
-        eprintln!(
-            "warning: invalid --log-level {:?} ({e}); using `info`",
-            cli.log_level
-        );
+    let (level, format) = match cli.logging() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|e| {
+        eprintln!("warning: invalid log level {level:?} ({e}); using `info`");
         EnvFilter::new("info")
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match cli.log_format {
+    match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }

@@ -27,7 +27,7 @@ const SLOTS: &str = "plugin_slots";
 pub const ROUTING_SLOT: &str = "routing";
 
 /// An uploaded plugin version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionInfo {
     pub id: String,
     pub version: String,
@@ -42,7 +42,7 @@ pub struct VersionInfo {
 }
 
 /// A version with a config, as a slot runs it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlotVersion {
     pub plugin: String,
     pub version: String,
@@ -52,7 +52,7 @@ pub struct SlotVersion {
 }
 
 /// What a slot runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlotInfo {
     pub slot: String,
     pub kind: PluginKind,
@@ -96,7 +96,7 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 /// What an activation took.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Activated {
     pub slot: SlotInfo,
     /// Time from the request to the new version serving calls (compile

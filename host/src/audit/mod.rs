@@ -25,7 +25,7 @@ const BY_TIME: &str = "audit_by_time";
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What is being recorded, before it gets its place in the chain.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Milliseconds since the Unix epoch (event time).
     pub at: i64,
@@ -37,6 +37,7 @@ pub struct AuditEntry {
     pub subject: String,
     /// The details: plugin digests, input, output, outcome, duration, ...
     /// Kept as serialized JSON: it is written once and hashed, rarely read.
+    #[schema(value_type = Object)]
     pub data: Box<serde_json::value::RawValue>,
 }
 
@@ -58,7 +59,7 @@ impl PartialEq for AuditEntry {
 }
 
 /// A record in the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Position in the chain, from 1.
     pub seq: u64,
@@ -83,7 +84,7 @@ fn digest(seq: u64, prev: &str, entry: &AuditEntry) -> String {
 }
 
 /// The first broken link found by [`AuditLog::verify`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BrokenLink {
     /// The record whose content or link is wrong.
     pub seq: u64,
@@ -97,7 +98,7 @@ impl fmt::Display for BrokenLink {
 }
 
 /// The result of walking the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Verification {
     /// Records checked.
     pub records: u64,

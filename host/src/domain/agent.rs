@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Channel;
 
 /// An agent's presence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     Offline,
@@ -29,7 +29,7 @@ impl AgentStatus {
 }
 
 /// An agent as routing sees them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Agent {
     pub id: String,
     #[serde(default)]
@@ -89,7 +89,7 @@ impl Agent {
 }
 
 /// How a queue picks among the agents who qualify equally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SelectionStrategy {
     /// The agent idle the longest.
@@ -104,7 +104,7 @@ pub enum SelectionStrategy {
 }
 
 /// "80 % of contacts answered within 30 s".
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceLevelTarget {
     /// Share to answer in time, 0.0-1.0.
     pub share: f64,
@@ -121,7 +121,7 @@ impl Default for ServiceLevelTarget {
 }
 
 /// A queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Queue {
     pub name: String,
     #[serde(default)]

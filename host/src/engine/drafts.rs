@@ -19,7 +19,7 @@ use super::{Engine, EngineError, convert, decode, encode};
 const DRAFTS: &str = "drafts";
 
 /// Where a draft is in the review cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DraftState {
     /// May be sent (`final_text`).
@@ -35,7 +35,7 @@ pub enum DraftState {
 }
 
 /// A submitted draft and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DraftRecord {
     pub id: String,
     pub contact_id: String,
@@ -53,7 +53,7 @@ pub struct DraftRecord {
 }
 
 /// A finding, with the check that made it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlotFinding {
     pub slot: String,
     #[serde(flatten)]
@@ -61,7 +61,7 @@ pub struct SlotFinding {
 }
 
 /// What the compliance checks made of a draft.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DraftCheck {
     /// The worst verdict of all checks.
     pub verdict: Verdict,
@@ -97,7 +97,7 @@ impl Engine {
     ) -> Result<DraftCheck, EngineError> {
         let c = self
             .contact(contact_id)?
-            .ok_or_else(|| EngineError::NotFound(contact_id.to_owned()))?;
+            .ok_or_else(|| EngineError::no_contact(contact_id))?;
         let now = (self.clock)();
         let draft = Draft {
             now,
@@ -278,9 +278,7 @@ impl Engine {
         actor: &str,
     ) -> Result<DraftRecord, EngineError> {
         let _guard = self.updates.lock();
-        let mut d = self
-            .draft(id)?
-            .ok_or_else(|| EngineError::NotFound(format!("draft {id}")))?;
+        let mut d = self.draft(id)?.ok_or_else(|| EngineError::no_draft(id))?;
         if d.state != DraftState::PendingApproval {
             return Err(EngineError::Invalid(format!(
                 "draft {id} is {:?}, not pending approval: only pending drafts can be approved or rejected",

@@ -9,7 +9,7 @@ use super::reactions::Reaction;
 use super::{CONTACTS, ContactRecord, EVENTS, Engine, EngineError, convert, decode, encode};
 
 /// What happened to a contact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// Offered to an agent.
@@ -51,7 +51,7 @@ pub enum EventKind {
 
 /// An event as posted over the API: `{"type": "offer", "agent_id": "a-7",
 /// "occurred_at": 1700000000000}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContactEvent {
     #[serde(flatten)]
     pub kind: EventKind,
@@ -61,7 +61,7 @@ pub struct ContactEvent {
 }
 
 /// An event in a contact's stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordedEvent {
     pub contact_id: String,
     pub sequence: u64,
@@ -242,7 +242,7 @@ impl Engine {
             let _guard = self.updates.lock();
             let mut c = self
                 .contact(id)?
-                .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+                .ok_or_else(|| EngineError::no_contact(id))?;
             if internal {
                 at = at.max(c.last_event_at);
             }

@@ -21,7 +21,7 @@ const LEVELS: [i64; 3] = [BUCKET_MS, 3_600_000, 86_400_000];
 type Level = BTreeMap<i64, HashMap<Dims, Agg>>;
 
 /// How samples of a measure combine (mirrors the WIT `aggregation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregation {
     Sum,
@@ -44,7 +44,7 @@ impl From<wit::Aggregation> for Aggregation {
 }
 
 /// A measure a KPI definition declared.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MeasureInfo {
     /// The slot (KPI definition) that produces it.
     pub slot: String,
@@ -377,7 +377,7 @@ impl Aggregates {
 
 /// A KPI query: one measure over a time window, in buckets, grouped by
 /// dimensions and filtered on dimension values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KpiQuery {
     pub measure: String,
     /// The KPI definition slot, when two define the same measure name.
@@ -394,7 +394,7 @@ pub struct KpiQuery {
 }
 
 /// One bucket of one group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KpiPoint {
     pub start: i64,
     pub group: BTreeMap<String, String>,
@@ -404,7 +404,7 @@ pub struct KpiPoint {
 }
 
 /// The answer to a [`KpiQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KpiSeries {
     pub measure: MeasureInfo,
     pub points: Vec<KpiPoint>,

@@ -41,7 +41,7 @@ use crate::plugins::{
 use crate::store::{Store, StoreError, Writes};
 
 /// A contact as accepted over the API or from an import.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     pub channel: Channel,
@@ -72,7 +72,7 @@ fn english() -> String {
 }
 
 /// A contact as the engine keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContactRecord {
     pub id: String,
     pub channel: Channel,
@@ -124,7 +124,7 @@ pub struct ContactRecord {
 }
 
 /// Who made a routing decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum DecidedBy {
     /// The active routing plugin answered.
@@ -146,7 +146,7 @@ pub enum DecidedBy {
 }
 
 /// What `ingest` returns once the contact is durable.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Ingested {
     pub contact: ContactRecord,
     pub decided_by: DecidedBy,
@@ -162,12 +162,43 @@ pub struct Ingested {
 pub enum EngineError {
     #[error("{0}")]
     Invalid(String),
-    #[error("no contact with id `{0}`: check the id returned when it was created")]
+    /// The message names what is missing and where to find valid ids.
+    #[error("{0}")]
     NotFound(String),
     #[error(transparent)]
     Transition(#[from] crate::domain::TransitionError),
+    /// The request clashes with the current state (e.g. deleting an agent
+    /// who is handling contacts).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl EngineError {
+    pub fn no_contact(id: &str) -> Self {
+        Self::NotFound(format!(
+            "no contact with id `{id}`: use the id returned when it was created (GET /v1/contacts lists them)"
+        ))
+    }
+
+    pub fn no_agent(id: &str) -> Self {
+        Self::NotFound(format!(
+            "no agent with id `{id}`: create it with PUT /v1/agents/{id} (GET /v1/agents lists them)"
+        ))
+    }
+
+    pub fn no_queue(name: &str) -> Self {
+        Self::NotFound(format!(
+            "no queue named `{name}`: create it with PUT /v1/queues/{name} (GET /v1/queues lists them)"
+        ))
+    }
+
+    pub fn no_draft(id: &str) -> Self {
+        Self::NotFound(format!(
+            "no draft with id `{id}`: use the id returned when it was submitted (GET /v1/drafts lists them)"
+        ))
+    }
 }
 
 /// The audit data of a routing decision: enough to replay it.
@@ -215,7 +246,7 @@ impl ContactFilter {
 }
 
 /// A queue's live figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
     pub queue: Queue,
     pub waiting: u32,
@@ -228,7 +259,7 @@ pub struct QueueStats {
 }
 
 /// A change on the floor, for live views (`GET /v1/stream`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// A contact was created or changed.
@@ -291,6 +322,29 @@ impl Default for FallbackQueues {
     }
 }
 
+/// How an engine behaves (the `[engine]` part of the server's config file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSettings {
+    pub fallback: FallbackQueues,
+    /// Failed calls in a row after which a plugin version is quarantined.
+    pub quarantine_after: u32,
+    /// When a newly activated version is rolled back on its own.
+    pub auto_rollback: AutoRollback,
+    /// How far back the customer history plugins see goes, in days.
+    pub history_days: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            fallback: FallbackQueues::default(),
+            quarantine_after: DEFAULT_QUARANTINE_AFTER,
+            auto_rollback: AutoRollback::default(),
+            history_days: 30,
+        }
+    }
+}
+
 /// The engine.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -340,16 +394,37 @@ impl Engine {
         fallback: FallbackQueues,
         quarantine_after: u32,
     ) -> Result<Self, EngineError> {
+        Self::with_settings(
+            store,
+            EngineSettings {
+                fallback,
+                quarantine_after,
+                ..EngineSettings::default()
+            },
+        )
+    }
+
+    /// An engine over `store` with `settings`.
+    pub fn with_settings(
+        store: Arc<dyn Store>,
+        settings: EngineSettings,
+    ) -> Result<Self, EngineError> {
+        let EngineSettings {
+            fallback,
+            quarantine_after,
+            auto_rollback,
+            history_days,
+        } = settings;
         let engine = Self {
             audit: AuditLog::open(store.clone())?,
             floor: parking_lot::Mutex::new(floor::Floor::default()),
             updates: parking_lot::Mutex::new(()),
-            history_days: 30,
+            history_days: history_days.max(1),
             store,
-            routing: Slot::new("routing", quarantine_after),
-            escalation: SlotMap::new(quarantine_after),
-            compliance: SlotMap::new(quarantine_after),
-            kpis: SlotMap::new(quarantine_after),
+            routing: Slot::new("routing", quarantine_after).with_auto_rollback(auto_rollback),
+            escalation: SlotMap::new(quarantine_after).with_auto_rollback(auto_rollback),
+            compliance: SlotMap::new(quarantine_after).with_auto_rollback(auto_rollback),
+            kpis: SlotMap::new(quarantine_after).with_auto_rollback(auto_rollback),
             aggregates: Default::default(),
             wakeup: Default::default(),
             live: tokio::sync::broadcast::channel(1024).0,
@@ -421,7 +496,7 @@ impl Engine {
             .agents
             .get(id)
             .cloned()
-            .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+            .ok_or_else(|| EngineError::no_agent(id))?;
         agent.status = status;
         self.upsert_agent(agent)
     }
@@ -439,6 +514,70 @@ impl Engine {
         self.store.make_durable()?;
         self.floor.lock().queues.insert(queue.name.clone(), queue);
         Ok(())
+    }
+
+    /// Remove an agent. Refused while they are offered or handling
+    /// contacts: set them `offline` and let those finish first.
+    pub fn delete_agent(&self, id: &str) -> Result<Agent, EngineError> {
+        let _guard = self.updates.lock();
+        let agent = self
+            .floor
+            .lock()
+            .agents_with_load()
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| EngineError::no_agent(id))?;
+        let load: u32 = agent.load.values().sum();
+        if load > 0 {
+            return Err(EngineError::Conflict(format!(
+                "agent `{id}` is handling {load} contact(s); set their status to `offline` and delete them once those are resolved or transferred"
+            )));
+        }
+        let mut writes = Writes::default();
+        writes.remove(AGENTS, id.as_bytes());
+        self.store.commit(writes)?;
+        self.store.make_durable()?;
+        self.floor.lock().agents.remove(id);
+        Ok(agent)
+    }
+
+    /// Remove a queue. Refused while contacts wait in it.
+    pub fn delete_queue(&self, name: &str) -> Result<Queue, EngineError> {
+        let _guard = self.updates.lock();
+        let queue = self
+            .floor
+            .lock()
+            .queues
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::no_queue(name))?;
+        let waiting = self
+            .floor
+            .lock()
+            .waiting_queues()
+            .filter(|q| q == name)
+            .count();
+        if waiting > 0 {
+            return Err(EngineError::Conflict(format!(
+                "{waiting} contact(s) wait in queue `{name}`; move them (transfer) or let them be answered before deleting it"
+            )));
+        }
+        let mut writes = Writes::default();
+        writes.remove(QUEUES, name.as_bytes());
+        self.store.commit(writes)?;
+        self.store.make_durable()?;
+        self.floor.lock().queues.remove(name);
+        Ok(queue)
+    }
+
+    /// One agent with their current load.
+    pub fn agent(&self, id: &str) -> Result<Agent, EngineError> {
+        self.floor
+            .lock()
+            .agents_with_load()
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| EngineError::no_agent(id))
     }
 
     /// Live changes from now on (contacts created and changed). A
@@ -670,7 +809,7 @@ impl Engine {
             .queues
             .get(name)
             .cloned()
-            .ok_or_else(|| EngineError::NotFound(format!("queue {name}")))?;
+            .ok_or_else(|| EngineError::no_queue(name))?;
         let status = self
             .floor
             .lock()

@@ -23,7 +23,7 @@ use super::{ContactRecord, Engine, EngineError, convert, encode, kpi};
 pub(super) const NOTIFICATIONS: &str = "notifications";
 
 /// A contact marked as a complaint by a rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Complaint {
     pub category: String,
     pub urgency: String,
@@ -33,7 +33,7 @@ pub struct Complaint {
 }
 
 /// A named deadline clock on a contact (e.g. "acknowledge", "resolve").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeadlineClock {
     pub name: String,
     pub started_at: i64,
@@ -55,7 +55,7 @@ impl DeadlineClock {
 }
 
 /// A notification for a supervisor, a team or an agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     pub id: u64,
     pub at: i64,

@@ -28,6 +28,7 @@ pub const DEFAULT_QUARANTINE_AFTER: u32 = 5;
 /// the share of failed calls (error, trap, timeout, invalid) reaches
 /// `max_failure_rate`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AutoRollback {
     pub window_calls: u64,
     pub min_calls: u64,
@@ -428,6 +429,12 @@ impl<W: World> SlotMap<W> {
             quarantine_after,
             auto_rollback: AutoRollback::default(),
         }
+    }
+
+    /// New slots roll a failing new version back under `policy`.
+    pub fn with_auto_rollback(mut self, policy: AutoRollback) -> Self {
+        self.auto_rollback = policy;
+        self
     }
 
     /// Activate `activation` in slot `name`, creating the slot if needed.

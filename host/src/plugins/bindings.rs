@@ -10,7 +10,7 @@ pub mod routing {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "routing-policy",
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema],
     });
     pub use exports::switchboard::rules::routing::*;
 }
@@ -24,7 +24,7 @@ pub mod escalation {
             "switchboard:rules/types": super::routing::switchboard::rules::types,
             "switchboard:rules/log": super::routing::switchboard::rules::log,
         },
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema],
     });
     pub use exports::switchboard::rules::escalation::*;
 }
@@ -38,7 +38,7 @@ pub mod compliance {
             "switchboard:rules/types": super::routing::switchboard::rules::types,
             "switchboard:rules/log": super::routing::switchboard::rules::log,
         },
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema],
     });
     pub use exports::switchboard::rules::compliance::*;
 }
@@ -52,7 +52,7 @@ pub mod kpi {
             "switchboard:rules/types": super::routing::switchboard::rules::types,
             "switchboard:rules/log": super::routing::switchboard::rules::log,
         },
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema],
     });
     pub use exports::switchboard::rules::kpi::*;
 }

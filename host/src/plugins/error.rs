@@ -82,7 +82,9 @@ pub enum PluginError {
 }
 
 /// How a call ended, as recorded in the audit log and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     /// The plugin answered.

@@ -8,9 +8,12 @@ use super::manifest::ManifestLimits;
 
 /// The bounds one plugin version runs under: what its manifest asked for,
 /// capped by the host's [`HostLimits`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Limits {
-    /// Wall time one call (including `configure`) may take.
+    /// Wall time one call (including `configure`) may take; serialized as
+    /// `timeout_ms`.
+    #[serde(rename = "timeout_ms", serialize_with = "as_millis")]
+    #[schema(value_type = u64)]
     pub timeout: Duration,
     /// Linear memory one instance may grow to, in bytes.
     pub memory_bytes: usize,
@@ -20,6 +23,10 @@ pub struct Limits {
     pub instances: usize,
     /// Bytes of output (strings and list elements, as lifted) one call may return.
     pub max_output_bytes: usize,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Host-wide defaults and caps: a manifest may ask for less than the cap,

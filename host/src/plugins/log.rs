@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use parking_lot::Mutex;
 
 /// Severity of a plugin log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Very detailed tracing.
@@ -24,7 +26,7 @@ pub enum LogLevel {
 }
 
 /// Where a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogSource {
     /// The `switchboard:rules/log` import.
@@ -36,16 +38,26 @@ pub enum LogSource {
 }
 
 /// One line of a plugin log.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct LogLine {
     /// Position in the buffer's history, counting lines that were dropped.
     pub seq: u64,
-    /// Host time when the line was written.
+    /// Host time when the line was written, in milliseconds since the Unix
+    /// epoch.
+    #[serde(serialize_with = "epoch_millis")]
+    #[schema(value_type = i64)]
     pub at: SystemTime,
     pub level: LogLevel,
     pub source: LogSource,
     /// The text, truncated to the buffer's line limit.
     pub message: String,
+}
+
+fn epoch_millis<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    let ms = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    s.serialize_i64(ms)
 }
 
 /// A bounded ring of log lines for one plugin version. When full, the oldest

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const WIT_VERSION: &str = "0.1.0";
 
 /// The four kinds of plugin, one per WIT world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
     /// World `routing-policy`, exports interface `routing`.
@@ -71,7 +71,7 @@ impl fmt::Display for PluginKind {
 
 /// What the host does when a plugin traps, times out or returns invalid
 /// output (applied by the engine, per slot).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailPolicy {
     /// Carry on without the plugin's answer (routing: default queue;
@@ -85,7 +85,7 @@ pub enum FailPolicy {
 }
 
 /// Limits a plugin asks for; the host caps each one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestLimits {
     /// Wall time per call, in milliseconds.
@@ -97,7 +97,7 @@ pub struct ManifestLimits {
 }
 
 /// A plugin's manifest (`manifest.json` beside the component).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Stable identifier, e.g. `skill-routing`: lowercase letters, digits, `-`.
@@ -130,7 +130,7 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// A configuration that does not match the manifest's schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("invalid configuration for {plugin}: {}", .violations.iter().map(|v| format!("at `{}`: {}", v.pointer, v.message)).collect::<Vec<_>>().join("; "))]
 pub struct ConfigError {
     /// `id@version` of the plugin.
@@ -140,7 +140,7 @@ pub struct ConfigError {
 }
 
 /// One violation of the configuration schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConfigViolation {
     /// JSON pointer into the configuration, e.g. `/topic_queues/billing` (`` = the root).
     pub pointer: String,

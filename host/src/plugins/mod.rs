@@ -10,6 +10,7 @@ mod limits;
 mod log;
 mod manifest;
 mod runtime;
+mod stats;
 mod wasi;
 
 pub use bindings::{compliance, escalation, kpi, routing, types};
@@ -22,3 +23,4 @@ pub use runtime::{
     Activation, ComplianceCheck, ComponentInfo, EscalationRule, KpiDefinition, LoadedPlugin,
     PluginId, PluginRuntime, PluginState, RoutingPolicy, RuntimeConfig, World, outcome_of,
 };
+pub use stats::{CallCounter, CallStats};

@@ -12,7 +12,7 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -493,8 +493,7 @@ impl LoadedPlugin {
             config_digest: hex::encode(Sha256::digest(config_json.as_bytes())),
             config: config_json,
             pool: Mutex::new(Vec::new()),
-            calls: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
+            stats: super::stats::CallCounter::default(),
             _world: std::marker::PhantomData,
         };
         let warm = activation.instantiate()?;
@@ -604,8 +603,7 @@ pub struct Activation<W: World> {
     config: Arc<str>,
     config_digest: String,
     pool: Mutex<Vec<Warm<W>>>,
-    calls: AtomicU64,
-    failures: AtomicU64,
+    stats: super::stats::CallCounter,
     _world: std::marker::PhantomData<fn() -> W>,
 }
 
@@ -636,10 +634,12 @@ impl<W: World> Activation<W> {
 
     /// Calls made and calls that failed (any outcome but ok).
     pub fn call_counts(&self) -> (u64, u64) {
-        (
-            self.calls.load(Ordering::Relaxed),
-            self.failures.load(Ordering::Relaxed),
-        )
+        self.stats.counts()
+    }
+
+    /// Calls, failures and duration percentiles so far.
+    pub fn call_stats(&self) -> super::stats::CallStats {
+        self.stats.snapshot()
     }
 
     /// Warm instances waiting in the pool.
@@ -708,11 +708,10 @@ impl<W: World> Activation<W> {
         &self,
         f: impl FnOnce(&W::Bindings, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, PluginError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let result = self.call_inner(f);
-        if result.is_err() {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-        }
+        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.record(us, result.is_ok());
         result
     }
 

@@ -132,3 +132,39 @@ pub fn request(
     };
     Ok((status, json))
 }
+
+/// The status of a request, reading only the response head (for streams
+/// that never end).
+pub fn status_only(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> std::io::Result<u16> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let body = body.unwrap_or("");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {line:?}")))
+}
+
+/// A token of `role` created through the API with the admin token.
+pub fn token_for(server: &Server, role: &str) -> String {
+    let (status, body) = server.post(
+        "/v1/tokens",
+        &serde_json::json!({ "role": role, "label": format!("{role} (test)") }),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().expect("token").to_owned()
+}

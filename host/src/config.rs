@@ -1,0 +1,249 @@
+//! The server's configuration file (TOML). Every setting has a default;
+//! command-line flags and environment variables override the file.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8080"
+//! data_dir = "/var/lib/switchboard"
+//!
+//! [log]
+//! level = "info,switchboard=debug"
+//! format = "json"
+//!
+//! [engine]
+//! fallback_queue = "general"
+//! triage_queue = "triage"
+//! quarantine_after = 5
+//! history_days = 30
+//!
+//! [engine.auto_rollback]
+//! window_calls = 200
+//! min_calls = 5
+//! max_failure_rate = 0.5
+//!
+//! [plugins]
+//! warm_instances = 8
+//! max_instances = 128
+//! default_timeout_ms = 5
+//! max_timeout_ms = 1000
+//! default_memory_mib = 32
+//! max_memory_mib = 256
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{AutoRollback, EngineSettings, FallbackQueues};
+use crate::plugins::{HostLimits, RuntimeConfig};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The file, as written (everything optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub log: LogSection,
+    pub engine: EngineSection,
+    pub plugins: PluginsSection,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// A filter such as `info` or `switchboard=debug,tower_http=info`.
+    pub level: Option<String>,
+    pub format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// Where contacts go when a fail-open routing policy fails.
+    pub fallback_queue: String,
+    /// Where contacts wait for a person when a fail-closed policy fails.
+    pub triage_queue: String,
+    /// Failed calls in a row before a plugin version is quarantined.
+    pub quarantine_after: u32,
+    /// Days of customer history the rules see.
+    pub history_days: u32,
+    pub auto_rollback: AutoRollback,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let e = EngineSettings::default();
+        Self {
+            fallback_queue: e.fallback.default_queue,
+            triage_queue: e.fallback.triage_queue,
+            quarantine_after: e.quarantine_after,
+            history_days: e.history_days,
+            auto_rollback: e.auto_rollback,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSection {
+    /// Warm instances kept per active plugin version.
+    pub warm_instances: usize,
+    /// Instances the pooling allocator holds at once, all plugins together.
+    pub max_instances: u32,
+    /// Time limit of a call when a manifest asks for none.
+    pub default_timeout_ms: u64,
+    /// The most a manifest may ask for.
+    pub max_timeout_ms: u64,
+    /// Memory limit of an instance when a manifest asks for none.
+    pub default_memory_mib: usize,
+    /// The most a manifest may ask for.
+    pub max_memory_mib: usize,
+}
+
+impl Default for PluginsSection {
+    fn default() -> Self {
+        let r = RuntimeConfig::default();
+        Self {
+            warm_instances: r.warm_instances,
+            max_instances: r.max_instances,
+            default_timeout_ms: r.limits.default.timeout.as_millis() as u64,
+            max_timeout_ms: r.limits.max.timeout.as_millis() as u64,
+            default_memory_mib: r.limits.default.memory_bytes >> 20,
+            max_memory_mib: r.limits.max.memory_bytes >> 20,
+        }
+    }
+}
+
+impl ConfigFile {
+    /// Read and check `path`. Errors name the file, the line and the key.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}(`switchboard serve --print-config` prints every setting with its default)",
+                path.display()
+            )
+        })?;
+        file.check()
+            .with_context(|| format!("in the config file {}", path.display()))?;
+        Ok(file)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let p = &self.plugins;
+        anyhow::ensure!(
+            p.default_timeout_ms >= 1 && p.default_timeout_ms <= p.max_timeout_ms,
+            "plugins.default_timeout_ms must be at least 1 and at most plugins.max_timeout_ms ({})",
+            p.max_timeout_ms
+        );
+        anyhow::ensure!(
+            p.default_memory_mib >= 1 && p.default_memory_mib <= p.max_memory_mib,
+            "plugins.default_memory_mib must be at least 1 and at most plugins.max_memory_mib ({})",
+            p.max_memory_mib
+        );
+        anyhow::ensure!(
+            p.warm_instances as u64 <= u64::from(p.max_instances) && p.max_instances >= 1,
+            "plugins.warm_instances must not exceed plugins.max_instances"
+        );
+        let a = &self.engine.auto_rollback;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&a.max_failure_rate),
+            "engine.auto_rollback.max_failure_rate is a share: 0.0 to 1.0"
+        );
+        anyhow::ensure!(
+            !self.engine.fallback_queue.trim().is_empty()
+                && !self.engine.triage_queue.trim().is_empty(),
+            "engine.fallback_queue and engine.triage_queue must not be empty"
+        );
+        Ok(())
+    }
+
+    /// The engine's settings.
+    pub fn engine_settings(&self) -> EngineSettings {
+        let e = &self.engine;
+        EngineSettings {
+            fallback: FallbackQueues {
+                default_queue: e.fallback_queue.clone(),
+                triage_queue: e.triage_queue.clone(),
+            },
+            quarantine_after: e.quarantine_after.max(1),
+            auto_rollback: e.auto_rollback,
+            history_days: e.history_days,
+        }
+    }
+
+    /// The plugin runtime's settings, with the compile cache in `cache_dir`.
+    pub fn runtime_config(&self, cache_dir: PathBuf) -> RuntimeConfig {
+        let p = &self.plugins;
+        let mut limits = HostLimits::default();
+        limits.default.timeout = Duration::from_millis(p.default_timeout_ms);
+        limits.max.timeout = Duration::from_millis(p.max_timeout_ms);
+        limits.default.memory_bytes = p.default_memory_mib << 20;
+        limits.max.memory_bytes = p.max_memory_mib << 20;
+        RuntimeConfig {
+            cache_dir: Some(cache_dir),
+            limits,
+            warm_instances: p.warm_instances,
+            max_instances: p.max_instances,
+            ..RuntimeConfig::default()
+        }
+    }
+
+    /// The whole configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let f: ConfigFile = toml::from_str("").unwrap();
+        assert_eq!(f, ConfigFile::default());
+        assert_eq!(f.engine_settings(), EngineSettings::default());
+    }
+
+    #[test]
+    fn every_setting_round_trips_through_print_config() {
+        let mut f = ConfigFile {
+            listen: Some("0.0.0.0:9000".parse().unwrap()),
+            ..ConfigFile::default()
+        };
+        f.log.format = Some(LogFormat::Json);
+        f.engine.quarantine_after = 9;
+        f.plugins.default_timeout_ms = 20;
+        let back: ConfigFile = toml::from_str(&f.to_toml()).unwrap();
+        assert_eq!(back, f);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sb.toml");
+        std::fs::write(&path, "[engine]\nquarantine_afterr = 3\n").unwrap();
+        let e = format!("{:#}", ConfigFile::load(&path).unwrap_err());
+        assert!(
+            e.contains("quarantine_afterr") && e.contains("sb.toml"),
+            "{e}"
+        );
+        std::fs::write(&path, "[plugins]\ndefault_timeout_ms = 5000\n").unwrap();
+        let e = format!("{:#}", ConfigFile::load(&path).unwrap_err());
+        assert!(e.contains("max_timeout_ms"), "{e}");
+    }
+}

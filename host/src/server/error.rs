@@ -1,0 +1,153 @@
+//! RFC 9457 problem responses, and how every error of the layers below
+//! becomes one.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::engine::EngineError;
+use crate::registry::RegistryError;
+
+/// An API error: a status, a machine-readable kind and a message that says
+/// how to fix the request.
+#[derive(Debug)]
+pub struct ApiError {
+    pub(super) status: StatusCode,
+    pub(super) kind: &'static str,
+    pub(super) message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An `application/problem+json` body (RFC 9457). `error` and `message`
+/// repeat `type`'s last segment and `detail` for clients that predate the RFC.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:switchboard:problem:<error>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The HTTP status text.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong and how to fix the request.
+    pub detail: String,
+    /// The kind: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `illegal_transition`, `conflict`, `invalid`, `storage`, `internal`.
+    pub error: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    pub(super) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub(super) fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            type_: format!("urn:switchboard:problem:{}", self.kind),
+            title: self.status.canonical_reason().unwrap_or("error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.message.clone(),
+            error: self.kind.to_owned(),
+            message: self.message,
+        };
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let mut res = (self.status, text).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Forbidden { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let (status, kind) = match &e {
+            EngineError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            EngineError::Transition(_) => (StatusCode::CONFLICT, "illegal_transition"),
+            EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The details go to the log, not to the client.
+            tracing::error!(error = %e, "request failed");
+            return ApiError::new(
+                status,
+                kind,
+                "the store failed; nothing was acknowledged. The server log has the details",
+            );
+        }
+        ApiError::new(status, kind, e.to_string())
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Invalid(m) => ApiError::invalid(m),
+            RegistryError::NotFound(m) => ApiError::not_found(m),
+            RegistryError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            RegistryError::Store(s) => EngineError::Store(s).into(),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = match r {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, "bad_request", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
+    }
+}

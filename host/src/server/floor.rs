@@ -1,0 +1,320 @@
+//! The floor: agents, queues, live stats, the SSE stream, notifications.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::caller::perm;
+use super::{
+    Allowed, ApiError, ApiResult, AppState, Body, Id, Params, Problem, next_after, page_limit,
+};
+use crate::auth::Action;
+use crate::domain::{Agent, AgentStatus, Queue};
+use crate::engine::{Notification, QueueStats};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct AgentList {
+    /// Agents with their current load per channel.
+    agents: Vec<Agent>,
+    /// Contacts waiting in all queues.
+    waiting: usize,
+}
+
+/// Agents with their status and current load.
+#[utoipa::path(get, path = "/v1/agents", tag = "floor",
+    responses((status = 200, description = "The agents", body = AgentList)),
+    extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
+pub(super) async fn list_agents(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadFloor>,
+) -> ApiResult<Json<AgentList>> {
+    let (agents, waiting) = state.engine.floor();
+    Ok(Json(AgentList { agents, waiting }))
+}
+
+/// One agent with their current load.
+#[utoipa::path(get, path = "/v1/agents/{id}", tag = "floor",
+    params(("id" = String, Path, description = "Agent id")),
+    responses(
+        (status = 200, description = "The agent", body = Agent),
+        (status = 404, description = "No such agent", body = Problem)),
+    extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
+pub(super) async fn get_agent(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadFloor>,
+    Id(id): Id<String>,
+) -> ApiResult<Json<Agent>> {
+    Ok(Json(state.engine.agent(&id)?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Offers {
+    /// `[contact id, agent id]` pairs offered because of the change.
+    offers: Vec<(String, String)>,
+}
+
+/// Create or replace an agent (skills 1-5, languages, channels and
+/// capacity, teams, flags); waiting contacts they qualify for are offered.
+#[utoipa::path(put, path = "/v1/agents/{id}", tag = "floor",
+    params(("id" = String, Path, description = "Agent id")),
+    request_body = Agent,
+    responses(
+        (status = 200, description = "Saved", body = Offers),
+        (status = 422, description = "Invalid (e.g. proficiency out of 1-5, id differs from the path)", body = Problem)),
+    extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
+pub(super) async fn put_agent(
+    State(state): State<AppState>,
+    caller: Allowed<perm::ManageFloor>,
+    Id(id): Id<String>,
+    Body(mut agent): Body<Agent>,
+) -> ApiResult<Json<Offers>> {
+    if agent.id.is_empty() {
+        agent.id.clone_from(&id);
+    }
+    if agent.id != id {
+        return Err(ApiError::invalid(format!(
+            "the body's `id` ({}) differs from the path's ({id})",
+            agent.id
+        )));
+    }
+    let data = serde_json::to_value(&agent).unwrap_or_default();
+    let offers = state.engine(move |e| e.upsert_agent(agent)).await?;
+    state
+        .audit_action(&caller, "agent.upsert", &id, data)
+        .await?;
+    Ok(Json(Offers { offers }))
+}
+
+/// Remove an agent. Refused (409) while they handle contacts.
+#[utoipa::path(delete, path = "/v1/agents/{id}", tag = "floor",
+    params(("id" = String, Path, description = "Agent id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such agent", body = Problem),
+        (status = 409, description = "The agent is handling contacts", body = Problem)),
+    extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
+pub(super) async fn delete_agent(
+    State(state): State<AppState>,
+    caller: Allowed<perm::ManageFloor>,
+    Id(id): Id<String>,
+) -> ApiResult<StatusCode> {
+    let who = id.clone();
+    let agent = state.engine(move |e| e.delete_agent(&who)).await?;
+    state
+        .audit_action(&caller, "agent.delete", &id, &agent)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusBody {
+    status: AgentStatus,
+}
+
+/// Change an agent's status; when they become available, waiting contacts
+/// are offered. KPI definitions see the change (occupancy, utilization).
+#[utoipa::path(post, path = "/v1/agents/{id}/status", tag = "floor",
+    params(("id" = String, Path, description = "Agent id")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "Changed", body = Offers),
+        (status = 404, description = "No such agent", body = Problem)),
+    extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
+pub(super) async fn set_status(
+    State(state): State<AppState>,
+    caller: Allowed<perm::ManageFloor>,
+    Id(id): Id<String>,
+    Body(body): Body<StatusBody>,
+) -> ApiResult<Json<Offers>> {
+    let status = body.status;
+    let who = id.clone();
+    let offers = state
+        .engine(move |e| e.set_agent_status(&who, status))
+        .await?;
+    state
+        .audit_action(
+            &caller,
+            "agent.status",
+            &id,
+            serde_json::json!({ "status": status }),
+        )
+        .await?;
+    Ok(Json(Offers { offers }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct QueueList {
+    queues: Vec<Queue>,
+}
+
+/// The queues.
+#[utoipa::path(get, path = "/v1/queues", tag = "floor",
+    responses((status = 200, description = "The queues", body = QueueList)),
+    extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
+pub(super) async fn list_queues(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadFloor>,
+) -> ApiResult<Json<QueueList>> {
+    Ok(Json(QueueList {
+        queues: state.engine.queues(),
+    }))
+}
+
+/// Create or replace a queue (priority, service-level target, selection
+/// strategy).
+#[utoipa::path(put, path = "/v1/queues/{name}", tag = "floor",
+    params(("name" = String, Path, description = "Queue name")),
+    request_body = Queue,
+    responses(
+        (status = 204, description = "Saved"),
+        (status = 422, description = "Invalid (e.g. name differs from the path)", body = Problem)),
+    extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
+pub(super) async fn put_queue(
+    State(state): State<AppState>,
+    caller: Allowed<perm::ManageFloor>,
+    Id(name): Id<String>,
+    Body(queue): Body<Queue>,
+) -> ApiResult<StatusCode> {
+    if queue.name != name {
+        return Err(ApiError::invalid(format!(
+            "the body's `name` ({}) differs from the path's ({name})",
+            queue.name
+        )));
+    }
+    let data = serde_json::to_value(&queue).unwrap_or_default();
+    state.engine(move |e| e.upsert_queue(queue)).await?;
+    state
+        .audit_action(&caller, "queue.upsert", &name, data)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a queue. Refused (409) while contacts wait in it.
+#[utoipa::path(delete, path = "/v1/queues/{name}", tag = "floor",
+    params(("name" = String, Path, description = "Queue name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such queue", body = Problem),
+        (status = 409, description = "Contacts wait in the queue", body = Problem)),
+    extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
+pub(super) async fn delete_queue(
+    State(state): State<AppState>,
+    caller: Allowed<perm::ManageFloor>,
+    Id(name): Id<String>,
+) -> ApiResult<StatusCode> {
+    let which = name.clone();
+    let queue = state.engine(move |e| e.delete_queue(&which)).await?;
+    state
+        .audit_action(&caller, "queue.delete", &name, &queue)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A queue's live figures: waiting, oldest wait, agents available, service
+/// level today.
+#[utoipa::path(get, path = "/v1/queues/{name}/stats", tag = "floor",
+    params(("name" = String, Path, description = "Queue name")),
+    responses(
+        (status = 200, description = "Live figures", body = QueueStats),
+        (status = 404, description = "No such queue", body = Problem)),
+    extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
+pub(super) async fn queue_stats(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadFloor>,
+    Id(name): Id<String>,
+) -> ApiResult<Json<QueueStats>> {
+    Ok(Json(state.engine(move |e| e.queue_stats(&name)).await?))
+}
+
+/// Server-Sent Events: a `contact` event (a [`crate::engine::LiveEvent`])
+/// whenever a contact is created or changes, a `queues` event with every
+/// queue's live figures each second, and `lagged` when this client fell
+/// behind and skipped events.
+#[utoipa::path(get, path = "/v1/stream", tag = "floor",
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String)),
+    extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
+pub(super) async fn stream(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadFloor>,
+) -> ApiResult<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = state.engine.subscribe();
+    let tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let engine = state.engine.clone();
+    let events = futures_util::stream::unfold(
+        (rx, tick, engine),
+        |(mut rx, mut tick, engine)| async move {
+            let event = tokio::select! {
+                got = rx.recv() => match got {
+                    Ok(e) => Event::default()
+                        .event("contact")
+                        .json_data(&e)
+                        .unwrap_or_default(),
+                    Err(RecvError::Lagged(n)) => Event::default()
+                        .event("lagged")
+                        .data(format!("{n} events skipped; re-read the state you need")),
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = tick.tick() => {
+                    let queues: Vec<_> = engine
+                        .queues()
+                        .iter()
+                        .filter_map(|q| engine.queue_stats(&q.name).ok())
+                        .collect();
+                    Event::default()
+                        .event("queues")
+                        .json_data(&queues)
+                        .unwrap_or_default()
+                }
+            };
+            Some((Ok(event), (rx, tick, engine)))
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct NotificationParams {
+    /// Cursor: `next_after` of the previous page (0 from the start).
+    #[serde(default)]
+    after: u64,
+    /// Page size, 1-1000 (default 100).
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct NotificationPage {
+    notifications: Vec<Notification>,
+    next_after: Option<u64>,
+}
+
+/// Notifications the rules raised (supervisor pages, team and agent
+/// alerts, deadline warnings), oldest first.
+#[utoipa::path(get, path = "/v1/notifications", tag = "floor",
+    params(NotificationParams),
+    responses((status = 200, description = "A page of notifications", body = NotificationPage)),
+    extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
+pub(super) async fn notifications(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadFloor>,
+    Params(p): Params<NotificationParams>,
+) -> ApiResult<Json<NotificationPage>> {
+    let limit = page_limit(p.limit);
+    let notifications = state
+        .engine(move |e| e.notifications(p.after, limit))
+        .await?;
+    let next_after = next_after(&notifications, limit, |n| n.id);
+    Ok(Json(NotificationPage {
+        notifications,
+        next_after,
+    }))
+}

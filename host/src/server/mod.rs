@@ -1,0 +1,431 @@
+//! The HTTP API: axum over the engine. Every `/v1` request carries a bearer
+//! token whose role must allow the action. Handlers parse and validate, run
+//! the (synchronous, durable) engine call on a blocking thread, and answer
+//! JSON. Errors are RFC 9457 `application/problem+json` with a status that
+//! matches: 400 malformed, 401 no or bad token, 403 role, 404 unknown id,
+//! 409 illegal transition or conflict, 413 too large, 415 not JSON, 422
+//! invalid value, 500 storage (without internals).
+//!
+//! Each resource has its module; every handler carries a
+//! `#[utoipa::path]` annotation, and the router is built from those
+//! annotations, so `/openapi.json` cannot miss a route.
+
+mod audit;
+mod caller;
+mod contacts;
+mod drafts;
+mod error;
+mod floor;
+mod kpis;
+pub mod openapi;
+mod plugins;
+mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::AuditEntry;
+use crate::engine::{Engine, EngineError};
+use crate::registry::{Registry, RegistryError};
+
+pub use caller::{Allowed, Caller};
+pub use error::{ApiError, ApiResult, Problem};
+
+/// Largest request body accepted (a contact with a long e-mail body fits).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Largest plugin upload (a JavaScript or Python component is 10-20 MB,
+/// base64 adds a third).
+pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub registry: Arc<Registry>,
+}
+
+impl AppState {
+    /// Run a synchronous engine call off the async threads.
+    async fn engine<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+    ) -> ApiResult<T> {
+        let engine = self.engine.clone();
+        off_thread(move || f(&engine)).await
+    }
+
+    /// Run a synchronous registry call off the async threads.
+    async fn registry<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
+    ) -> ApiResult<T> {
+        let registry = self.registry.clone();
+        off_thread(move || f(&registry)).await
+    }
+
+    /// Record an admin action by `caller` in the audit log (durably).
+    async fn audit_action(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        subject: &str,
+        data: impl Serialize,
+    ) -> ApiResult<()> {
+        let entry = AuditEntry {
+            at: self.engine.now(),
+            actor: caller.actor(),
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            data: serde_json::value::to_raw_value(&data)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        };
+        self.engine(move |engine| {
+            engine.audit().append(entry)?;
+            engine.store().make_durable()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Run a synchronous call off the async threads; its error becomes the
+/// matching API error.
+async fn off_thread<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) => Err(ApiError::internal(format!(
+            "the request's worker failed: {e}"
+        ))),
+    }
+}
+
+/// A JSON request body; a malformed one is a problem response that says
+/// what is wrong (400), too large (413) or not JSON (415).
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(v) = Json::<T>::from_request(req, state).await?;
+        Ok(Body(v))
+    }
+}
+
+/// Query parameters; unknown or malformed ones are a 400 problem response.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Params(v))
+    }
+}
+
+/// Path parameters; a malformed one is a 400 problem response.
+pub struct Id<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Id<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Id(v))
+    }
+}
+
+/// A page size: 100 unless asked, at most 1,000.
+fn page_limit(asked: Option<usize>) -> usize {
+    asked.unwrap_or(100).clamp(1, 1000)
+}
+
+/// The cursor of the next page: the last item's key when the page is full.
+fn next_after<T, K>(items: &[T], limit: usize, key: impl Fn(&T) -> K) -> Option<K> {
+    (items.len() == limit)
+        .then(|| items.last().map(key))
+        .flatten()
+}
+
+/// `201 Created` with a JSON body.
+fn created<T: Serialize>(body: T) -> Response {
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// The routes with their OpenAPI description.
+fn api() -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(plugins::list_plugins, plugins::upload_plugin))
+        .routes(routes!(plugins::validate_plugin))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES));
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(contacts::create_contact, contacts::list_contacts))
+        .routes(routes!(contacts::get_contact))
+        .routes(routes!(contacts::list_events, contacts::post_event))
+        .routes(routes!(drafts::submit_draft))
+        .routes(routes!(drafts::list_drafts))
+        .routes(routes!(drafts::get_draft))
+        .routes(routes!(drafts::approve_draft))
+        .routes(routes!(drafts::reject_draft))
+        .routes(routes!(floor::list_agents))
+        .routes(routes!(
+            floor::get_agent,
+            floor::put_agent,
+            floor::delete_agent
+        ))
+        .routes(routes!(floor::set_status))
+        .routes(routes!(floor::list_queues))
+        .routes(routes!(floor::put_queue, floor::delete_queue))
+        .routes(routes!(floor::queue_stats))
+        .routes(routes!(floor::stream))
+        .routes(routes!(floor::notifications))
+        .routes(routes!(kpis::measures))
+        .routes(routes!(kpis::kpi_query))
+        .routes(routes!(audit::audit))
+        .routes(routes!(audit::audit_verify))
+        .routes(routes!(tokens::whoami))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .merge(uploads)
+        .routes(routes!(plugins::delete_plugin))
+        .routes(routes!(plugins::plugin_log))
+        .routes(routes!(plugins::list_slots))
+        .routes(routes!(plugins::activate_slot))
+        .routes(routes!(plugins::rollback_slot))
+        .routes(routes!(plugins::deactivate_slot))
+}
+
+/// The OpenAPI 3.1 document of the API, generated from the handlers.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api().split_for_parts();
+    openapi::finish(&mut doc);
+    doc
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    let (router, mut doc) = api().split_for_parts();
+    openapi::finish(&mut doc);
+    let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Count and time every request by its route template (not the raw path,
+/// so ids do not explode the label set).
+async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    let m = crate::metrics::metrics();
+    m.http_duration
+        .with_label_values(&[method.as_str(), route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    m.http_requests
+        .with_label_values(&[method.as_str(), route.as_str(), res.status().as_str()])
+        .inc();
+    res
+}
+
+/// Prometheus metrics: HTTP requests and latency per route, plugin calls,
+/// errors and duration, store write latency, queue depth.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = crate::metrics::metrics();
+    for (queue, depth) in state.engine.queue_depths() {
+        m.queue_depth
+            .with_label_values(&[queue.as_str()])
+            .set(depth as i64);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found(
+        "no such endpoint; the API lives under /v1 (GET /openapi.json lists every route)",
+    )
+}
+
+/// A plugin a slot runs, as health reports it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RunningPlugin {
+    slot: String,
+    id: String,
+    version: String,
+    kind: crate::plugins::PluginKind,
+    /// `sha256:<hex>` of the component.
+    digest: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `ok` when the server answers.
+    status: String,
+    plugins: Vec<RunningPlugin>,
+}
+
+/// Liveness, with the plugin versions each slot runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The server is up", body = Health)))]
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let plugins = state
+        .registry(|registry| {
+            let mut out = Vec::new();
+            for s in registry.slots()? {
+                let Some(v) = s.current else { continue };
+                let digest = registry
+                    .plugin(&v.plugin, &v.version)
+                    .map(|p| format!("sha256:{}", p.id().digest))
+                    .unwrap_or_default();
+                out.push(RunningPlugin {
+                    slot: s.slot,
+                    id: v.plugin,
+                    version: v.version,
+                    kind: s.kind,
+                    digest,
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .unwrap_or_default();
+    Json(Health {
+        status: "ok".into(),
+        plugins,
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Readiness {
+    ready: bool,
+    /// Whether a routing policy is active (contacts cannot be routed without one).
+    routing_policy: bool,
+}
+
+/// Readiness: 200 once a routing policy is active, else 503.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready to route contacts", body = Readiness),
+        (status = 503, description = "No routing policy is active", body = Readiness)))]
+async fn readyz(State(state): State<AppState>) -> Response {
+    let routing = state.engine.routing().current().is_some();
+    let status = if routing {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready: routing,
+            routing_policy: routing,
+        }),
+    )
+        .into_response()
+}
+
+/// Serve until Ctrl-C / SIGTERM, then finish in-flight requests.
+pub async fn run(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
+    // Record automatic rollbacks (a new version failing too often) within
+    // half a second, in the slots and the audit log.
+    let registry = state.registry.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let r = registry.clone();
+            match tokio::task::spawn_blocking(move || r.sync_auto_rollbacks()).await {
+                Ok(Ok(slots)) if !slots.is_empty() => {
+                    tracing::warn!(?slots, "automatic rollback recorded");
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "recording automatic rollbacks failed"),
+                _ => {}
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}: is another server using that port? pick one with --listen"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "switchboard is listening; try: curl http://{local}/healthz");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
