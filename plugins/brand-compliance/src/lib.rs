@@ -1,19 +1,122 @@
-//! `brand-compliance`: banned and discouraged phrases, and card numbers.
+//! `brand-compliance`: brand voice and data protection on agents' draft
+//! replies (seed article 000).
 //!
-//! - a banned phrase blocks the draft;
-//! - a discouraged phrase asks for a revision, with the brand-approved
-//!   suggestion on the finding;
-//! - a Luhn-valid card number (13-19 digits, spaces or dashes allowed
-//!   between digits) is a critical finding that needs at least a revision,
-//!   and, if `redact_card_numbers` is on, the draft comes back with all but
-//!   the last 4 digits masked.
+//! - **brand voice**: banned phrases (block), discouraged phrases with the
+//!   brand-approved replacement as the finding's `suggestion` (the
+//!   phrasebook), promises the brand cannot make, required disclosures per
+//!   channel, topic and language, and tone: shouting, profanity, blaming
+//!   the customer;
+//! - **data protection**: Luhn-valid card numbers, mod-97-valid IBANs,
+//!   national ids per country, passwords and one-time codes, e-mail
+//!   addresses and phone numbers, each masked in `redacted_text` with the
+//!   same number of characters, so every span is valid in both texts;
+//! - **approval**: drafts about some topics wait for a supervisor.
 //!
-//! The verdict is the strictest of the findings'. Phrases match
-//! case-insensitively in any script, and every span counts Unicode scalar
-//! values (chars), not bytes. See README.md for the config.
+//! The verdict is the strictest of all findings'. Spans count Unicode
+//! scalar values (chars), as `compliance.wit` says. Phrases match
+//! case-insensitively in any script, with any run of whitespace matching a
+//! space and curly quotes matching straight ones. See
+//! `docs/plugins/brand-compliance.md` for the full reference.
+
+mod detect;
+mod text;
+
+use std::collections::BTreeSet;
 
 use serde::Deserialize;
 use switchboard_sdk::prelude::*;
+
+pub use detect::{iban_valid, luhn_valid};
+use text::{NormalizedText, normalize};
+
+/// Rule id of the finding that a topic needs a supervisor's approval.
+pub const RULE_APPROVAL: &str = "approval-topic";
+/// Rule id of banned-phrase findings.
+pub const RULE_BANNED: &str = "banned-phrase";
+/// Rule id of discouraged-phrase findings.
+pub const RULE_DISCOURAGED: &str = "discouraged-phrase";
+/// Rule id of promise findings.
+pub const RULE_PROMISE: &str = "unapproved-promise";
+/// Rule id of profanity findings.
+pub const RULE_PROFANITY: &str = "tone-profanity";
+/// Rule id of findings that blame the customer.
+pub const RULE_BLAME: &str = "tone-blame";
+/// Rule id of shouting findings.
+pub const RULE_SHOUTING: &str = "tone-shouting";
+/// Rule id of a missing required disclosure.
+pub const RULE_DISCLOSURE: &str = "missing-disclosure";
+/// Rule id of card-number findings.
+pub const RULE_CARD: &str = "card-number";
+/// Rule id of IBAN findings.
+pub const RULE_IBAN: &str = "iban";
+/// Rule id of national-id findings.
+pub const RULE_NATIONAL_ID: &str = "national-id";
+/// Rule id of password / one-time-code findings.
+pub const RULE_SECRET: &str = "secret";
+/// Rule id of e-mail address findings.
+pub const RULE_EMAIL: &str = "email-address";
+/// Rule id of phone number findings.
+pub const RULE_PHONE: &str = "phone-number";
+
+/// What a rule does to the verdict when it finds something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The rule is off.
+    Off,
+    /// Report the finding, approve anyway.
+    Approve,
+    /// The agent must revise the draft.
+    Revise,
+    /// A supervisor must approve the draft.
+    NeedsApproval,
+    /// The draft must not be sent.
+    Block,
+}
+
+impl Action {
+    fn verdict(self) -> Option<Verdict> {
+        match self {
+            Action::Off => None,
+            Action::Approve => Some(Verdict::Approve),
+            Action::Revise => Some(Verdict::Revise),
+            Action::NeedsApproval => Some(Verdict::NeedsApproval),
+            Action::Block => Some(Verdict::Block),
+        }
+    }
+}
+
+/// A phrase, with an optional brand-approved replacement. In the config,
+/// either a string or `{"phrase", "suggestion"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PhraseRule {
+    /// Just the phrase.
+    Phrase(String),
+    /// The phrase and what to say instead.
+    WithSuggestion {
+        /// The phrase to find.
+        phrase: String,
+        /// The brand-approved replacement.
+        #[serde(default)]
+        suggestion: Option<String>,
+    },
+}
+
+impl PhraseRule {
+    fn phrase(&self) -> &str {
+        match self {
+            PhraseRule::Phrase(p) | PhraseRule::WithSuggestion { phrase: p, .. } => p,
+        }
+    }
+
+    fn suggestion(&self) -> Option<&str> {
+        match self {
+            PhraseRule::Phrase(_) => None,
+            PhraseRule::WithSuggestion { suggestion, .. } => suggestion.as_deref(),
+        }
+    }
+}
 
 /// The plugin configuration; `manifest.json` holds its JSON Schema.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,20 +125,61 @@ pub struct Config {
     /// Phrases that must never be sent: verdict `block`.
     #[serde(default)]
     pub banned_phrases: Vec<String>,
-    /// Phrases to replace with a brand-approved one: verdict `revise`.
+    /// The phrasebook: phrases to replace with a brand-approved one.
     #[serde(default)]
     pub discouraged_phrases: Vec<DiscouragedPhrase>,
     /// Return the draft with card numbers masked.
     #[serde(default = "default_true")]
     pub redact_card_numbers: bool,
-    /// Drafts about these topics (e.g. "legal", "refund") wait for a
-    /// supervisor's approval before they are sent.
+    /// Drafts about these topics wait for a supervisor's approval.
     #[serde(default)]
     pub approval_topics: Vec<String>,
+    /// Latin-script phrases match whole words only.
+    #[serde(default = "default_true")]
+    pub whole_words: bool,
+    /// Promises the brand cannot make ("guarantee", "refund within").
+    #[serde(default)]
+    pub promise_phrases: Vec<PhraseRule>,
+    /// What a promise does to the verdict.
+    #[serde(default = "needs_approval")]
+    pub promise_action: Action,
+    /// Profanity.
+    #[serde(default)]
+    pub profanity: Vec<String>,
+    /// What profanity does to the verdict.
+    #[serde(default = "block")]
+    pub profanity_action: Action,
+    /// Phrases that blame the customer.
+    #[serde(default)]
+    pub blame_phrases: Vec<PhraseRule>,
+    /// What blaming does to the verdict.
+    #[serde(default = "revise")]
+    pub blame_action: Action,
+    /// Shouting: runs of capitals and of exclamation marks.
+    #[serde(default)]
+    pub shouting: Shouting,
+    /// Disclosures that must be in drafts of some channels, topics, languages.
+    #[serde(default)]
+    pub required_disclosures: Vec<Disclosure>,
+    /// Personal data detectors.
+    #[serde(default)]
+    pub data_protection: DataProtection,
 }
 
 fn default_true() -> bool {
     true
+}
+
+fn needs_approval() -> Action {
+    Action::NeedsApproval
+}
+
+fn block() -> Action {
+    Action::Block
+}
+
+fn revise() -> Action {
+    Action::Revise
 }
 
 /// A phrase to avoid and what to say instead.
@@ -48,87 +192,503 @@ pub struct DiscouragedPhrase {
     pub suggestion: String,
 }
 
+/// Shouting detection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shouting {
+    /// What shouting does to the verdict.
+    #[serde(default = "revise")]
+    pub action: Action,
+    /// Consecutive all-capital words (2+ letters each) that make a shout.
+    #[serde(default = "default_min_words")]
+    pub min_words: u32,
+    /// Letters those words need in total.
+    #[serde(default = "default_min_letters")]
+    pub min_letters: u32,
+    /// A run of this many `!` is shouting too; 0: never.
+    #[serde(default = "default_exclamations")]
+    pub exclamation_run: u32,
+}
+
+fn default_min_words() -> u32 {
+    3
+}
+
+fn default_min_letters() -> u32 {
+    10
+}
+
+fn default_exclamations() -> u32 {
+    3
+}
+
+impl Default for Shouting {
+    fn default() -> Self {
+        Shouting {
+            action: Action::Revise,
+            min_words: 3,
+            min_letters: 10,
+            exclamation_run: 3,
+        }
+    }
+}
+
+/// A disclosure that drafts matching every set filter must contain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disclosure {
+    /// Names the disclosure in findings.
+    pub id: String,
+    /// Channels it applies to (`voice`, `email`, ...); empty: all.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// Topics it applies to (any of them); empty: all.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Languages it applies to (primary subtag, e.g. `en`); empty: all.
+    #[serde(default)]
+    pub languages: Vec<String>,
+    /// Any one of these phrases satisfies it; the first is the suggestion.
+    pub any_of: Vec<String>,
+    /// What a missing disclosure does to the verdict.
+    #[serde(default = "revise")]
+    pub action: Action,
+    /// The message for the agent; default: names the disclosure.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Personal-data detectors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataProtection {
+    /// Mask what these detectors find (card numbers: `redact_card_numbers`).
+    #[serde(default = "default_true")]
+    pub redact: bool,
+    /// Channels where anything found blocks the draft (public posts).
+    #[serde(default = "default_public")]
+    pub public_channels: Vec<String>,
+    /// Luhn-valid card numbers.
+    #[serde(default = "revise")]
+    pub card_numbers: Action,
+    /// Mod-97-valid IBANs.
+    #[serde(default = "revise")]
+    pub iban: Action,
+    /// E-mail addresses.
+    #[serde(default)]
+    pub email: EmailRule,
+    /// Phone numbers.
+    #[serde(default)]
+    pub phone: PhoneRule,
+    /// National ids.
+    #[serde(default)]
+    pub national_ids: NationalIds,
+    /// Passwords and one-time codes.
+    #[serde(default)]
+    pub secrets: Secrets,
+}
+
+fn default_public() -> Vec<String> {
+    vec!["social".into()]
+}
+
+impl Default for DataProtection {
+    fn default() -> Self {
+        DataProtection {
+            redact: true,
+            public_channels: default_public(),
+            card_numbers: Action::Revise,
+            iban: Action::Revise,
+            email: EmailRule::default(),
+            phone: PhoneRule::default(),
+            national_ids: NationalIds::default(),
+            secrets: Secrets::default(),
+        }
+    }
+}
+
+/// E-mail addresses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRule {
+    /// What an address does to the verdict.
+    #[serde(default = "revise")]
+    pub action: Action,
+    /// Domains that may be sent (the brand's own), subdomains included.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+}
+
+impl Default for EmailRule {
+    fn default() -> Self {
+        EmailRule {
+            action: Action::Revise,
+            allowed_domains: Vec::new(),
+        }
+    }
+}
+
+/// Phone numbers: 8-15 digits, starting with `+`, `(` or `0` or written
+/// with separators.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneRule {
+    /// What a number does to the verdict.
+    #[serde(default = "revise")]
+    pub action: Action,
+    /// Numbers that may be sent (hotlines), compared digit by digit.
+    #[serde(default)]
+    pub allowed: Vec<String>,
+    /// Fewest digits of a phone number.
+    #[serde(default = "default_min_digits")]
+    pub min_digits: u32,
+    /// Most digits of a phone number.
+    #[serde(default = "default_max_digits")]
+    pub max_digits: u32,
+}
+
+fn default_min_digits() -> u32 {
+    8
+}
+
+fn default_max_digits() -> u32 {
+    15
+}
+
+impl Default for PhoneRule {
+    fn default() -> Self {
+        PhoneRule {
+            action: Action::Revise,
+            allowed: Vec::new(),
+            min_digits: 8,
+            max_digits: 15,
+        }
+    }
+}
+
+/// National ids: built-in formats per country plus custom patterns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NationalIds {
+    /// What an id does to the verdict.
+    #[serde(default = "block")]
+    pub action: Action,
+    /// Built-in countries: `KR`, `US`, `GB`, `NL`, `ES`.
+    #[serde(default)]
+    pub countries: Vec<String>,
+    /// More formats.
+    #[serde(default)]
+    pub custom: Vec<CustomId>,
+}
+
+impl Default for NationalIds {
+    fn default() -> Self {
+        NationalIds {
+            action: Action::Block,
+            countries: Vec::new(),
+            custom: Vec::new(),
+        }
+    }
+}
+
+/// A national-id format: `#` a digit, `A` an upper-case ASCII letter, `a`
+/// any ASCII letter, `*` an ASCII letter or digit, anything else itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomId {
+    /// Country code, for the message.
+    pub country: String,
+    /// What the id is called.
+    pub name: String,
+    /// Its formats.
+    pub patterns: Vec<String>,
+}
+
+/// Passwords and one-time codes: a keyword followed closely by a token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    /// What a secret does to the verdict.
+    #[serde(default = "block")]
+    pub action: Action,
+    /// Words that announce a secret.
+    #[serde(default = "default_secret_keywords")]
+    pub keywords: Vec<String>,
+    /// How many chars after the keyword the secret may start.
+    #[serde(default = "default_window")]
+    pub window_chars: u32,
+    /// Fewest chars of a secret.
+    #[serde(default = "default_secret_min")]
+    pub min_length: u32,
+}
+
+fn default_secret_keywords() -> Vec<String> {
+    [
+        "password",
+        "passcode",
+        "pin",
+        "otp",
+        "one-time code",
+        "one time code",
+        "verification code",
+        "security code",
+        "cvv",
+        "cvc",
+        "비밀번호",
+        "인증번호",
+        "인증 번호",
+        "보안코드",
+        "contraseña",
+        "mot de passe",
+        "passwort",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+fn default_window() -> u32 {
+    24
+}
+
+fn default_secret_min() -> u32 {
+    3
+}
+
+impl Default for Secrets {
+    fn default() -> Self {
+        Secrets {
+            action: Action::Block,
+            keywords: default_secret_keywords(),
+            window_chars: 24,
+            min_length: 3,
+        }
+    }
+}
+
+/// A phrase rule ready to match.
+#[derive(Debug)]
+struct Phrase {
+    needle: Vec<char>,
+    original: String,
+    suggestion: Option<String>,
+}
+
+fn phrases<'a>(
+    what: &str,
+    list: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Result<Vec<Phrase>, String> {
+    list.into_iter()
+        .map(|(p, s)| {
+            let needle = normalize(p.trim());
+            if needle.is_empty() {
+                return Err(format!("{what}: phrases must not be empty"));
+            }
+            Ok(Phrase {
+                needle,
+                original: p.trim().to_string(),
+                suggestion: s.map(str::to_string),
+            })
+        })
+        .collect()
+}
+
 /// The compliance check.
 #[derive(Debug)]
 pub struct BrandCompliance {
-    /// Each phrase lower-cased, as chars, with its original spelling.
-    banned: Vec<(Vec<char>, String)>,
-    discouraged: Vec<(Vec<char>, DiscouragedPhrase)>,
-    redact_card_numbers: bool,
+    config: Config,
+    banned: Vec<Phrase>,
+    discouraged: Vec<Phrase>,
+    promises: Vec<Phrase>,
+    profanity: Vec<Phrase>,
+    blame: Vec<Phrase>,
+    disclosures: Vec<(Disclosure, Vec<Vec<char>>)>,
+    secret_keywords: Vec<Vec<char>>,
     approval_topics: Vec<String>,
+    national: Vec<detect::IdFormat>,
+    allowed_phones: BTreeSet<String>,
 }
-
-/// Rule id of the finding that a topic needs a supervisor's approval.
-pub const RULE_APPROVAL: &str = "approval-topic";
-/// Rule id of banned-phrase findings.
-pub const RULE_BANNED: &str = "banned-phrase";
-/// Rule id of discouraged-phrase findings.
-pub const RULE_DISCOURAGED: &str = "discouraged-phrase";
-/// Rule id of card-number findings.
-pub const RULE_CARD: &str = "card-number";
 
 impl ComplianceCheck for BrandCompliance {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        let lower = |p: &str| -> Result<Vec<char>, String> {
-            let chars: Vec<char> = p.trim().chars().flat_map(char::to_lowercase).collect();
-            if chars.is_empty() {
-                return Err("phrases must not be empty".into());
+        // The old message, kept for the banned and discouraged lists.
+        let banned = phrases(
+            "banned_phrases",
+            config.banned_phrases.iter().map(|p| (p.as_str(), None)),
+        )
+        .map_err(|_| "phrases must not be empty".to_string())?;
+        let discouraged = phrases(
+            "discouraged_phrases",
+            config
+                .discouraged_phrases
+                .iter()
+                .map(|d| (d.phrase.as_str(), Some(d.suggestion.as_str()))),
+        )
+        .map_err(|_| "phrases must not be empty".to_string())?;
+        let promises = phrases(
+            "promise_phrases",
+            config
+                .promise_phrases
+                .iter()
+                .map(|p| (p.phrase(), p.suggestion())),
+        )?;
+        let profanity = phrases(
+            "profanity",
+            config.profanity.iter().map(|p| (p.as_str(), None)),
+        )?;
+        let blame = phrases(
+            "blame_phrases",
+            config
+                .blame_phrases
+                .iter()
+                .map(|p| (p.phrase(), p.suggestion())),
+        )?;
+        let mut disclosures = Vec::new();
+        for d in &config.required_disclosures {
+            let any: Vec<Vec<char>> = d.any_of.iter().map(|p| normalize(p.trim())).collect();
+            if any.is_empty() || any.iter().any(Vec::is_empty) {
+                return Err(format!(
+                    "required_disclosures {}: any_of needs at least one non-empty phrase",
+                    d.id
+                ));
             }
-            Ok(chars)
-        };
-        let banned = config
-            .banned_phrases
+            disclosures.push((d.clone(), any));
+        }
+        let dp = &config.data_protection;
+        let secret_keywords = dp
+            .secrets
+            .keywords
             .iter()
-            .map(|p| Ok((lower(p)?, p.trim().to_string())))
-            .collect::<Result<_, String>>()?;
-        let discouraged = config
-            .discouraged_phrases
-            .into_iter()
-            .map(|d| Ok((lower(&d.phrase)?, d)))
-            .collect::<Result<_, String>>()?;
+            .map(|k| normalize(k.trim()))
+            .filter(|k| !k.is_empty())
+            .collect();
+        if dp.phone.min_digits < 4 || dp.phone.min_digits > dp.phone.max_digits {
+            return Err("data_protection.phone: need 4 <= min_digits <= max_digits".into());
+        }
+        let mut national = Vec::new();
+        for country in &dp.national_ids.countries {
+            national.extend(detect::builtin_ids(country)?);
+        }
+        for c in &dp.national_ids.custom {
+            for p in &c.patterns {
+                national.push(detect::IdFormat::custom(&c.country, &c.name, p)?);
+            }
+        }
+        let allowed_phones = dp
+            .phone
+            .allowed
+            .iter()
+            .map(|p| p.chars().filter(char::is_ascii_digit).collect())
+            .collect();
+        let shouting = &config.shouting;
+        if shouting.min_words == 0 {
+            return Err("shouting.min_words must be at least 1".into());
+        }
         Ok(BrandCompliance {
             banned,
             discouraged,
-            redact_card_numbers: config.redact_card_numbers,
+            promises,
+            profanity,
+            blame,
+            disclosures,
+            secret_keywords,
             approval_topics: config
                 .approval_topics
                 .iter()
                 .map(|t| t.trim().to_lowercase())
                 .collect(),
+            national,
+            allowed_phones,
+            config,
         })
     }
 
     fn check(&self, draft: Draft) -> Result<ComplianceResult, String> {
-        let text = LoweredText::new(&draft.text);
-        let mut findings = Vec::new();
-        let mut verdict = Verdict::Approve;
+        let chars: Vec<char> = draft.text.chars().collect();
+        let text = NormalizedText::new(&chars);
+        let mut out = Findings::default();
+        let whole = self.config.whole_words;
 
-        for (phrase, original) in &self.banned {
-            for span in text.find_all(phrase) {
-                verdict = verdict.max(Verdict::Block);
-                findings.push(Finding {
-                    rule_id: RULE_BANNED.into(),
-                    severity: Severity::Error,
-                    message: format!("\"{original}\" must not be sent to customers"),
-                    span: Some(span),
-                    suggestion: None,
-                });
+        for p in &self.banned {
+            for span in text.find_all(&p.needle, whole) {
+                out.add(
+                    Some(Verdict::Block),
+                    RULE_BANNED,
+                    Severity::Error,
+                    format!("\"{}\" must not be sent to customers", p.original),
+                    Some(span),
+                    None,
+                );
             }
         }
-        for (phrase, d) in &self.discouraged {
-            for span in text.find_all(phrase) {
-                verdict = verdict.max(Verdict::Revise);
-                findings.push(Finding {
-                    rule_id: RULE_DISCOURAGED.into(),
-                    severity: Severity::Warning,
-                    message: format!("avoid \"{}\"; say \"{}\"", d.phrase.trim(), d.suggestion),
-                    span: Some(span),
-                    suggestion: Some(d.suggestion.clone()),
-                });
+        for p in &self.discouraged {
+            for span in text.find_all(&p.needle, whole) {
+                let suggestion = p.suggestion.clone().unwrap_or_default();
+                out.add(
+                    Some(Verdict::Revise),
+                    RULE_DISCOURAGED,
+                    Severity::Warning,
+                    format!("avoid \"{}\"; say \"{suggestion}\"", p.original),
+                    Some(span),
+                    Some(suggestion),
+                );
             }
         }
+        let c = &self.config;
+        for (list, action, rule, severity, what) in [
+            (
+                &self.promises,
+                c.promise_action,
+                RULE_PROMISE,
+                Severity::Warning,
+                "is a promise the brand cannot make",
+            ),
+            (
+                &self.profanity,
+                c.profanity_action,
+                RULE_PROFANITY,
+                Severity::Error,
+                "is profanity",
+            ),
+            (
+                &self.blame,
+                c.blame_action,
+                RULE_BLAME,
+                Severity::Warning,
+                "blames the customer",
+            ),
+        ] {
+            let Some(verdict) = action.verdict() else {
+                continue;
+            };
+            for p in list {
+                for span in text.find_all(&p.needle, whole) {
+                    out.add(
+                        Some(verdict),
+                        rule,
+                        severity,
+                        format!("\"{}\" {what}", p.original),
+                        Some(span),
+                        p.suggestion.clone(),
+                    );
+                }
+            }
+        }
+        if let Some(verdict) = c.shouting.action.verdict() {
+            for (span, why) in detect::shouting(&chars, &c.shouting) {
+                out.add(
+                    Some(verdict),
+                    RULE_SHOUTING,
+                    Severity::Warning,
+                    why,
+                    Some(span),
+                    None,
+                );
+            }
+        }
+        self.disclosures(&draft, &text, &mut out);
 
         if let Some(topic) = draft
             .context
@@ -136,44 +696,63 @@ impl ComplianceCheck for BrandCompliance {
             .iter()
             .find(|t| self.approval_topics.contains(&t.to_lowercase()))
         {
-            verdict = verdict.max(Verdict::NeedsApproval);
-            findings.push(Finding {
-                rule_id: RULE_APPROVAL.into(),
-                severity: Severity::Info,
-                message: format!("replies about \"{topic}\" need a supervisor's approval"),
-                span: None,
-                suggestion: None,
-            });
+            out.add(
+                Some(Verdict::NeedsApproval),
+                RULE_APPROVAL,
+                Severity::Info,
+                format!("replies about \"{topic}\" need a supervisor's approval"),
+                None,
+                None,
+            );
         }
 
-        let chars: Vec<char> = draft.text.chars().collect();
-        let cards = find_card_numbers(&chars);
-        for card in &cards {
-            verdict = verdict.max(Verdict::Revise);
-            findings.push(Finding {
-                rule_id: RULE_CARD.into(),
-                severity: Severity::Critical,
-                message: format!(
-                    "card number ending {} must not be sent in clear",
-                    card.last_four(&chars)
-                ),
-                span: Some(Span {
-                    start: to_u32(card.start),
-                    end: to_u32(card.end),
-                }),
-                suggestion: None,
-            });
-        }
-        let redacted_text =
-            (self.redact_card_numbers && !cards.is_empty()).then(|| redact(&chars, &cards));
+        let redacted = self.data_protection(&draft, &chars, &text, &mut out);
 
         // Findings in reading order; the scan order above is by rule.
+        let mut findings = out.findings;
         findings.sort_by_key(|f| f.span.as_ref().map_or(0, |s| s.start));
         Ok(ComplianceResult {
-            verdict,
+            verdict: out.verdict,
             findings,
-            redacted_text,
+            redacted_text: redacted,
         })
+    }
+}
+
+/// Findings and the strictest verdict so far.
+struct Findings {
+    verdict: Verdict,
+    findings: Vec<Finding>,
+}
+
+impl Default for Findings {
+    fn default() -> Self {
+        Findings {
+            verdict: Verdict::Approve,
+            findings: Vec::new(),
+        }
+    }
+}
+
+impl Findings {
+    fn add(
+        &mut self,
+        verdict: Option<Verdict>,
+        rule: &str,
+        severity: Severity,
+        message: String,
+        span: Option<Span>,
+        suggestion: Option<String>,
+    ) {
+        let Some(verdict) = verdict else { return };
+        self.verdict = self.verdict.max(verdict);
+        self.findings.push(Finding {
+            rule_id: rule.into(),
+            severity,
+            message,
+            span,
+            suggestion,
+        });
     }
 }
 
@@ -181,358 +760,221 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The draft lower-cased char by char, remembering for every lower-case char
-/// which original char it came from (lower-casing may change the length,
-/// e.g. `İ` becomes two chars), so matches map back to original char spans.
-struct LoweredText {
-    lower: Vec<char>,
-    origin: Vec<usize>,
-}
-
-impl LoweredText {
-    fn new(text: &str) -> Self {
-        let mut lower = Vec::with_capacity(text.len());
-        let mut origin = Vec::with_capacity(text.len());
-        for (i, c) in text.chars().enumerate() {
-            for l in c.to_lowercase() {
-                lower.push(l);
-                origin.push(i);
-            }
-        }
-        LoweredText { lower, origin }
-    }
-
-    /// Non-overlapping occurrences of `needle` (already lower-cased), as
-    /// spans of the original text in chars.
-    fn find_all(&self, needle: &[char]) -> Vec<Span> {
-        let mut spans = Vec::new();
-        if needle.is_empty() || needle.len() > self.lower.len() {
-            return spans;
-        }
-        let mut i = 0;
-        while i + needle.len() <= self.lower.len() {
-            if self.lower[i..i + needle.len()] == *needle {
-                let start = self.origin[i];
-                let end = self.origin[i + needle.len() - 1] + 1;
-                spans.push(Span {
-                    start: to_u32(start),
-                    end: to_u32(end),
-                });
-                i += needle.len();
-            } else {
-                i += 1;
-            }
-        }
-        spans
+fn span(start: usize, end: usize) -> Span {
+    Span {
+        start: to_u32(start),
+        end: to_u32(end),
     }
 }
 
-/// A card number found in the text: chars `start..end`, whose digits are at
-/// `digits` (char indices).
-#[derive(Debug, Clone, PartialEq)]
-struct CardMatch {
-    start: usize,
-    end: usize,
-    digits: Vec<usize>,
+fn primary_language(tag: &str) -> String {
+    tag.split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
-impl CardMatch {
-    fn last_four(&self, chars: &[char]) -> String {
-        self.digits[self.digits.len().saturating_sub(4)..]
+impl BrandCompliance {
+    fn disclosures(&self, draft: &Draft, text: &NormalizedText, out: &mut Findings) {
+        let ctx = &draft.context;
+        let language = primary_language(&ctx.language);
+        for (d, any) in &self.disclosures {
+            let applies = (d.channels.is_empty()
+                || d.channels.iter().any(|c| c == ctx.channel.as_str()))
+                && (d.topics.is_empty()
+                    || d.topics
+                        .iter()
+                        .any(|t| ctx.topics.iter().any(|x| x.eq_ignore_ascii_case(t))))
+                && (d.languages.is_empty()
+                    || d.languages.iter().any(|l| primary_language(l) == language));
+            if !applies || any.iter().any(|p| !text.find_all(p, false).is_empty()) {
+                continue;
+            }
+            let message = d
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("the required disclosure \"{}\" is missing", d.id));
+            out.add(
+                d.action.verdict(),
+                RULE_DISCLOSURE,
+                Severity::Warning,
+                message,
+                None,
+                d.any_of.first().cloned(),
+            );
+        }
+    }
+
+    /// Run the personal-data detectors; the redacted text when anything
+    /// was masked.
+    fn data_protection(
+        &self,
+        draft: &Draft,
+        chars: &[char],
+        text: &NormalizedText,
+        out: &mut Findings,
+    ) -> Option<String> {
+        let dp = &self.config.data_protection;
+        let public = dp
+            .public_channels
             .iter()
-            .map(|&i| chars[i])
-            .collect()
-    }
-}
-
-/// Luhn-valid runs of 13-19 digits. A run is digit groups separated by one
-/// space or dash; within a longer run (a phone number next to a card, say),
-/// the longest valid window of whole groups wins.
-fn find_card_numbers(chars: &[char]) -> Vec<CardMatch> {
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        // Collect one run: groups of digits joined by single separators.
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
-        let mut j = i;
-        while j < chars.len() {
-            if chars[j].is_ascii_digit() {
-                if let Some(group) = groups.last_mut() {
-                    group.push(j);
-                }
-                j += 1;
-            } else if matches!(chars[j], ' ' | '-')
-                && chars.get(j + 1).is_some_and(char::is_ascii_digit)
-            {
-                groups.push(Vec::new());
-                j += 1;
-            } else {
-                break;
-            }
-        }
-        found.extend(cards_in_run(&groups, chars));
-        i = j;
-    }
-    found
-}
-
-fn cards_in_run(groups: &[Vec<usize>], chars: &[char]) -> Vec<CardMatch> {
-    let mut found = Vec::new();
-    let mut first = 0;
-    while first < groups.len() {
-        // Windows of whole groups starting at `first`, up to 19 digits: at
-        // most 19 of them, so a long run of digits stays linear.
-        let mut best = None;
-        let mut count = 0;
-        for last in first..groups.len() {
-            count += groups[last].len();
-            if count > 19 {
-                break;
-            }
-            let digits = groups[first..=last].iter().flatten().map(|&d| chars[d]);
-            if count >= 13 && luhn_valid(digits) {
-                best = Some(last);
-            }
-        }
-        match best {
-            Some(last) => {
-                let digits: Vec<usize> = groups[first..=last].iter().flatten().copied().collect();
-                found.push(CardMatch {
-                    start: digits[0],
-                    end: digits[digits.len() - 1] + 1,
-                    digits,
-                });
-                first = last + 1;
-            }
-            None => first += 1,
-        }
-    }
-    found
-}
-
-/// The Luhn checksum over ASCII digits.
-fn luhn_valid(digits: impl DoubleEndedIterator<Item = char>) -> bool {
-    let mut sum = 0u32;
-    for (k, c) in digits.rev().enumerate() {
-        let Some(mut d) = c.to_digit(10) else {
-            return false;
+            .any(|c| c == draft.context.channel.as_str());
+        // On a public channel anything found blocks.
+        let verdict = |a: Action| a.verdict().map(|v| if public { Verdict::Block } else { v });
+        let mut taken: Vec<(usize, usize)> = Vec::new();
+        let mut masked = chars.to_vec();
+        let mut redacted = false;
+        let free = |taken: &[(usize, usize)], s: usize, e: usize| {
+            taken.iter().all(|&(a, b)| e <= a || b <= s)
         };
-        if k % 2 == 1 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
+
+        if dp.iban != Action::Off {
+            for m in detect::ibans(chars) {
+                if !free(&taken, m.start, m.end) {
+                    continue;
+                }
+                taken.push((m.start, m.end));
+                let last: String = m.keep_last(chars, 4);
+                out.add(
+                    verdict(dp.iban),
+                    RULE_IBAN,
+                    Severity::Critical,
+                    format!("IBAN ending {last} must not be sent in clear"),
+                    Some(span(m.start, m.end)),
+                    None,
+                );
+                if dp.redact {
+                    m.mask(&mut masked, 4);
+                    redacted = true;
+                }
             }
         }
-        sum += d;
-    }
-    sum.is_multiple_of(10)
-}
-
-/// The text with every card digit but the last 4 of each card replaced by `*`.
-fn redact(chars: &[char], cards: &[CardMatch]) -> String {
-    let mut out = chars.to_vec();
-    for card in cards {
-        for &i in &card.digits[..card.digits.len().saturating_sub(4)] {
-            out[i] = '*';
+        if dp.national_ids.action != Action::Off {
+            for (m, name) in detect::national_ids(chars, &self.national) {
+                if !free(&taken, m.start, m.end) {
+                    continue;
+                }
+                taken.push((m.start, m.end));
+                out.add(
+                    verdict(dp.national_ids.action),
+                    RULE_NATIONAL_ID,
+                    Severity::Critical,
+                    format!("{name} must not be sent"),
+                    Some(span(m.start, m.end)),
+                    None,
+                );
+                if dp.redact {
+                    m.mask(&mut masked, 0);
+                    redacted = true;
+                }
+            }
         }
+        if dp.card_numbers != Action::Off {
+            for card in detect::card_numbers(chars) {
+                if !free(&taken, card.start, card.end) {
+                    continue;
+                }
+                taken.push((card.start, card.end));
+                out.add(
+                    verdict(dp.card_numbers),
+                    RULE_CARD,
+                    Severity::Critical,
+                    format!(
+                        "card number ending {} must not be sent in clear",
+                        card.last_four(chars)
+                    ),
+                    Some(span(card.start, card.end)),
+                    None,
+                );
+                if self.config.redact_card_numbers {
+                    card.mask(&mut masked, 4);
+                    redacted = true;
+                }
+            }
+        }
+        if dp.secrets.action != Action::Off {
+            for m in detect::secrets(chars, text, &self.secret_keywords, &dp.secrets) {
+                if !free(&taken, m.start, m.end) {
+                    continue;
+                }
+                taken.push((m.start, m.end));
+                out.add(
+                    verdict(dp.secrets.action),
+                    RULE_SECRET,
+                    Severity::Critical,
+                    "a password or one-time code must not be sent".into(),
+                    Some(span(m.start, m.end)),
+                    None,
+                );
+                if dp.redact {
+                    m.mask(&mut masked, 0);
+                    redacted = true;
+                }
+            }
+        }
+        if dp.email.action != Action::Off {
+            for (m, domain) in detect::emails(chars) {
+                if !free(&taken, m.start, m.end) {
+                    continue;
+                }
+                let allowed = dp.email.allowed_domains.iter().any(|a| {
+                    let a = a.trim().to_ascii_lowercase();
+                    domain == a || domain.ends_with(&format!(".{a}"))
+                });
+                if allowed {
+                    continue;
+                }
+                taken.push((m.start, m.end));
+                out.add(
+                    verdict(dp.email.action),
+                    RULE_EMAIL,
+                    Severity::Warning,
+                    format!("e-mail address at {domain} must not be sent in clear"),
+                    Some(span(m.start, m.end)),
+                    None,
+                );
+                if dp.redact {
+                    // Keep the first char of the local part and the domain.
+                    for slot in masked.iter_mut().take(m.positions[0]).skip(m.start + 1) {
+                        *slot = '*';
+                    }
+                    redacted = true;
+                }
+            }
+        }
+        if dp.phone.action != Action::Off {
+            for m in detect::phones(chars, &dp.phone) {
+                if !free(&taken, m.start, m.end) {
+                    continue;
+                }
+                let digits: String = m.positions.iter().map(|&i| chars[i]).collect();
+                if self.allowed_phones.contains(&digits) {
+                    continue;
+                }
+                taken.push((m.start, m.end));
+                out.add(
+                    verdict(dp.phone.action),
+                    RULE_PHONE,
+                    Severity::Warning,
+                    format!(
+                        "phone number ending {} must not be sent in clear",
+                        m.keep_last(chars, 2)
+                    ),
+                    Some(span(m.start, m.end)),
+                    None,
+                );
+                if dp.redact {
+                    m.mask(&mut masked, 2);
+                    redacted = true;
+                }
+            }
+        }
+        redacted.then(|| masked.into_iter().collect())
     }
-    out.into_iter().collect()
 }
 
 switchboard_sdk::export_compliance_check!(BrandCompliance);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-mod tests {
-    use super::*;
-    use switchboard_sdk::testing;
-
-    const MANIFEST: &str = include_str!("../manifest.json");
-
-    fn check() -> BrandCompliance {
-        BrandCompliance::new(testing::default_config_from_manifest(MANIFEST).unwrap()).unwrap()
-    }
-
-    fn spanned(text: &str, span: &Span) -> String {
-        text.chars()
-            .skip(span.start as usize)
-            .take(span.len() as usize)
-            .collect()
-    }
-
-    #[test]
-    fn clean_draft_is_approved() {
-        let r = check()
-            .check(testing::draft(
-                "Thanks for waiting, your refund is on its way.",
-            ))
-            .unwrap();
-        assert_eq!(r, ComplianceResult::approved());
-    }
-
-    #[test]
-    fn banned_phrase_blocks_case_insensitively() {
-        let text = "Honestly that's NOT MY PROBLEM, sorry.";
-        let r = check().check(testing::draft(text)).unwrap();
-        assert_eq!(r.verdict, Verdict::Block);
-        assert_eq!(r.findings.len(), 1);
-        let f = &r.findings[0];
-        assert_eq!(f.rule_id, RULE_BANNED);
-        assert_eq!(spanned(text, f.span.as_ref().unwrap()), "NOT MY PROBLEM");
-        assert!(r.redacted_text.is_none());
-    }
-
-    #[test]
-    fn discouraged_phrase_asks_for_revision_with_suggestion() {
-        let text = "Unfortunately we can't. Unfortunately!";
-        let r = check().check(testing::draft(text)).unwrap();
-        assert_eq!(r.verdict, Verdict::Revise);
-        assert_eq!(r.findings.len(), 2, "every occurrence is reported");
-        assert!(r.findings.iter().all(|f| f.rule_id == RULE_DISCOURAGED
-            && f.severity == Severity::Warning
-            && f.suggestion.as_deref() == Some("I'm sorry, but")));
-        assert_eq!(r.findings[1].span, Some(Span { start: 24, end: 37 }));
-    }
-
-    #[test]
-    fn verdict_is_the_strictest_finding() {
-        let r = check()
-            .check(testing::draft(
-                "Unfortunately it is not my problem. Card 4111 1111 1111 1111.",
-            ))
-            .unwrap();
-        assert_eq!(r.verdict, Verdict::Block);
-        let rules: Vec<&str> = r.findings.iter().map(|f| f.rule_id.as_str()).collect();
-        assert_eq!(rules, [RULE_DISCOURAGED, RULE_BANNED, RULE_CARD]);
-    }
-
-    #[test]
-    fn card_number_after_korean_and_emoji_has_char_span_and_is_masked() {
-        let text = "고객님 😀 카드번호는 4111 1111 1111 1111 입니다";
-        let r = check().check(testing::draft(text)).unwrap();
-        assert_eq!(r.verdict, Verdict::Revise);
-        assert_eq!(r.findings.len(), 1);
-        let f = &r.findings[0];
-        assert_eq!(f.rule_id, RULE_CARD);
-        assert_eq!(f.severity, Severity::Critical);
-        // 고객님(3) space 😀 space 카드번호는(5) space = 12 chars before the card.
-        assert_eq!(f.span, Some(Span { start: 12, end: 31 }));
-        assert_eq!(
-            spanned(text, f.span.as_ref().unwrap()),
-            "4111 1111 1111 1111"
-        );
-        assert!(f.message.contains("ending 1111"));
-        assert_eq!(
-            r.redacted_text.as_deref(),
-            Some("고객님 😀 카드번호는 **** **** **** 1111 입니다")
-        );
-    }
-
-    #[test]
-    fn dashed_and_compact_cards_are_found_and_invalid_luhn_is_not() {
-        let text = "a 5500-0000-0000-0004 b 378282246310005 c 4111111111111112 d";
-        let r = check().check(testing::draft(text)).unwrap();
-        let cards: Vec<String> = r
-            .findings
-            .iter()
-            .map(|f| spanned(text, f.span.as_ref().unwrap()))
-            .collect();
-        assert_eq!(cards, ["5500-0000-0000-0004", "378282246310005"]);
-        assert_eq!(
-            r.redacted_text.as_deref(),
-            Some("a ****-****-****-0004 b ***********0005 c 4111111111111112 d")
-        );
-    }
-
-    #[test]
-    fn short_numbers_and_long_runs_are_not_cards_but_a_card_inside_a_run_is() {
-        let r = check()
-            .check(testing::draft("order 12345, call 0800 123 456"))
-            .unwrap();
-        assert_eq!(r.verdict, Verdict::Approve);
-        // A phone prefix glued to the card does not hide it.
-        let text = "call 555 4111 1111 1111 1111";
-        let r = check().check(testing::draft(text)).unwrap();
-        assert_eq!(r.findings.len(), 1);
-        assert_eq!(
-            spanned(text, r.findings[0].span.as_ref().unwrap()),
-            "4111 1111 1111 1111"
-        );
-    }
-
-    #[test]
-    fn redaction_can_be_turned_off() {
-        let config = Config {
-            banned_phrases: vec![],
-            discouraged_phrases: vec![],
-            redact_card_numbers: false,
-            approval_topics: vec![],
-        };
-        let r = BrandCompliance::new(config)
-            .unwrap()
-            .check(testing::draft("4111111111111111"))
-            .unwrap();
-        assert_eq!(r.verdict, Verdict::Revise);
-        assert!(r.redacted_text.is_none());
-    }
-
-    #[test]
-    fn spans_stay_right_when_lowercasing_changes_length() {
-        // 'İ' lower-cases to two chars ("i̇"); the span must still count one.
-        let config = Config {
-            banned_phrases: vec!["secret".into()],
-            discouraged_phrases: vec![],
-            redact_card_numbers: true,
-            approval_topics: vec!["legal".into()],
-        };
-        let text = "İİ SECRET";
-        let r = BrandCompliance::new(config)
-            .unwrap()
-            .check(testing::draft(text))
-            .unwrap();
-        assert_eq!(r.findings[0].span, Some(Span { start: 3, end: 9 }));
-        assert_eq!(
-            spanned(text, r.findings[0].span.as_ref().unwrap()),
-            "SECRET"
-        );
-    }
-
-    #[test]
-    fn a_huge_run_of_digits_is_scanned_quickly() {
-        // 50k digit groups: scanning all windows would take minutes.
-        let text = "1 ".repeat(50_000);
-        let r = check().check(testing::draft(&text)).unwrap();
-        assert!(r.findings.iter().all(|f| f.rule_id == RULE_CARD));
-    }
-
-    #[test]
-    fn luhn_reference_values() {
-        assert!(luhn_valid("79927398713".chars()));
-        assert!(!luhn_valid("79927398710".chars()));
-        assert!(luhn_valid("4111111111111111".chars()));
-    }
-
-    #[test]
-    fn empty_phrases_are_rejected() {
-        let err =
-            testing::parse_config::<Config>("brand-compliance", r#"{"banned_phrases": [" "]}"#)
-                .and_then(BrandCompliance::new)
-                .unwrap_err();
-        assert_eq!(err, "phrases must not be empty");
-    }
-
-    #[test]
-    fn drafts_about_approval_topics_need_a_supervisor() {
-        let mut d = testing::draft("We will look into your case.");
-        d.context.topics = vec!["billing".into(), "Legal".into()];
-        let r = check().check(d.clone()).unwrap();
-        assert_eq!(r.verdict, Verdict::NeedsApproval);
-        assert_eq!(r.findings[0].rule_id, RULE_APPROVAL);
-        d.context.topics = vec!["billing".into()];
-        assert_eq!(check().check(d).unwrap().verdict, Verdict::Approve);
-    }
-}
+mod tests;

@@ -1,16 +1,36 @@
-//! `skill-routing`: a configurable skill-based routing policy.
+//! `skill-routing`: a configurable skill-based routing policy (seed article
+//! 003, "skill-based routing").
 //!
-//! Queue by the contact's most specific topic that has a queue (else the
-//! default queue), required skills from the topics, an optional language
-//! requirement, a priority bonus per customer tier, the previous agent first
-//! for repeat callers, and relaxation steps while the contact waits. The
-//! decision's `reason` explains each part. See README.md for the config.
+//! One decision per contact, built in this order (each step explained in the
+//! decision's `reason`):
+//!
+//! 1. **queue**: an active incident the contact matches (`incident_queue`),
+//!    else a chronic bug (`chronic_bugs.queue`), else a legacy customer
+//!    (`legacy.queue`), else a repeat caller who has called too often
+//!    (`repeat_callers.senior_queue`), else the most specific topic with a
+//!    queue (`topic_queues`), else `default_queue`; then `busy_overflow` may
+//!    move it to an overflow queue at once;
+//! 2. **priority**: `base_priority` + tier bonus + topic bonus + repeat,
+//!    chronic-bug and legacy bonuses (saturating);
+//! 3. **skills**: required skills of every topic (highest level wins),
+//!    legacy skill, raised by `proficiency_boost` for escalated repeat
+//!    callers; preferred skills of every topic;
+//! 4. **team** (group skills): senior team, chronic-bug team, legacy team or
+//!    the topic's team, in that order;
+//! 5. **language**, **preferred agent** (repeat callers' previous agent) and
+//!    **relaxation** steps (per queue, else global);
+//! 6. notes on what the snapshots say (nobody with a required skill free).
+//!
+//! See `docs/plugins/skill-routing.md` for the full reference.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use switchboard_sdk::prelude::*;
 use switchboard_sdk::routing::PreferredAgent;
+use switchboard_sdk::types::{Incident, QueueStatus};
+
+const DAY_MS: i64 = 86_400_000;
 
 /// The plugin configuration; `manifest.json` holds its JSON Schema.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,13 +44,13 @@ pub struct Config {
     /// Customer tier -> priority bonus added to `base_priority`.
     #[serde(default)]
     pub tier_priority: BTreeMap<String, u32>,
-    /// Priority of every contact before the tier bonus.
+    /// Priority of every contact before the bonuses.
     #[serde(default = "default_base_priority")]
     pub base_priority: u32,
     /// Require an agent speaking the contact's language.
     #[serde(default)]
     pub require_language: bool,
-    /// Steps applied while the contact waits.
+    /// Steps applied while the contact waits (queues without their own).
     #[serde(default)]
     pub relaxation: Vec<RelaxationConfig>,
     /// Topic -> skills an agent must have for it.
@@ -39,6 +59,33 @@ pub struct Config {
     /// How long a repeat caller is offered to their previous agent first.
     #[serde(default = "default_repeat_agent_timeout_secs")]
     pub repeat_agent_timeout_secs: u32,
+    /// Topic -> priority bonus; the most specific topic with a bonus counts.
+    #[serde(default)]
+    pub topic_priority: BTreeMap<String, u32>,
+    /// Topic -> skills used to rank the agents who qualify.
+    #[serde(default)]
+    pub topic_preferred_skills: BTreeMap<String, Vec<SkillPreferenceConfig>>,
+    /// Topic -> team (group skills); the most specific topic with a team counts.
+    #[serde(default)]
+    pub topic_teams: BTreeMap<String, String>,
+    /// Queue -> relaxation steps, replacing `relaxation` for that queue.
+    #[serde(default)]
+    pub queue_relaxation: BTreeMap<String, Vec<RelaxationConfig>>,
+    /// Repeat callers: same customer, same topic within a window.
+    #[serde(default)]
+    pub repeat_callers: RepeatCallers,
+    /// Customers who keep reporting a known bug.
+    #[serde(default)]
+    pub chronic_bugs: Option<ChronicBugs>,
+    /// Customers of the legacy product.
+    #[serde(default)]
+    pub legacy: Option<Legacy>,
+    /// Move a contact to an overflow queue at once when its queue is swamped.
+    #[serde(default)]
+    pub busy_overflow: Option<BusyOverflow>,
+    /// Queue for contacts that match an active incident; none: incidents are ignored.
+    #[serde(default)]
+    pub incident_queue: Option<String>,
 }
 
 fn default_base_priority() -> u32 {
@@ -49,7 +96,44 @@ fn default_repeat_agent_timeout_secs() -> u32 {
     60
 }
 
-/// One relaxation step: after `after_secs` of waiting, apply what is set.
+fn default_one() -> u32 {
+    1
+}
+
+fn default_two() -> u32 {
+    2
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_boost() -> u8 {
+    1
+}
+
+fn tag_repeat() -> String {
+    "repeat".into()
+}
+
+fn tag_chronic() -> String {
+    "chronic-bug".into()
+}
+
+fn tag_legacy() -> String {
+    "legacy".into()
+}
+
+fn flags_chronic() -> Vec<String> {
+    vec!["chronic-bug".into()]
+}
+
+fn flags_legacy() -> Vec<String> {
+    vec!["legacy".into()]
+}
+
+/// One relaxation step: after `after_secs` of waiting, apply what is set,
+/// in the order of the fields below.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelaxationConfig {
@@ -61,6 +145,15 @@ pub struct RelaxationConfig {
     /// Cap every required skill's minimum proficiency at this level (1-5).
     #[serde(default)]
     pub lower_proficiency: Option<u8>,
+    /// No longer require these skills.
+    #[serde(default)]
+    pub drop_required_skills: Vec<String>,
+    /// No longer restrict to the decision's team.
+    #[serde(default)]
+    pub drop_team: bool,
+    /// Add this much to the priority.
+    #[serde(default)]
+    pub raise_priority: Option<u32>,
     /// Move the contact to this queue.
     #[serde(default)]
     pub overflow: Option<String>,
@@ -76,143 +169,599 @@ pub struct SkillRequirement {
     pub min_proficiency: u8,
 }
 
+/// A skill that ranks agents: `weight` counts when the agent has it at
+/// `min_proficiency` or better.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillPreferenceConfig {
+    /// Skill name.
+    pub skill: String,
+    /// Minimum proficiency, 1-5.
+    #[serde(default = "default_one_u8")]
+    pub min_proficiency: u8,
+    /// How much having it counts.
+    #[serde(default = "default_one")]
+    pub weight: u32,
+}
+
+fn default_one_u8() -> u8 {
+    1
+}
+
+/// Repeat callers (article 003: "repeat callers ... raise their call to a
+/// higher-level technician").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatCallers {
+    /// Only earlier contacts created at most this many days before `now`
+    /// count; none: the host's whole history window (`same_topic_repeats`).
+    #[serde(default)]
+    pub window_days: Option<u32>,
+    /// Earlier same-topic contacts needed to be a repeat caller.
+    #[serde(default = "default_one")]
+    pub min_repeats: u32,
+    /// Offer repeat callers to the agent who handled them last.
+    #[serde(default = "default_true")]
+    pub prefer_last_agent: bool,
+    /// Tag added to repeat callers.
+    #[serde(default = "tag_repeat")]
+    pub tag: String,
+    /// Priority bonus for repeat callers.
+    #[serde(default)]
+    pub priority_bonus: u32,
+    /// From this many earlier same-topic contacts on, route to a higher tier
+    /// (senior team/queue, higher proficiency) instead of the last agent.
+    #[serde(default)]
+    pub escalate_after: Option<u32>,
+    /// Team of higher-tier agents for escalated repeat callers.
+    #[serde(default)]
+    pub senior_team: Option<String>,
+    /// Queue for escalated repeat callers.
+    #[serde(default)]
+    pub senior_queue: Option<String>,
+    /// Added to every required proficiency of escalated repeat callers (capped at 5).
+    #[serde(default = "default_boost")]
+    pub proficiency_boost: u8,
+}
+
+impl Default for RepeatCallers {
+    fn default() -> Self {
+        RepeatCallers {
+            window_days: None,
+            min_repeats: 1,
+            prefer_last_agent: true,
+            tag: tag_repeat(),
+            priority_bonus: 0,
+            escalate_after: None,
+            senior_team: None,
+            senior_queue: None,
+            proficiency_boost: 1,
+        }
+    }
+}
+
+/// Chronic bugs (article 003: route callers about a known, lasting problem
+/// straight to the people who handle it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChronicBugs {
+    /// Topics that are known bugs.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Topic prefixes that mark known bugs, e.g. `bug:`.
+    #[serde(default)]
+    pub topic_prefixes: Vec<String>,
+    /// Customer flags (`history.flags`) that mark a chronic-bug reporter.
+    #[serde(default = "flags_chronic")]
+    pub flags: Vec<String>,
+    /// Reports of the same known bug needed, this contact included.
+    #[serde(default = "default_two")]
+    pub min_reports: u32,
+    /// Dedicated queue.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Dedicated team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Priority bonus.
+    #[serde(default)]
+    pub priority_bonus: u32,
+    /// Tag added to the contact.
+    #[serde(default = "tag_chronic")]
+    pub tag: String,
+}
+
+/// Legacy customers (article 003: flag them and route to staff dedicated to
+/// the legacy system).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Legacy {
+    /// Customer tiers that are legacy accounts.
+    #[serde(default)]
+    pub tiers: Vec<String>,
+    /// Customer flags (`history.flags`) that mark a legacy customer.
+    #[serde(default = "flags_legacy")]
+    pub flags: Vec<String>,
+    /// Contact attribute -> values that mark a legacy customer.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Dedicated queue.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Team of staff flagged for the legacy product.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Skill of staff flagged for the legacy product.
+    #[serde(default)]
+    pub required_skill: Option<SkillRequirement>,
+    /// Priority bonus.
+    #[serde(default)]
+    pub priority_bonus: u32,
+    /// Tag added to the contact.
+    #[serde(default = "tag_legacy")]
+    pub tag: String,
+}
+
+/// Overflow on arrival: when the chosen queue's snapshot meets any set
+/// condition, route to `queue` at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusyOverflow {
+    /// The overflow queue.
+    pub queue: String,
+    /// Overflow when this many contacts or more are waiting.
+    #[serde(default)]
+    pub max_waiting: Option<u32>,
+    /// Overflow when the oldest waiting contact has waited this long or longer.
+    #[serde(default)]
+    pub max_oldest_wait_secs: Option<u32>,
+    /// Overflow when the queue has no available agent.
+    #[serde(default)]
+    pub when_no_agents: bool,
+}
+
 /// The routing policy.
 #[derive(Debug)]
 pub struct SkillRouting {
     config: Config,
     /// Relaxation steps built once, ordered by `after_secs`.
     relaxation: Vec<RelaxationStep>,
+    queue_relaxation: BTreeMap<String, Vec<RelaxationStep>>,
+}
+
+fn check_level(what: &str, level: u8) -> Result<(), String> {
+    if (1..=5).contains(&level) {
+        Ok(())
+    } else {
+        Err(format!("{what} must be 1-5, got {level}"))
+    }
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        Err(format!("{what} must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn build_relaxation(steps: &[RelaxationConfig]) -> Result<Vec<RelaxationStep>, String> {
+    let mut out = Vec::with_capacity(steps.len());
+    for step in steps {
+        let mut actions = Vec::new();
+        if step.drop_preferred_skills {
+            actions.push(RelaxationAction::DropPreferredSkills);
+        }
+        if let Some(level) = step.lower_proficiency {
+            check_level(
+                &format!("relaxation after {}s: lower_proficiency", step.after_secs),
+                level,
+            )?;
+            actions.push(RelaxationAction::LowerProficiency(level));
+        }
+        for skill in &step.drop_required_skills {
+            check_name("relaxation drop_required_skills entries", skill)?;
+            actions.push(RelaxationAction::DropRequiredSkill(skill.clone()));
+        }
+        if step.drop_team {
+            actions.push(RelaxationAction::DropTeam);
+        }
+        if let Some(by) = step.raise_priority.filter(|by| *by > 0) {
+            actions.push(RelaxationAction::RaisePriority(by));
+        }
+        if let Some(queue) = &step.overflow {
+            check_name("relaxation overflow", queue)?;
+            actions.push(RelaxationAction::Overflow(queue.clone()));
+        }
+        if actions.is_empty() {
+            return Err(format!(
+                "relaxation after {}s does nothing: set drop_preferred_skills, lower_proficiency, \
+                 drop_required_skills, drop_team, raise_priority or overflow",
+                step.after_secs
+            ));
+        }
+        out.push(RelaxationStep {
+            after_secs: step.after_secs,
+            actions,
+        });
+    }
+    // Stable: steps with equal times keep their configured order.
+    out.sort_by_key(|s| s.after_secs);
+    Ok(out)
 }
 
 impl RoutingPolicy for SkillRouting {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        if config.default_queue.trim().is_empty() {
-            return Err("default_queue must not be empty".into());
-        }
+        check_name("default_queue", &config.default_queue)?;
         for (topic, skills) in &config.topic_skills {
             for s in skills {
-                if !(1..=5).contains(&s.min_proficiency) {
-                    return Err(format!(
-                        "topic_skills.{topic}: min_proficiency of {} must be 1-5, got {}",
-                        s.skill, s.min_proficiency
-                    ));
-                }
+                check_level(
+                    &format!("topic_skills.{topic}: min_proficiency of {}", s.skill),
+                    s.min_proficiency,
+                )?;
             }
         }
-        let mut relaxation = Vec::with_capacity(config.relaxation.len());
-        for step in &config.relaxation {
-            let mut actions = Vec::new();
-            if step.drop_preferred_skills {
-                actions.push(RelaxationAction::DropPreferredSkills);
+        for (topic, skills) in &config.topic_preferred_skills {
+            for s in skills {
+                check_level(
+                    &format!(
+                        "topic_preferred_skills.{topic}: min_proficiency of {}",
+                        s.skill
+                    ),
+                    s.min_proficiency,
+                )?;
             }
-            if let Some(level) = step.lower_proficiency {
-                if !(1..=5).contains(&level) {
-                    return Err(format!(
-                        "relaxation after {}s: lower_proficiency must be 1-5, got {level}",
-                        step.after_secs
-                    ));
-                }
-                actions.push(RelaxationAction::LowerProficiency(level));
-            }
-            if let Some(queue) = &step.overflow {
-                actions.push(RelaxationAction::Overflow(queue.clone()));
-            }
-            if actions.is_empty() {
-                return Err(format!(
-                    "relaxation after {}s does nothing: set drop_preferred_skills, lower_proficiency or overflow",
-                    step.after_secs
-                ));
-            }
-            relaxation.push(RelaxationStep {
-                after_secs: step.after_secs,
-                actions,
-            });
         }
-        // Stable: steps with equal times keep their configured order.
-        relaxation.sort_by_key(|s| s.after_secs);
-        Ok(SkillRouting { config, relaxation })
+        for (topic, queue) in &config.topic_queues {
+            check_name(&format!("topic_queues.{topic}"), queue)?;
+        }
+        for (topic, team) in &config.topic_teams {
+            check_name(&format!("topic_teams.{topic}"), team)?;
+        }
+        let r = &config.repeat_callers;
+        if r.min_repeats == 0 {
+            return Err("repeat_callers.min_repeats must be at least 1".into());
+        }
+        if r.proficiency_boost > 4 {
+            return Err(format!(
+                "repeat_callers.proficiency_boost must be 0-4, got {}",
+                r.proficiency_boost
+            ));
+        }
+        if r.escalate_after == Some(0) {
+            return Err("repeat_callers.escalate_after must be at least 1".into());
+        }
+        if let Some(c) = &config.chronic_bugs {
+            if c.queue.is_none() && c.team.is_none() {
+                return Err("chronic_bugs needs a queue or a team".into());
+            }
+            if c.min_reports == 0 {
+                return Err("chronic_bugs.min_reports must be at least 1".into());
+            }
+        }
+        if let Some(l) = &config.legacy {
+            if l.queue.is_none() && l.team.is_none() && l.required_skill.is_none() {
+                return Err("legacy needs a queue, a team or a required_skill".into());
+            }
+            if let Some(s) = &l.required_skill {
+                check_level("legacy.required_skill.min_proficiency", s.min_proficiency)?;
+            }
+        }
+        if let Some(b) = &config.busy_overflow {
+            check_name("busy_overflow.queue", &b.queue)?;
+            if b.max_waiting.is_none() && b.max_oldest_wait_secs.is_none() && !b.when_no_agents {
+                return Err(
+                    "busy_overflow needs max_waiting, max_oldest_wait_secs or when_no_agents"
+                        .into(),
+                );
+            }
+        }
+        let relaxation = build_relaxation(&config.relaxation)?;
+        let queue_relaxation = config
+            .queue_relaxation
+            .iter()
+            .map(|(q, steps)| Ok((q.clone(), build_relaxation(steps)?)))
+            .collect::<Result<_, String>>()?;
+        Ok(SkillRouting {
+            config,
+            relaxation,
+            queue_relaxation,
+        })
     }
 
     fn route(&self, input: RoutingInput) -> Result<RoutingDecision, String> {
         let contact = &input.contact;
-        let mut reasons = Vec::new();
+        let cfg = &self.config;
+        let mut reasons: Vec<String> = Vec::new();
+        let mut tags: Vec<String> = Vec::new();
 
-        // Topics are most specific first: the first one with a queue wins.
+        let incident = self.matching_incident(&input);
+        let chronic = self.chronic_bug(&input);
+        let legacy = self.legacy_reason(&input);
+        let repeat = self.repeat_caller(&input);
+        let escalated = repeat.as_ref().is_some_and(|r| r.escalated);
+
+        // 1. Queue.
         let topic_queue = contact
             .topics
             .iter()
-            .find_map(|t| self.config.topic_queues.get(t).map(|q| (t, q)));
-        let queue = match topic_queue {
-            Some((topic, queue)) => {
-                reasons.push(format!("topic {topic} -> queue {queue}"));
-                queue.clone()
-            }
-            None => {
-                reasons.push(format!(
-                    "no topic queue -> queue {}",
-                    self.config.default_queue
-                ));
-                self.config.default_queue.clone()
-            }
+            .find_map(|t| cfg.topic_queues.get(t).map(|q| (t, q)));
+        let mut queue = if let (Some(inc), Some(q)) = (&incident, &cfg.incident_queue) {
+            reasons.push(format!("incident {} -> queue {q}", inc.id));
+            q.clone()
+        } else if let (Some(why), Some(q)) = (
+            &chronic,
+            cfg.chronic_bugs.as_ref().and_then(|c| c.queue.as_ref()),
+        ) {
+            reasons.push(format!("{why} -> queue {q}"));
+            q.clone()
+        } else if let (Some(why), Some(q)) =
+            (&legacy, cfg.legacy.as_ref().and_then(|l| l.queue.as_ref()))
+        {
+            reasons.push(format!("{why} -> queue {q}"));
+            q.clone()
+        } else if let (true, Some(q)) = (escalated, &cfg.repeat_callers.senior_queue) {
+            reasons.push(format!("repeat caller escalated -> queue {q}"));
+            q.clone()
+        } else if let Some((topic, q)) = topic_queue {
+            reasons.push(format!("topic {topic} -> queue {q}"));
+            q.clone()
+        } else {
+            reasons.push(format!("no topic queue -> queue {}", cfg.default_queue));
+            cfg.default_queue.clone()
         };
+        if let Some(inc) = &incident
+            && cfg.incident_queue.is_some()
+        {
+            add_tag(&mut tags, &format!("incident:{}", inc.id));
+        }
 
-        let bonus = self
-            .config
+        // 2. Priority.
+        let mut priority = cfg.base_priority;
+        let tier_bonus = cfg
             .tier_priority
             .get(&contact.customer_tier)
             .copied()
             .unwrap_or(0);
-        let priority = self.config.base_priority.saturating_add(bonus);
-        if bonus > 0 {
-            reasons.push(format!("{} +{bonus}", contact.customer_tier));
+        if tier_bonus > 0 {
+            priority = priority.saturating_add(tier_bonus);
+            reasons.push(format!("{} +{tier_bonus}", contact.customer_tier));
+        }
+        if let Some((topic, bonus)) = contact
+            .topics
+            .iter()
+            .find_map(|t| cfg.topic_priority.get(t).map(|b| (t, *b)))
+            .filter(|(_, b)| *b > 0)
+        {
+            priority = priority.saturating_add(bonus);
+            reasons.push(format!("topic {topic} +{bonus}"));
+        }
+        if repeat.is_some() && cfg.repeat_callers.priority_bonus > 0 {
+            let b = cfg.repeat_callers.priority_bonus;
+            priority = priority.saturating_add(b);
+            reasons.push(format!("repeat caller +{b}"));
+        }
+        if let (Some(_), Some(c)) = (&chronic, &cfg.chronic_bugs)
+            && c.priority_bonus > 0
+        {
+            priority = priority.saturating_add(c.priority_bonus);
+            reasons.push(format!("chronic bug +{}", c.priority_bonus));
+        }
+        if let (Some(_), Some(l)) = (&legacy, &cfg.legacy)
+            && l.priority_bonus > 0
+        {
+            priority = priority.saturating_add(l.priority_bonus);
+            reasons.push(format!("legacy +{}", l.priority_bonus));
         }
 
-        let mut decision = RoutingDecision::to_queue(queue, priority);
-        decision.required_skills = self.required_skills(&contact.topics);
-        if !decision.required_skills.is_empty() {
-            let skills: Vec<String> = decision
-                .required_skills
+        // 3. Skills.
+        let mut required = self.required_skills(&contact.topics);
+        if let (Some(_), Some(skill)) = (
+            &legacy,
+            cfg.legacy.as_ref().and_then(|l| l.required_skill.as_ref()),
+        ) {
+            merge_requirement(&mut required, &skill.skill, skill.min_proficiency);
+        }
+        let boost = cfg.repeat_callers.proficiency_boost;
+        if escalated && boost > 0 && !required.is_empty() {
+            for s in &mut required {
+                s.proficiency = s.proficiency.saturating_add(boost).min(5);
+            }
+            reasons.push(format!("repeat caller escalated -> proficiency +{boost}"));
+        }
+        if !required.is_empty() {
+            let skills: Vec<String> = required
                 .iter()
                 .map(|s| format!("{}>={}", s.skill, s.proficiency))
                 .collect();
             reasons.push(format!("requires {}", skills.join(", ")));
         }
+        let preferred = self.preferred_skills(&contact.topics);
+        if !preferred.is_empty() {
+            let skills: Vec<String> = preferred
+                .iter()
+                .map(|s| format!("{}>={} (weight {})", s.skill, s.min_proficiency, s.weight))
+                .collect();
+            reasons.push(format!("prefers {}", skills.join(", ")));
+        }
 
-        if self.config.require_language {
-            if contact.language.is_empty() {
+        // 4. Team.
+        let team = if let (true, Some(t)) = (escalated, &cfg.repeat_callers.senior_team) {
+            reasons.push(format!("repeat caller escalated -> team {t}"));
+            Some(t.clone())
+        } else if let (Some(_), Some(t)) = (
+            &chronic,
+            cfg.chronic_bugs.as_ref().and_then(|c| c.team.as_ref()),
+        ) {
+            reasons.push(format!("chronic bug -> team {t}"));
+            Some(t.clone())
+        } else if let (Some(_), Some(t)) =
+            (&legacy, cfg.legacy.as_ref().and_then(|l| l.team.as_ref()))
+        {
+            reasons.push(format!("legacy customer -> team {t}"));
+            Some(t.clone())
+        } else if let Some((topic, t)) = contact
+            .topics
+            .iter()
+            .find_map(|t| cfg.topic_teams.get(t).map(|team| (t, team)))
+        {
+            reasons.push(format!("topic {topic} -> team {t}"));
+            Some(t.clone())
+        } else {
+            None
+        };
+
+        // 5. Language, repeat callers, tags.
+        let mut language = None;
+        if cfg.require_language {
+            if contact.language.trim().is_empty() {
                 switchboard_sdk::log::warn!(
                     "contact {} has no language; not requiring one",
                     contact.id
                 );
+                reasons.push("no language on the contact, none required".into());
             } else {
                 reasons.push(format!("language {} required", contact.language));
-                decision.language = Some(contact.language.clone());
+                language = Some(contact.language.clone());
             }
         }
 
-        if input.history.same_topic_repeats > 0 {
-            decision.tags.push("repeat".into());
-            match &input.history.last_agent {
-                Some(agent) => {
-                    let timeout = self.config.repeat_agent_timeout_secs;
-                    reasons.push(format!(
-                        "repeat caller -> prefer agent {agent} for {timeout}s"
-                    ));
-                    decision.preferred_agent = Some(PreferredAgent {
-                        agent_id: agent.clone(),
-                        timeout_secs: timeout,
-                    });
+        let mut preferred_agent = None;
+        if let Some(r) = &repeat {
+            add_tag(&mut tags, &cfg.repeat_callers.tag);
+            if r.escalated {
+                reasons.push(format!(
+                    "repeat caller ({} same-topic contacts) -> higher tier",
+                    r.count
+                ));
+            } else if !cfg.repeat_callers.prefer_last_agent {
+                reasons.push(format!("repeat caller ({} same-topic contacts)", r.count));
+            } else {
+                match &r.last_agent {
+                    Some(agent) => {
+                        let timeout = cfg.repeat_agent_timeout_secs;
+                        reasons.push(format!(
+                            "repeat caller -> prefer agent {agent} for {timeout}s"
+                        ));
+                        preferred_agent = Some(PreferredAgent {
+                            agent_id: agent.clone(),
+                            timeout_secs: timeout,
+                        });
+                    }
+                    None => reasons.push("repeat caller, previous agent unknown".into()),
                 }
-                None => reasons.push("repeat caller, previous agent unknown".into()),
+            }
+        }
+        if let (Some(why), Some(c)) = (&chronic, &cfg.chronic_bugs) {
+            add_tag(&mut tags, &c.tag);
+            if c.queue.is_none() {
+                reasons.push(why.clone());
+            }
+        }
+        if let (Some(why), Some(l)) = (&legacy, &cfg.legacy) {
+            add_tag(&mut tags, &l.tag);
+            if l.queue.is_none() {
+                reasons.push(why.clone());
             }
         }
 
-        decision.relaxation = self.relaxation.clone();
-        decision.reason = reasons.join("; ");
-        Ok(decision)
+        // Overflow on arrival, then the queue's relaxation.
+        if let Some(b) = &cfg.busy_overflow
+            && let Some(status) = input.queues.iter().find(|q| q.name == queue)
+            && let Some(why) = busy(b, status)
+            && b.queue != queue
+        {
+            reasons.push(format!("queue {queue} {why} -> overflow to {}", b.queue));
+            queue = b.queue.clone();
+        }
+        self.availability_notes(&input, &queue, &required, &mut reasons);
+        let relaxation = self
+            .queue_relaxation
+            .get(&queue)
+            .unwrap_or(&self.relaxation)
+            .clone();
+
+        Ok(RoutingDecision {
+            queue,
+            priority,
+            required_skills: required,
+            preferred_skills: preferred,
+            team,
+            language,
+            preferred_agent,
+            relaxation,
+            tags,
+            reason: reasons.join("; "),
+        })
     }
+}
+
+/// What the policy found out about a repeat caller.
+struct Repeat {
+    /// Earlier same-topic contacts in the window.
+    count: u32,
+    /// The agent to offer the contact to first.
+    last_agent: Option<String>,
+    /// Whether to route to a higher tier instead.
+    escalated: bool,
+}
+
+fn add_tag(tags: &mut Vec<String>, t: &str) {
+    if !t.is_empty() && !tags.iter().any(|x| x == t) {
+        tags.push(t.to_string());
+    }
+}
+
+fn shares_topic(a: &[String], b: &[String]) -> bool {
+    a.iter().any(|t| b.contains(t))
+}
+
+fn merge_requirement(skills: &mut Vec<SkillLevel>, skill: &str, level: u8) {
+    match skills.iter_mut().find(|s| s.skill == skill) {
+        Some(existing) => existing.proficiency = existing.proficiency.max(level),
+        None => skills.push(SkillLevel {
+            skill: skill.to_string(),
+            proficiency: level,
+        }),
+    }
+}
+
+/// Why `status` meets a condition of `b`, if it does.
+fn busy(b: &BusyOverflow, status: &QueueStatus) -> Option<String> {
+    if b.when_no_agents && status.available_agents == 0 {
+        return Some("has no available agent".into());
+    }
+    if let Some(max) = b.max_waiting.filter(|m| status.waiting >= *m) {
+        return Some(format!("has {} waiting (max {max})", status.waiting));
+    }
+    if let Some(max) = b
+        .max_oldest_wait_secs
+        .filter(|m| status.oldest_wait_secs >= *m)
+    {
+        return Some(format!(
+            "oldest wait {}s (max {max}s)",
+            status.oldest_wait_secs
+        ));
+    }
+    None
+}
+
+/// Lower-cased words of an incident match `text` (lower-cased) or one of
+/// its products is a topic or the `product` attribute of the contact.
+fn incident_matches(incident: &Incident, contact: &Contact, lowered_text: &str) -> bool {
+    let keyword = incident.keywords.iter().any(|k| {
+        let k = k.trim().to_lowercase();
+        !k.is_empty() && lowered_text.contains(&k)
+    });
+    let product = incident.products.iter().any(|p| {
+        contact.topics.iter().any(|t| t.eq_ignore_ascii_case(p))
+            || contact
+                .attribute("product")
+                .is_some_and(|a| a.eq_ignore_ascii_case(p))
+    });
+    keyword || product
 }
 
 impl SkillRouting {
@@ -225,17 +774,162 @@ impl SkillRouting {
             .filter_map(|t| self.config.topic_skills.get(t))
             .flatten()
         {
-            match skills.iter_mut().find(|s| s.skill == req.skill) {
-                Some(existing) => {
-                    existing.proficiency = existing.proficiency.max(req.min_proficiency)
+            merge_requirement(&mut skills, &req.skill, req.min_proficiency);
+        }
+        skills
+    }
+
+    /// The preferred skills of all topics; for a skill named twice the
+    /// higher level and the higher weight win.
+    fn preferred_skills(&self, topics: &[String]) -> Vec<SkillPreference> {
+        let mut skills: Vec<SkillPreference> = Vec::new();
+        for p in topics
+            .iter()
+            .filter_map(|t| self.config.topic_preferred_skills.get(t))
+            .flatten()
+        {
+            match skills.iter_mut().find(|s| s.skill == p.skill) {
+                Some(s) => {
+                    s.min_proficiency = s.min_proficiency.max(p.min_proficiency);
+                    s.weight = s.weight.max(p.weight);
                 }
-                None => skills.push(SkillLevel {
-                    skill: req.skill.clone(),
-                    proficiency: req.min_proficiency,
+                None => skills.push(SkillPreference {
+                    skill: p.skill.clone(),
+                    min_proficiency: p.min_proficiency,
+                    weight: p.weight,
                 }),
             }
         }
         skills
+    }
+
+    /// The first active incident the contact matches, when incidents route.
+    fn matching_incident<'a>(&self, input: &'a RoutingInput) -> Option<&'a Incident> {
+        self.config.incident_queue.as_ref()?;
+        let text = input.contact.text.to_lowercase();
+        input
+            .incidents
+            .iter()
+            .find(|i| incident_matches(i, &input.contact, &text))
+    }
+
+    fn repeat_caller(&self, input: &RoutingInput) -> Option<Repeat> {
+        let r = &self.config.repeat_callers;
+        let h = &input.history;
+        let topics = &input.contact.topics;
+        let within = |created_at: i64| match r.window_days {
+            // A contact from the future (clock skew) is as recent as can be.
+            Some(days) => input.now.saturating_sub(created_at) <= i64::from(days) * DAY_MS,
+            None => true,
+        };
+        let same_topic = h
+            .recent
+            .iter()
+            .filter(|p| p.id != input.contact.id && shares_topic(&p.topics, topics))
+            .filter(|p| within(p.created_at));
+        let count = match r.window_days {
+            Some(days) if days < h.window_days => {
+                u32::try_from(same_topic.clone().count()).unwrap_or(u32::MAX)
+            }
+            _ => h.same_topic_repeats,
+        };
+        if count < r.min_repeats {
+            return None;
+        }
+        let last_agent = same_topic
+            .clone()
+            .find_map(|p| p.agent_id.clone())
+            .or_else(|| h.last_agent.clone());
+        let escalated = r.escalate_after.is_some_and(|n| count >= n);
+        Some(Repeat {
+            count,
+            last_agent,
+            escalated,
+        })
+    }
+
+    /// Why the contact is a chronic-bug reporter, if it is.
+    fn chronic_bug(&self, input: &RoutingInput) -> Option<String> {
+        let c = self.config.chronic_bugs.as_ref()?;
+        if let Some(flag) = input.history.flags.iter().find(|f| c.flags.contains(f)) {
+            return Some(format!("customer flagged {flag}"));
+        }
+        for topic in &input.contact.topics {
+            let known = c.topics.contains(topic)
+                || c.topic_prefixes
+                    .iter()
+                    .any(|p| !p.is_empty() && topic.starts_with(p.as_str()));
+            if !known {
+                continue;
+            }
+            let earlier = input
+                .history
+                .topic_counts
+                .iter()
+                .find(|tc| &tc.topic == topic)
+                .map_or(0, |tc| tc.count);
+            let reports = earlier.saturating_add(1);
+            if reports >= c.min_reports {
+                return Some(format!("chronic bug {topic} reported {reports} times"));
+            }
+        }
+        None
+    }
+
+    /// Why the contact is a legacy customer, if it is.
+    fn legacy_reason(&self, input: &RoutingInput) -> Option<String> {
+        let l = self.config.legacy.as_ref()?;
+        let contact = &input.contact;
+        if l.tiers.contains(&contact.customer_tier) {
+            return Some(format!("legacy tier {}", contact.customer_tier));
+        }
+        if let Some(flag) = input.history.flags.iter().find(|f| l.flags.contains(f)) {
+            return Some(format!("legacy customer (flag {flag})"));
+        }
+        for (key, values) in &l.attributes {
+            if let Some(v) = contact
+                .attribute(key)
+                .filter(|v| values.iter().any(|x| x == v))
+            {
+                return Some(format!("legacy customer ({key}={v})"));
+            }
+        }
+        None
+    }
+
+    /// Notes for the reason when the snapshots say nobody can take the
+    /// contact now. Empty snapshots mean "unknown" and add nothing.
+    fn availability_notes(
+        &self,
+        input: &RoutingInput,
+        queue: &str,
+        required: &[SkillLevel],
+        reasons: &mut Vec<String>,
+    ) {
+        if let Some(q) = input.queues.iter().find(|q| q.name == queue)
+            && q.available_agents == 0
+        {
+            reasons.push(format!(
+                "queue {queue}: no agent available now, {} waiting",
+                q.waiting
+            ));
+        }
+        if input.skills.is_empty() {
+            return;
+        }
+        for req in required {
+            let free = input
+                .skills
+                .iter()
+                .find(|s| s.skill == req.skill)
+                .filter(|s| s.available_agents > 0 && s.best_proficiency >= req.proficiency);
+            if free.is_none() {
+                reasons.push(format!(
+                    "no {}>={} agent available now",
+                    req.skill, req.proficiency
+                ));
+            }
+        }
     }
 }
 
@@ -243,202 +937,4 @@ switchboard_sdk::export_routing_policy!(SkillRouting);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-mod tests {
-    use super::*;
-    use switchboard_sdk::testing;
-
-    const MANIFEST: &str = include_str!("../manifest.json");
-
-    fn policy() -> SkillRouting {
-        let config: Config = testing::default_config_from_manifest(MANIFEST).unwrap();
-        SkillRouting::new(config).unwrap()
-    }
-
-    fn chat(topics: &[&str], tier: &str) -> Contact {
-        let mut c = testing::contact("c-1", Channel::Chat);
-        c.topics = topics.iter().map(|t| t.to_string()).collect();
-        c.customer_tier = tier.into();
-        c.language = "ko".into();
-        c
-    }
-
-    #[test]
-    fn manifest_default_config_parses_and_builds() {
-        let p = policy();
-        assert_eq!(p.config.default_queue, "general");
-        assert!(!p.relaxation.is_empty());
-    }
-
-    #[test]
-    fn vip_billing_repeat_caller_gets_everything_explained() {
-        let mut input = testing::routing_input(chat(&["billing"], "vip"));
-        input.history.same_topic_repeats = 2;
-        input.history.last_agent = Some("a7".into());
-        let d = policy().route(input).unwrap();
-        assert_eq!(d.queue, "billing");
-        assert_eq!(d.priority, 11);
-        assert_eq!(d.language.as_deref(), Some("ko"));
-        assert_eq!(
-            d.required_skills,
-            vec![SkillLevel {
-                skill: "billing".into(),
-                proficiency: 3
-            }]
-        );
-        assert_eq!(
-            d.preferred_agent,
-            Some(PreferredAgent {
-                agent_id: "a7".into(),
-                timeout_secs: 60
-            })
-        );
-        assert_eq!(d.tags, vec!["repeat".to_string()]);
-        assert_eq!(
-            d.reason,
-            "topic billing -> queue billing; vip +10; requires billing>=3; \
-             language ko required; repeat caller -> prefer agent a7 for 60s"
-        );
-    }
-
-    #[test]
-    fn unknown_topic_goes_to_default_queue_at_base_priority() {
-        let d = policy()
-            .route(testing::routing_input(chat(&["weather"], "standard")))
-            .unwrap();
-        assert_eq!(d.queue, "general");
-        assert_eq!(d.priority, 1);
-        assert!(d.required_skills.is_empty());
-        assert!(d.preferred_agent.is_none());
-        assert!(d.tags.is_empty());
-        assert!(
-            d.reason.starts_with("no topic queue -> queue general"),
-            "{}",
-            d.reason
-        );
-    }
-
-    #[test]
-    fn most_specific_topic_with_a_queue_wins_and_skills_merge() {
-        let d = policy()
-            .route(testing::routing_input(chat(
-                &["refund", "technical", "billing"],
-                "gold",
-            )))
-            .unwrap();
-        // "refund" has no queue, "technical" is the next most specific.
-        assert_eq!(d.queue, "tech-support");
-        assert_eq!(d.priority, 6);
-        let names: Vec<&str> = d.required_skills.iter().map(|s| s.skill.as_str()).collect();
-        assert_eq!(names, ["technical", "billing"]);
-    }
-
-    #[test]
-    fn same_skill_from_two_topics_needs_the_higher_level() {
-        let mut config: Config = testing::default_config_from_manifest(MANIFEST).unwrap();
-        config.topic_skills.insert(
-            "refund".into(),
-            vec![SkillRequirement {
-                skill: "billing".into(),
-                min_proficiency: 4,
-            }],
-        );
-        let d = SkillRouting::new(config)
-            .unwrap()
-            .route(testing::routing_input(chat(
-                &["billing", "refund"],
-                "standard",
-            )))
-            .unwrap();
-        assert_eq!(d.required_skills.len(), 1);
-        assert_eq!(d.required_skills[0].proficiency, 4);
-    }
-
-    #[test]
-    fn repeat_without_known_agent_is_tagged_but_not_pinned() {
-        let mut input = testing::routing_input(chat(&["billing"], "standard"));
-        input.history.same_topic_repeats = 1;
-        let d = policy().route(input).unwrap();
-        assert_eq!(d.tags, vec!["repeat".to_string()]);
-        assert!(d.preferred_agent.is_none());
-    }
-
-    #[test]
-    fn language_not_required_unless_configured() {
-        let mut config: Config = testing::default_config_from_manifest(MANIFEST).unwrap();
-        config.require_language = false;
-        let d = SkillRouting::new(config)
-            .unwrap()
-            .route(testing::routing_input(chat(&[], "standard")))
-            .unwrap();
-        assert_eq!(d.language, None);
-    }
-
-    #[test]
-    fn relaxation_steps_are_sorted_and_translated() {
-        let config: Config = serde_json::from_str(
-            r#"{"default_queue": "general", "relaxation": [
-                {"after_secs": 300, "overflow": "general"},
-                {"after_secs": 30, "drop_preferred_skills": true, "lower_proficiency": 2}
-            ]}"#,
-        )
-        .unwrap();
-        let d = SkillRouting::new(config)
-            .unwrap()
-            .route(testing::routing_input(chat(&[], "standard")))
-            .unwrap();
-        assert_eq!(
-            d.relaxation,
-            vec![
-                RelaxationStep {
-                    after_secs: 30,
-                    actions: vec![
-                        RelaxationAction::DropPreferredSkills,
-                        RelaxationAction::LowerProficiency(2)
-                    ]
-                },
-                RelaxationStep {
-                    after_secs: 300,
-                    actions: vec![RelaxationAction::Overflow("general".into())]
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn bad_configs_are_rejected_with_the_reason() {
-        let parse = |json: &str| {
-            testing::parse_config::<Config>("skill-routing", json)
-                .and_then(SkillRouting::new)
-                .unwrap_err()
-        };
-        assert_eq!(
-            parse("{}"),
-            "skill-routing: invalid configuration: missing field `default_queue` at line 1 column 2"
-        );
-        assert!(parse(r#"{"default_queue":"g","typo":1}"#).contains("unknown field `typo`"));
-        assert!(parse(r#"{"default_queue":" "}"#).contains("default_queue must not be empty"));
-        assert!(
-            parse(r#"{"default_queue":"g","relaxation":[{"after_secs":5}]}"#)
-                .contains("relaxation after 5s does nothing")
-        );
-        assert!(
-            parse(
-                r#"{"default_queue":"g","topic_skills":{"x":[{"skill":"x","min_proficiency":9}]}}"#
-            )
-            .contains("must be 1-5")
-        );
-    }
-
-    #[test]
-    fn priority_saturates_instead_of_overflowing() {
-        let config: Config = serde_json::from_str(
-            r#"{"default_queue": "g", "base_priority": 4294967295, "tier_priority": {"vip": 10}}"#,
-        )
-        .unwrap();
-        let d = SkillRouting::new(config)
-            .unwrap()
-            .route(testing::routing_input(chat(&[], "vip")))
-            .unwrap();
-        assert_eq!(d.priority, u32::MAX);
-    }
-}
+mod tests;
