@@ -76,13 +76,13 @@ export function fmtDay(d) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** A duration in seconds as 1d 2h 3m 4s (largest two units). */
-export function fmtDuration(secs) {
+/** A duration in seconds as 1d 2h 3m 4s (the largest `units` units). */
+export function fmtDuration(secs, units = 2) {
   const s = Math.max(0, Math.round(secs));
   const parts = [[Math.floor(s / 86400), 'd'], [Math.floor(s / 3600) % 24, 'h'], [Math.floor(s / 60) % 60, 'm'], [s % 60, 's']];
   const first = parts.findIndex(([n]) => n > 0);
   if (first < 0) return '0s';
-  return parts.slice(first, first + 2).map(([n, u]) => `${n}${u}`).join(' ');
+  return parts.slice(first, first + units).map(([n, u]) => `${n}${u}`).join(' ');
 }
 
 /** A KPI value for people (the exact number is shown alongside). */

@@ -33,7 +33,7 @@ export function render(root, { title }) {
   const waitingEl = h('div', {});
   const errorEl = h('p', { class: 'error', role: 'alert' });
   fill(root, errorEl,
-    h('div', { class: 'row' }, h('h1', { tabindex: '-1' }, title), liveEl),
+    h('div', { class: 'title-row' }, h('h1', { tabindex: '-1' }, title), liveEl),
     h('div', { class: 'grid2' },
       h('div', {}, h('h2', {}, 'Queues'), queuesEl),
       h('div', {}, h('h2', {}, 'Agents'), agentsEl)),
