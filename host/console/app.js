@@ -160,6 +160,8 @@ async function route() {
     if (seq !== renderSeq) return undefined;
     root.append(h('p', { class: 'error', 'data-testid': 'view-error' }, `This view failed: ${e.message}`));
   }
+  // Tests wait for this: the view has rendered its first data (or failed).
+  root.dataset.ready = 'true';
   const h1 = root.querySelector('h1');
   if (h1 && !main.contains(document.activeElement)) h1.focus();
   return undefined;
