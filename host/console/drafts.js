@@ -16,7 +16,10 @@ const STATE_CHIP = {
 };
 const SEVERITY_WORD = { critical: 'Critical', error: 'Error', warning: 'Warning', info: 'Info' };
 
+let canAudit = false;
+
 export async function render(root, { me, title, params, navigate }) {
+  canAudit = can(me, 'ReadAudit');
   const supervisor = can(me, 'ApproveDrafts');
   const agentIn = h('input', { type: 'text', size: 12, value: params.get('agent') || '', 'data-testid': 'drafts-agent-filter' });
   const filter = h('form', { class: 'row', 'data-testid': 'drafts-filter' },
@@ -117,7 +120,7 @@ function draftCard(d, { onDecided }) {
   const card = h('article', { class: 'card', 'data-testid': `draft-${d.id}`, 'aria-label': `Draft ${d.id}` },
     h('header', {},
       h('strong', {}, d.id),
-      h('span', {}, 'contact ', h('a', { href: `#/audit?subject=${encodeURIComponent(d.contact_id)}` }, d.contact_id)),
+      h('span', {}, 'contact ', canAudit ? h('a', { href: `#/audit?subject=${encodeURIComponent(d.contact_id)}` }, d.contact_id) : d.contact_id),
       h('span', {}, `agent ${d.agent_id}`),
       h('span', { class: 'muted' }, `submitted ${fmtTime(d.submitted_at)}`),
       h('span', { class: `chip ${cls}`, 'data-testid': `draft-state-${d.id}`, 'data-state': d.state }, word)),

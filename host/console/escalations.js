@@ -5,7 +5,7 @@
 // a complaint; the clocks tick locally.
 
 import { h, fill, table, fmtTime, fmtDuration, throttle } from './dom.js';
-import { allPages, stream } from './api.js';
+import { allPages, can, stream } from './api.js';
 
 const OPEN = ['new', 'queued', 'offered', 'assigned', 'wrap_up', 'transferred', 'escalated'];
 /** How far back to look for open complaints (regulators allow 30 days). */
@@ -21,7 +21,8 @@ export function clockState(d, now) {
   return { level: warned ? 'warn' : 'ok', text: `${fmtDuration((d.due_at - now) / 1000, 3)} left` };
 }
 
-export function render(root, { title }) {
+export function render(root, { me, title }) {
+  const link = (id) => (can(me, 'ReadAudit') ? h('a', { href: `#/audit?subject=${encodeURIComponent(id)}` }, id) : id);
   const crisisEl = h('div', { 'data-testid': 'crises' });
   const listEl = h('div', { 'data-testid': 'complaints' });
   const notesEl = h('div', { 'data-testid': 'notifications' });
@@ -59,7 +60,7 @@ export function render(root, { title }) {
       testid,
       caption: `${rows.length} open`,
       columns: [
-        { label: 'Contact', cell: (c) => h('span', { class: 'nowrap' }, isCrisis(c) ? h('span', { class: 'chip bad', 'data-testid': `crisis-${c.id}` }, 'CRISIS') : null, ' ', h('a', { href: `#/audit?subject=${encodeURIComponent(c.id)}` }, c.id)) },
+        { label: 'Contact', cell: (c) => h('span', { class: 'nowrap' }, isCrisis(c) ? h('span', { class: 'chip bad', 'data-testid': `crisis-${c.id}` }, 'CRISIS') : null, ' ', link(c.id)) },
         { label: 'Complaint', cell: (c) => (c.complaint ? `${c.complaint.category}, ${c.complaint.urgency}` : '—') },
         { label: 'Channel', cell: (c) => c.channel },
         { label: 'Customer', cell: (c) => `${c.customer_id} (${c.customer_tier})` },
@@ -96,7 +97,7 @@ export function render(root, { title }) {
         { label: 'At', cell: (n) => fmtTime(n.at) },
         { label: 'Urgency', cell: (n) => h('span', { class: `chip ${n.urgency === 'critical' ? 'bad' : n.urgency === 'high' ? 'warn' : 'none'}` }, n.urgency) },
         { label: 'For', cell: (n) => n.target },
-        { label: 'Contact', cell: (n) => h('a', { href: `#/audit?subject=${encodeURIComponent(n.contact_id)}` }, n.contact_id) },
+        { label: 'Contact', cell: (n) => link(n.contact_id) },
         { label: 'Message', cell: (n) => n.message },
         { label: 'Rule', cell: (n) => n.by },
       ],

@@ -6,7 +6,7 @@
 // available agents says their load or status moved.
 
 import { h, fill, table, fmtDuration, throttle } from './dom.js';
-import { api, allPages, stream } from './api.js';
+import { api, allPages, can, stream } from './api.js';
 
 const WAITING = new Set(['new', 'queued', 'offered', 'transferred', 'escalated']);
 const STATUSES = ['available', 'busy', 'wrap_up', 'break', 'offline'];
@@ -19,7 +19,10 @@ export function slLevel(value, target) {
 }
 const SL_WORD = { ok: 'on target', warn: 'at risk', bad: 'below target', none: 'no data' };
 
-export function render(root, { title }) {
+export function render(root, { me, title }) {
+  // Viewers may not list contacts: they see those the stream reports from now on.
+  const readContacts = can(me, 'ReadContacts');
+  const none = { items: [] };
   const queues = new Map(); // name -> queue config
   const stats = new Map(); // name -> latest stats
   const waiting = new Map(); // contact id -> {id, queue, channel, priority, state, tags, since}
@@ -31,7 +34,7 @@ export function render(root, { title }) {
   const queuesEl = h('div', {});
   const agentsEl = h('div', {});
   const waitingEl = h('div', {});
-  const errorEl = h('p', { class: 'error', role: 'alert' });
+  const errorEl = h('p', { class: 'error', role: 'alert', 'data-testid': 'floor-error' });
   fill(root, errorEl,
     h('div', { class: 'title-row' }, h('h1', { tabindex: '-1' }, title), liveEl),
     h('div', { class: 'grid2' },
@@ -94,7 +97,7 @@ export function render(root, { title }) {
     const rows = [...waiting.values()].sort((a, b) => b.priority - a.priority || a.since - b.since);
     fill(waitingEl, table({
       testid: 'floor-waiting',
-      caption: `${rows.length} contact${rows.length === 1 ? '' : 's'} waiting or offered`,
+      caption: `${rows.length} contact${rows.length === 1 ? '' : 's'} waiting or offered${readContacts ? '' : ' (since this page opened: this role may not list contacts)'}`,
       columns: [
         { label: 'Contact', cell: (c) => c.id },
         { label: 'Queue', cell: (c) => c.queue ?? '—' },
@@ -132,13 +135,13 @@ export function render(root, { title }) {
       const [q, a, queued, offered] = await Promise.all([
         api('GET', '/v1/queues'),
         api('GET', '/v1/agents'),
-        allPages('/v1/contacts', { state: 'queued', limit: 1000 }, 'contacts', { max: 5 }),
-        allPages('/v1/contacts', { state: 'offered', limit: 1000 }, 'contacts', { max: 5 }),
+        readContacts ? allPages('/v1/contacts', { state: 'queued', limit: 1000 }, 'contacts', { max: 5 }) : none,
+        readContacts ? allPages('/v1/contacts', { state: 'offered', limit: 1000 }, 'contacts', { max: 5 }) : none,
       ]);
       queues.clear();
       for (const x of q.queues) queues.set(x.name, x);
       agents = a.agents;
-      waiting.clear();
+      if (readContacts) waiting.clear();
       for (const c of [...queued.items, ...offered.items]) {
         waiting.set(c.id, {
           id: c.id, queue: c.requirements?.queue ?? null, channel: c.channel, priority: c.requirements?.priority ?? 0,

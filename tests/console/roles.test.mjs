@@ -22,6 +22,11 @@ test('viewer and agent tokens do not see the admin pages', async (t) => {
     await signIn(page, token, '#/floor');
     assert.equal(await page.getByTestId('who-role').textContent(), role);
     assert.deepEqual(await navIds(page), expected, `${role} menu`);
+    // The floor works for both (a viewer may not list contacts: no error for that).
+    await page.locator('[data-testid="view-floor"][data-ready]').waitFor();
+    await page.locator('[data-testid="floor-live"][data-state="live"]').waitFor();
+    await page.getByTestId('floor-agents').waitFor();
+    assert.equal(await page.getByTestId('floor-error').textContent(), '');
     for (const view of ['plugins', 'audit']) {
       await page.goto(page.url().replace(/#.*$/, `#/${view}`));
       await page.getByTestId('forbidden').waitFor();
@@ -43,5 +48,15 @@ test('a partner reads plugins but cannot activate or roll back', async (t) => {
   await page.getByTestId('slots-table').waitFor();
   await page.getByTestId('versions-table').waitFor();
   assert.equal(await page.locator('[data-testid^="slot-rollback-"], [data-testid^="slot-configure-"]').count(), 0);
+  assert.deepEqual(b.errors, []);
+});
+
+test('an operator sees every view', async (t) => {
+  const b = await browser();
+  t.after(() => b.close());
+  const { page } = b;
+  await signIn(page, await tokenFor('operator'), '#/audit');
+  assert.deepEqual(await navIds(page), ['floor', 'kpis', 'drafts', 'escalations', 'report', 'plugins', 'audit']);
+  await page.locator('[data-testid="audit-verify"][data-state="intact"]').waitFor();
   assert.deepEqual(b.errors, []);
 });

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { browser, signIn, CONSOLE, ADMIN } from './helpers.mjs';
+import { browser, signIn, screenshot, CONSOLE, ADMIN } from './helpers.mjs';
 
 test('sign in, reload, sign out', async (t) => {
   const b = await browser();
@@ -14,6 +14,7 @@ test('sign in, reload, sign out', async (t) => {
   await page.getByTestId('signin-token').fill('sb_00000000_not-a-real-token');
   await page.getByTestId('signin-submit').click();
   await page.getByTestId('signin-error').filter({ hasText: 'does not accept' }).waitFor();
+  await screenshot(page, 'signin');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
 
   await signIn(page, ADMIN);
