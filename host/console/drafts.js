@@ -35,10 +35,15 @@ export async function render(root, { me, title, params, navigate }) {
   if (supervisor) {
     const pendingEl = h('div', { class: 'cards', 'data-testid': 'drafts-pending' });
     const returnedEl = h('div', { class: 'cards', 'data-testid': 'drafts-returned' });
-    root.append(h('h2', {}, 'Waiting for approval'), pendingEl, h('h2', {}, 'Returned to agents'),
+    const pendingTitle = h('h2', { tabindex: '-1' }, 'Waiting for approval');
+    root.append(pendingTitle, pendingEl, h('h2', {}, 'Returned to agents'),
       h('p', { class: 'muted' }, 'Rejected drafts are back with their agent, with your comment; the newest first.'), returnedEl);
     const onDecided = (d) => {
-      pendingEl.querySelector(`[data-testid="draft-${CSS.escape(d.id)}"]`)?.remove();
+      // Keyboard users go on with the next draft (or the list's heading).
+      const card = pendingEl.querySelector(`[data-testid="draft-${CSS.escape(d.id)}"]`);
+      const next = card?.nextElementSibling ?? card?.previousElementSibling;
+      card?.remove();
+      (next?.querySelector('textarea') ?? pendingTitle).focus();
       if (!pendingEl.querySelector('.card')) fill(pendingEl, h('p', { class: 'muted', 'data-testid': 'drafts-pending-empty' }, 'Nothing waits for approval.'));
       if (d.state === 'rejected') {
         returnedEl.querySelector('.muted')?.remove();
