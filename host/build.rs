@@ -32,6 +32,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     println!("cargo:rerun-if-env-changed=SWITCHBOARD_SKIP_GUESTS");
 
+    embed_console(&host_dir);
+
     let bundled = crates_in(&root.join("plugins"));
     let guests = crates_in(&root.join("tests/plugins"));
     let target_dir = env::var_os("CARGO_TARGET_DIR")
@@ -170,4 +172,35 @@ fn ensure_wasm_target() {
             "could not install the {TARGET} target: run `rustup target add {TARGET}`"
         );
     }
+}
+
+/// `console_assets.rs`: every file of `host/console/`, embedded, so the
+/// binary serves the console with no files beside it.
+fn embed_console(host_dir: &Path) {
+    let dir = host_dir.join("console");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| {
+        p.is_file()
+            && !p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+    });
+    files.sort();
+    let mut out = String::from(
+        "/// (name, bytes) of every console asset.\npub static ASSETS: &[(&str, &[u8])] = &[\n",
+    );
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        out.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    out.push_str("];\n");
+    let dest = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("console_assets.rs");
+    std::fs::write(dest, out).expect("write console_assets.rs");
 }

@@ -164,6 +164,12 @@ pub struct ServeArgs {
     /// as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Run on a simulated clock starting at this time (ms since the
+    /// epoch) instead of wall time: it moves only by `POST /v1/clock`
+    /// (what `switchboard simulate` does), and timers fire as it passes
+    /// them. For simulations and demos, on a fresh --data-dir.
+    #[arg(long, value_name = "START_MS")]
+    pub simulated_clock: Option<i64>,
 }
 
 impl ServeArgs {
@@ -643,10 +649,16 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
             db.display()
         )
     })?;
-    let engine = Arc::new(Engine::with_settings(
-        Arc::new(store),
-        config.engine_settings(),
-    )?);
+    let mut engine = Engine::with_settings(Arc::new(store), config.engine_settings())?;
+    let clock = args.simulated_clock.map(crate::engine::ManualClock::new);
+    if let Some(clock) = clock.clone() {
+        tracing::warn!(
+            start = clock.now(),
+            "running on a simulated clock: time moves only by POST /v1/clock"
+        );
+        engine = engine.with_clock(move || clock.now());
+    }
+    let engine = Arc::new(engine);
     first_admin_token(&engine, &data_dir)?;
     tracing::info!(data_dir = %data_dir.display(), "loading plugins (the first start compiles the bundled ones)");
     let registry = Arc::new(crate::registry::Registry::new(
@@ -663,10 +675,16 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         }
     }
     let pending = engine.pending_timers()?.len();
-    let timers = engine
-        .start_timers()
-        .context("cannot start the timer thread")?;
-    tracing::info!(pending, "timer thread started");
+    // On a simulated clock, moving the clock fires the timers.
+    let timers = if clock.is_none() {
+        let t = engine
+            .start_timers()
+            .context("cannot start the timer thread")?;
+        tracing::info!(pending, "timer thread started");
+        Some(t)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -674,10 +692,13 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
     let state = crate::server::AppState {
         engine: engine.clone(),
         registry,
+        clock,
     };
     let served = rt.block_on(crate::server::run(listen, state));
     engine.stop_timers();
-    let _ = timers.join();
+    if let Some(t) = timers {
+        let _ = t.join();
+    }
     engine
         .store()
         .flush()

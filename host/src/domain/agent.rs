@@ -52,6 +52,10 @@ pub struct Agent {
     /// When the agent last became idle (ms since the epoch), for longest-idle.
     #[serde(default)]
     pub idle_since: i64,
+    /// When the current status began (ms since the epoch); set by the
+    /// server, ignored in requests.
+    #[serde(default)]
+    pub status_since: i64,
 }
 
 impl Agent {

@@ -232,6 +232,7 @@ mod tests {
             status: AgentStatus::Available,
             load: BTreeMap::new(),
             idle_since,
+            status_since: 0,
         }
     }
 

@@ -20,6 +20,22 @@ pub(super) fn agent_status(s: AgentStatus) -> wit::AgentStatus {
     }
 }
 
+pub(super) fn agent_info(a: &crate::domain::Agent) -> wit::AgentInfo {
+    wit::AgentInfo {
+        id: a.id.clone(),
+        teams: a.teams.clone(),
+        skills: a
+            .skills
+            .iter()
+            .map(|(s, l)| wit::SkillLevel {
+                skill: s.clone(),
+                proficiency: *l,
+            })
+            .collect(),
+        status: agent_status(a.status),
+    }
+}
+
 pub(super) fn deadline(d: &DeadlineClock) -> wit::Deadline {
     wit::Deadline {
         name: d.name.clone(),

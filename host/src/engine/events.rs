@@ -223,10 +223,21 @@ impl Engine {
         id: &str,
         event: ContactEvent,
     ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
-        let result = self.record_event_inner(id, event, false)?;
-        // Capacity may have freed up, or the contact is waiting again.
-        self.dispatch(result.1.at)?;
-        Ok(result)
+        self.record_event_and_offer(id, event)
+            .map(|(c, e, _)| (c, e))
+    }
+
+    /// [`Engine::record_event`], also returning the offers the event made
+    /// possible (capacity freed up, or the contact waiting again).
+    #[allow(clippy::type_complexity)]
+    pub fn record_event_and_offer(
+        &self,
+        id: &str,
+        event: ContactEvent,
+    ) -> Result<(ContactRecord, RecordedEvent, Vec<(String, String)>), EngineError> {
+        let (contact, recorded) = self.record_event_inner(id, event, false)?;
+        let offers = self.dispatch(recorded.at)?;
+        Ok((contact, recorded, offers))
     }
 
     /// `internal`: an offer made by the engine's own dispatch (its time is

@@ -165,6 +165,7 @@ pub(super) fn plan(
     changes: &mut Vec<Change>,
 ) -> Result<(), StoreError> {
     for e in emissions {
+        let replace = matches!(e, wit::Emission::Replace(_));
         let (measure, id, new) = match e {
             wit::Emission::Record(s) => {
                 let id = match &s.id {
@@ -193,6 +194,12 @@ pub(super) fn plan(
                 .map(|v| super::decode(&v, "kpi sample"))
                 .transpose()?,
         };
+        if replace && old.is_none() {
+            // Nothing to replace (never recorded, or retracted): the WIT
+            // says a replacement corrects an earlier sample, so none is
+            // made up in the current bucket.
+            continue;
+        }
         let new = new.map(|mut n| {
             // A replacement stays in the bucket of the sample it replaces.
             if let Some(o) = &old {

@@ -322,6 +322,28 @@ impl Default for FallbackQueues {
     }
 }
 
+/// A clock that moves only when told to, never backwards: for simulations
+/// (`switchboard serve --simulated-clock`) and imports. Timers fire when it
+/// passes their due time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<std::sync::atomic::AtomicI64>);
+
+impl ManualClock {
+    pub fn new(start: i64) -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicI64::new(start)))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Move to `t`; `Err(now)` if `t` is earlier than now.
+    pub fn advance_to(&self, t: i64) -> Result<(), i64> {
+        let prev = self.0.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
+        if t < prev { Err(prev) } else { Ok(()) }
+    }
+}
+
 /// How an engine behaves (the `[engine]` part of the server's config file).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineSettings {
@@ -466,6 +488,18 @@ impl Engine {
 
     /// Add or replace an agent; contacts waiting for them are offered.
     pub fn upsert_agent(&self, agent: Agent) -> Result<Vec<(String, String)>, EngineError> {
+        self.upsert_agent_at(agent, None)
+    }
+
+    /// [`Engine::upsert_agent`] as of `at` (ms since the epoch; the
+    /// engine's clock when `None`), for status changes reported late or
+    /// replayed. A status change may not be earlier than the current
+    /// status began.
+    pub fn upsert_agent_at(
+        &self,
+        agent: Agent,
+        at: Option<i64>,
+    ) -> Result<Vec<(String, String)>, EngineError> {
         if agent.id.trim().is_empty() {
             return Err(EngineError::Invalid("agent `id` must not be empty".into()));
         }
@@ -474,12 +508,42 @@ impl Engine {
                 "skill `{skill}` has proficiency {level}; proficiency is 1 (novice) to 5 (expert)"
             )));
         }
-        let mut writes = Writes::default();
-        writes.put(AGENTS, agent.id.as_bytes(), encode(&agent)?);
-        self.store.commit(writes)?;
+        let now = at.unwrap_or_else(|| (self.clock)());
+        let mut agent = agent;
+        let mut r = reactions::Reaction::default();
+        {
+            // One change of an agent at a time, so durations chain exactly.
+            let _guard = self.updates.lock();
+            let before = self
+                .floor
+                .lock()
+                .agents_with_load()
+                .into_iter()
+                .find(|a| a.id == agent.id);
+            agent.status_since = match &before {
+                Some(b) if b.status == agent.status => b.status_since,
+                Some(b) if now < b.status_since => {
+                    return Err(EngineError::Invalid(format!(
+                        "`occurred_at` {now} is before agent `{}` entered their current status ({}): status changes of one agent must not go back in time",
+                        b.id, b.status_since
+                    )));
+                }
+                Some(b) => {
+                    self.agent_status_changed(b, &agent, now, &mut r)?;
+                    now
+                }
+                None => now,
+            };
+            if let Some(b) = &before {
+                agent.idle_since = b.idle_since;
+            }
+            agent.load.clear();
+            r.writes.put(AGENTS, agent.id.as_bytes(), encode(&agent)?);
+            self.audit.commit(r.audit, r.writes)?;
+            self.aggregates.write().apply(&r.kpi);
+            self.floor.lock().agents.insert(agent.id.clone(), agent);
+        }
         self.store.make_durable()?;
-        let now = (self.clock)();
-        self.floor.lock().agents.insert(agent.id.clone(), agent);
         self.dispatch(now)
     }
 
@@ -490,6 +554,16 @@ impl Engine {
         id: &str,
         status: AgentStatus,
     ) -> Result<Vec<(String, String)>, EngineError> {
+        self.set_agent_status_at(id, status, None)
+    }
+
+    /// [`Engine::set_agent_status`] as of `at` (the engine's clock when `None`).
+    pub fn set_agent_status_at(
+        &self,
+        id: &str,
+        status: AgentStatus,
+        at: Option<i64>,
+    ) -> Result<Vec<(String, String)>, EngineError> {
         let mut agent = self
             .floor
             .lock()
@@ -498,7 +572,7 @@ impl Engine {
             .cloned()
             .ok_or_else(|| EngineError::no_agent(id))?;
         agent.status = status;
-        self.upsert_agent(agent)
+        self.upsert_agent_at(agent, at)
     }
 
     /// Add or replace a queue.
@@ -1150,6 +1224,13 @@ impl Engine {
             self.wakeup.fired(fired as u64);
         }
         Ok(fired)
+    }
+
+    /// With a [`ManualClock`]: the clock moved to `now`; fire what came due
+    /// and offer waiting contacts. Returns the timers fired and the offers.
+    pub fn advance(&self, now: i64) -> Result<(usize, Vec<(String, String)>), EngineError> {
+        let fired = self.fire_due_timers(now)?;
+        Ok((fired, self.dispatch(now)?))
     }
 
     /// Fire one timer: its decision and its removal in one commit.

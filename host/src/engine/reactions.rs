@@ -296,21 +296,10 @@ impl Engine {
             }
         }
         for slot in kpis {
-            let agent = c.agent_id.as_ref().and_then(|id| {
-                self.floor.lock().agents.get(id).map(|a| wit::AgentInfo {
-                    id: a.id.clone(),
-                    teams: a.teams.clone(),
-                    skills: a
-                        .skills
-                        .iter()
-                        .map(|(s, l)| wit::SkillLevel {
-                            skill: s.clone(),
-                            proficiency: *l,
-                        })
-                        .collect(),
-                    status: convert::agent_status(a.status),
-                })
-            });
+            let agent = c
+                .agent_id
+                .as_ref()
+                .and_then(|id| self.floor.lock().agents.get(id).map(convert::agent_info));
             let input = KpiInput {
                 now,
                 event: event.clone(),
@@ -327,6 +316,69 @@ impl Engine {
                 "kpi.samples",
                 &c.id,
                 now,
+                &input,
+            )?);
+            if let Ok(emissions) = call.result {
+                kpi::plan(
+                    &*self.store,
+                    slot.name(),
+                    emissions,
+                    at,
+                    &mut r.writes,
+                    &mut r.kpi,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Feed an agent's status change to the KPI definitions (occupancy,
+    /// utilization): `before` is the agent with their load until now.
+    pub(super) fn agent_status_changed(
+        &self,
+        before: &crate::domain::Agent,
+        after: &crate::domain::Agent,
+        at: i64,
+        r: &mut Reaction,
+    ) -> Result<(), EngineError> {
+        let kpis = self.kpis.all();
+        if kpis.is_empty() {
+            return Ok(());
+        }
+        let info = convert::agent_info(after);
+        let change = wit::AgentStatusChange {
+            agent: info.clone(),
+            from: convert::agent_status(before.status),
+            to: convert::agent_status(after.status),
+            duration_ms: if before.status_since > 0 {
+                u64::try_from(at - before.status_since).unwrap_or(0)
+            } else {
+                0
+            },
+            load: before.load.values().sum(),
+        };
+        let input = KpiInput {
+            now: at,
+            event: wit::Event {
+                kind: wit::EventKind::AgentStatusChanged(change),
+                at,
+                sequence: 0,
+            },
+            contact: None,
+            history: None,
+            agent: Some(info),
+        };
+        let subject = format!("agent:{}", after.id);
+        for slot in kpis {
+            let Ok(call) = slot.call(|a| a.on_event(&input)) else {
+                continue;
+            };
+            r.audit.extend(call_entries(
+                &slot,
+                &call,
+                "kpi.samples",
+                &subject,
+                at,
                 &input,
             )?);
             if let Ok(emissions) = call.result {

@@ -141,6 +141,9 @@ pub(super) struct EventPosted {
     /// The contact after the event (and the rules' reactions to it).
     contact: ContactRecord,
     event: RecordedEvent,
+    /// `[contact id, agent id]` offers the event made possible (an agent's
+    /// capacity freed up, or this contact is waiting again).
+    offers: Vec<(String, String)>,
 }
 
 /// Record a lifecycle event (offer, answer, hold, resume, transfer,
@@ -161,6 +164,12 @@ pub(super) async fn post_event(
     Id(id): Id<String>,
     Body(event): Body<ContactEvent>,
 ) -> ApiResult<Json<EventPosted>> {
-    let (contact, event) = state.engine(move |e| e.record_event(&id, event)).await?;
-    Ok(Json(EventPosted { contact, event }))
+    let (contact, event, offers) = state
+        .engine(move |e| e.record_event_and_offer(&id, event))
+        .await?;
+    Ok(Json(EventPosted {
+        contact,
+        event,
+        offers,
+    }))
 }

@@ -111,6 +111,10 @@ pub(super) async fn delete_agent(
 #[serde(deny_unknown_fields)]
 pub(super) struct StatusBody {
     status: AgentStatus,
+    /// When the change happened (ms since the epoch); now when absent. Not
+    /// earlier than the agent's current status began.
+    #[serde(default)]
+    occurred_at: Option<i64>,
 }
 
 /// Change an agent's status; when they become available, waiting contacts
@@ -120,7 +124,8 @@ pub(super) struct StatusBody {
     request_body = StatusBody,
     responses(
         (status = 200, description = "Changed", body = Offers),
-        (status = 404, description = "No such agent", body = Problem)),
+        (status = 404, description = "No such agent", body = Problem),
+        (status = 422, description = "`occurred_at` before the current status began", body = Problem)),
     extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
 pub(super) async fn set_status(
     State(state): State<AppState>,
@@ -129,16 +134,17 @@ pub(super) async fn set_status(
     Body(body): Body<StatusBody>,
 ) -> ApiResult<Json<Offers>> {
     let status = body.status;
+    let at = body.occurred_at.unwrap_or_else(|| state.engine.now());
     let who = id.clone();
     let offers = state
-        .engine(move |e| e.set_agent_status(&who, status))
+        .engine(move |e| e.set_agent_status_at(&who, status, Some(at)))
         .await?;
     state
         .audit_action(
             &caller,
             "agent.status",
             &id,
-            serde_json::json!({ "status": status }),
+            serde_json::json!({ "status": status, "at": at }),
         )
         .await?;
     Ok(Json(Offers { offers }))

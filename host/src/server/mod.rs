@@ -12,6 +12,8 @@
 
 mod audit;
 mod caller;
+mod clock;
+pub mod console;
 mod contacts;
 mod drafts;
 mod error;
@@ -53,6 +55,9 @@ pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub registry: Arc<Registry>,
+    /// Set when the server runs on a simulated clock (`POST /v1/clock`
+    /// moves it); `None` on wall time.
+    pub clock: Option<crate::engine::ManualClock>,
 }
 
 impl AppState {
@@ -204,6 +209,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(floor::queue_stats))
         .routes(routes!(floor::stream))
         .routes(routes!(floor::notifications))
+        .routes(routes!(clock::get_clock, clock::set_clock))
         .routes(routes!(kpis::measures))
         .routes(routes!(kpis::kpi_query))
         .routes(routes!(audit::audit))
@@ -245,6 +251,10 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
+        .route("/", axum::routing::get(console::to_console))
+        .route("/console", axum::routing::get(console::to_console))
+        .route("/console/", axum::routing::get(console::index))
+        .route("/console/{file}", axum::routing::get(console::file))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
