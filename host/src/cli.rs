@@ -2,10 +2,10 @@
 //! reads a component. Every subcommand has `--help`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::Engine;
@@ -67,6 +67,18 @@ pub enum Command {
     Audit(AuditCommand),
     /// Query a KPI measure on a running server.
     Kpi(KpiArgs),
+    /// Drive a running server with a seeded, realistic day: arrivals per
+    /// channel on a daily curve, topics, tiers, repeat customers, agents on
+    /// shifts answering what they are offered, abandons, transfers,
+    /// surveys, drafts for the compliance checks and approvals.
+    ///
+    /// Start the server with `--simulated-clock <ms>` on a fresh data
+    /// directory to run a day in minutes; progress goes to stderr.
+    Simulate(crate::simulate::SimulateArgs),
+    /// The agent daily report (per agent and team: contacts handled, AHT,
+    /// after-contact work, occupancy, utilization, CSAT, FCR, transfers,
+    /// NPS, cost) from a running server.
+    Report(ReportArgs),
     /// Print the OpenAPI 3.1 document of the HTTP API (what a running
     /// server serves at /openapi.json), e.g. to generate a client.
     Openapi,
@@ -94,6 +106,22 @@ pub struct KpiArgs {
     /// Dimensions to group by (queue, agent, channel, team, topic).
     #[arg(long, value_delimiter = ',')]
     pub group_by: Vec<String>,
+    #[command(flatten)]
+    pub remote: crate::client::Remote,
+}
+
+/// Options of `switchboard report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The day, `YYYY-MM-DD` (UTC) [default: today by the server's clock]
+    #[arg(long)]
+    pub day: Option<String>,
+    /// Only the teams, not each agent.
+    #[arg(long)]
+    pub teams: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub remote: crate::client::Remote,
 }
@@ -170,6 +198,10 @@ pub struct ServeArgs {
     /// them. For simulations and demos, on a fresh --data-dir.
     #[arg(long, value_name = "START_MS")]
     pub simulated_clock: Option<i64>,
+    /// When writes are acknowledged: `group` (on disk first; the default)
+    /// or `deferred` (flushed within 500 ms; simulations and demos only)
+    #[arg(long, env = "SWITCHBOARD_DURABILITY", value_enum)]
+    pub durability: Option<crate::config::DurabilityMode>,
 }
 
 impl ServeArgs {
@@ -188,6 +220,9 @@ impl ServeArgs {
                 .or(c.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         );
+        if let Some(d) = self.durability {
+            c.store.durability = d;
+        }
         c.data_dir = Some(
             self.data_dir
                 .clone()
@@ -212,6 +247,26 @@ pub enum PluginCommand {
         #[arg(long)]
         manifest: Option<PathBuf>,
         /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run fixtures through a component in the real sandboxed runtime and
+    /// report pass/fail with a diff for each failure; exits 1 if any fails.
+    ///
+    /// A fixture is a JSON file with `config` (null: the manifest's
+    /// default), `call` (route, on-event, check, measures), `input` and
+    /// `expected` (the plugin's answer, or {"error": "substring"}); see
+    /// docs/plugins.md.
+    Test {
+        /// The `.wasm` component.
+        component: PathBuf,
+        /// A fixture file, or a directory of them (`*.json`).
+        fixtures: PathBuf,
+        /// The plugin's manifest [default: manifest.json beside the
+        /// fixtures directory, else beside the component]
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Print the results as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -265,6 +320,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let log = cli.logging()?;
     match cli.command {
         Command::Serve(args) => serve(args, log),
+        Command::Simulate(args) => crate::simulate::run(&args),
+        Command::Report(args) => report(&args),
         Command::Openapi => {
             let doc = crate::server::openapi_document()
                 .to_pretty_json()
@@ -280,6 +337,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             manifest,
             json,
         }) => inspect(&file, manifest.as_deref(), json),
+        Command::Plugin(PluginCommand::Test {
+            component,
+            fixtures,
+            manifest,
+            json,
+        }) => plugin_test(&component, &fixtures, manifest.as_deref(), json),
         Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
         Command::Token(cmd) => token(cmd),
         Command::Kpi(args) => kpi(args),
@@ -408,6 +471,73 @@ fn print_line(line: &str) {
     println!("{line}");
 }
 
+fn plugin_test(
+    component: &std::path::Path,
+    fixtures: &std::path::Path,
+    manifest: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let manifest = match manifest {
+        Some(m) => m.to_owned(),
+        None => {
+            let dir = if fixtures.is_dir() {
+                fixtures.to_owned()
+            } else {
+                fixtures.parent().map(Path::to_owned).unwrap_or_default()
+            };
+            [
+                dir.parent().map(|p| p.join("manifest.json")),
+                component.parent().map(|p| p.join("manifest.json")),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|p| p.is_file())
+            .context(
+                "no manifest.json beside the fixtures directory or the component: pass --manifest",
+            )?
+        }
+    };
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let parsed = Manifest::from_json(&text)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("in {}", manifest.display()))?;
+    let bytes =
+        std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
+    let cache = std::env::var_os("SWITCHBOARD_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/switchboard")));
+    let runtime = PluginRuntime::new(RuntimeConfig {
+        cache_dir: cache,
+        ..RuntimeConfig::default()
+    })?;
+    if bytes.len() > 4 << 20 {
+        tracing::info!(
+            size_mib = bytes.len() >> 20,
+            "compiling a large component (cached for the next run)"
+        );
+    }
+    let plugin = runtime.load(parsed, &bytes).with_context(|| {
+        format!(
+            "{} does not load with {}",
+            component.display(),
+            manifest.display()
+        )
+    })?;
+    let files = crate::fixtures::fixture_files(fixtures)?;
+    let results = crate::fixtures::run(&plugin, &files);
+    if json {
+        print_line(&serde_json::to_string_pretty(&results)?);
+    } else {
+        print_line(crate::fixtures::report(&plugin, &results).trim_end());
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    if failed > 0 {
+        bail!("{failed} of {} fixtures failed", results.len());
+    }
+    Ok(())
+}
+
 fn inspect(
     file: &std::path::Path,
     manifest: Option<&std::path::Path>,
@@ -511,6 +641,106 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
             data_dir.display()
         )
     })
+}
+
+/// `YYYY-MM-DD` (UTC) -> ms since the epoch at 00:00.
+fn day_start(day: &str) -> anyhow::Result<i64> {
+    let bad = || anyhow::anyhow!("`{day}` is not a day: write it as YYYY-MM-DD, e.g. 2026-11-23");
+    let mut parts = day.split('-').map(|p| p.parse::<i64>().map_err(|_| bad()));
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let (y, m, d) = (y?, m?, d?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    // Days from the civil date (H. Hinnant's algorithm, proleptic Gregorian).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok((era * 146_097 + doe - 719_468) * 86_400_000)
+}
+
+fn report(args: &ReportArgs) -> anyhow::Result<()> {
+    let path = match &args.day {
+        Some(day) => {
+            let from = day_start(day)?;
+            format!("/v1/reports/agents?from={from}&to={}", from + 86_400_000)
+        }
+        None => "/v1/reports/agents".to_owned(),
+    };
+    let v = args.remote.get(&path)?;
+    if args.json {
+        print_line(&serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let measures: Vec<&str> = v["measures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str())
+        .collect();
+    let short = |m: &str| -> String {
+        match m {
+            "contacts_handled" => "handled",
+            "average_handle_time" => "AHT s",
+            "average_after_contact_work" => "ACW s",
+            "occupancy" => "occup.",
+            "agent_utilization" => "util.",
+            "csat" => "CSAT",
+            "first_contact_resolution" => "FCR",
+            "transfer_rate" => "transf.",
+            "nps" => "NPS",
+            "cost_per_contact" => "cost",
+            other => other,
+        }
+        .to_owned()
+    };
+    let header: Vec<String> = measures
+        .iter()
+        .map(|m| format!("{:>8}", short(m)))
+        .collect();
+    let sections: &[&str] = if args.teams {
+        &["teams"]
+    } else {
+        &["agents", "teams"]
+    };
+    for section in sections {
+        print_line(&format!("{:<20}{}", section, header.join("")));
+        for row in v[*section].as_array().into_iter().flatten() {
+            let cells: Vec<String> = measures
+                .iter()
+                .map(|m| match row["kpis"][*m].as_f64() {
+                    None => format!("{:>8}", "-"),
+                    Some(x)
+                        if m.ends_with("rate")
+                            || matches!(
+                                *m,
+                                "occupancy"
+                                    | "agent_utilization"
+                                    | "csat"
+                                    | "first_contact_resolution"
+                            ) =>
+                    {
+                        format!("{:>7.1}%", x * 100.0)
+                    }
+                    Some(x) => format!("{x:>8.1}"),
+                })
+                .collect();
+            print_line(&format!(
+                "{:<20}{}",
+                row["id"].as_str().unwrap_or("?"),
+                cells.join("")
+            ));
+        }
+        print_line("");
+    }
+    Ok(())
 }
 
 fn kpi(args: KpiArgs) -> anyhow::Result<()> {
@@ -643,7 +873,14 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let runtime = PluginRuntime::new(config.runtime_config(data_dir.join("cache")))?;
     let db = data_dir.join("db");
-    let store = SledStore::open(&db, Durability::Group).with_context(|| {
+    let durability = config.store.durability;
+    if durability != crate::config::DurabilityMode::Group {
+        tracing::warn!(
+            ?durability,
+            "writes are acknowledged before they are on disk: a crash loses up to the last half second (simulations and demos only)"
+        );
+    }
+    let store = SledStore::open(&db, durability.store()).with_context(|| {
         format!(
             "cannot open the store in {} (is another switchboard running on this --data-dir?)",
             db.display()
@@ -705,4 +942,26 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         .context("flushing the store at shutdown")?;
     tracing::info!("shut down cleanly; every acknowledged write is on disk");
     served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day_start;
+
+    #[test]
+    fn days_are_utc_midnights() {
+        assert_eq!(day_start("1970-01-01").unwrap(), 0);
+        assert_eq!(day_start("2025-11-23").unwrap(), 1_763_856_000_000);
+        assert_eq!(day_start("2024-02-29").unwrap(), 1_709_164_800_000);
+        assert_eq!(day_start("2000-03-01").unwrap(), 951_868_800_000);
+        for bad in [
+            "2025-13-01",
+            "2025-11",
+            "23/11/2025",
+            "2025-11-23-1",
+            "x-1-1",
+        ] {
+            assert!(day_start(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -9,6 +9,9 @@
 //! level = "info,switchboard=debug"
 //! format = "json"
 //!
+//! [store]
+//! durability = "group"   # or "deferred" (simulations and demos only)
+//!
 //! [engine]
 //! fallback_queue = "general"
 //! triage_queue = "triage"
@@ -56,6 +59,7 @@ pub struct ConfigFile {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub log: LogSection,
+    pub store: StoreSection,
     pub engine: EngineSection,
     pub plugins: PluginsSection,
 }
@@ -66,6 +70,33 @@ pub struct LogSection {
     /// A filter such as `info` or `switchboard=debug,tower_http=info`.
     pub level: Option<String>,
     pub format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    pub durability: DurabilityMode,
+}
+
+/// When a write is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityMode {
+    /// On disk before it is acknowledged; concurrent writers share fsyncs.
+    #[default]
+    Group,
+    /// Acknowledged at once, flushed every 500 ms: a crash loses up to half
+    /// a second. For simulations and demos only.
+    Deferred,
+}
+
+impl DurabilityMode {
+    pub fn store(self) -> crate::store::Durability {
+        match self {
+            DurabilityMode::Group => crate::store::Durability::Group,
+            DurabilityMode::Deferred => crate::store::Durability::Deferred,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,8 @@
 //! - [`audit`]: the hash-chained audit log, on the store;
 //! - [`bundled`]: the plugins compiled into this binary;
 //! - [`cli`]: the `switchboard` command line, [`config`] its config file;
-//! - [`server`]: the HTTP server.
+//! - [`server`]: the HTTP server;
+//! - [`simulate`]: a seeded contact-center day driven through the API.
 
 pub mod audit;
 pub mod auth;
@@ -25,8 +26,10 @@ pub mod client;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod fixtures;
 pub mod metrics;
 pub mod plugins;
 pub mod registry;
 pub mod server;
+pub mod simulate;
 pub mod store;

@@ -3,6 +3,8 @@
 //! exactly the roles its `x-roles` documents (and answers 401 without a
 //! token); real responses validate against the documented schemas.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::BTreeMap;

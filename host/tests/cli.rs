@@ -201,3 +201,93 @@ fn audit_verify_passes_an_intact_chain_and_names_a_tampered_record() {
     assert!(text.contains("BROKEN at record 4"), "{text}");
     assert!(text.contains("altered"), "{text}");
 }
+
+/// The bundled plugin built from crate `name`, written to `dir`.
+fn bundled_component(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let p = switchboard::bundled::BUNDLED
+        .iter()
+        .find(|p| p.crate_name == name)
+        .unwrap();
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&path, p.wasm).unwrap();
+    path
+}
+
+fn plugin_dir(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins")
+        .join(name)
+}
+
+#[test]
+fn plugin_test_passes_every_bundled_plugins_fixtures_in_the_real_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "skill-routing",
+        "complaint-escalation",
+        "brand-compliance",
+        "core-kpis",
+    ] {
+        let wasm = bundled_component(dir.path(), name);
+        let out = Command::new(BIN)
+            .args(["plugin", "test"])
+            .arg(&wasm)
+            .arg(plugin_dir(name).join("fixtures"))
+            .env("SWITCHBOARD_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fixtures = std::fs::read_dir(plugin_dir(name).join("fixtures"))
+            .unwrap()
+            .count();
+        assert!(fixtures >= 8, "{name} has {fixtures} fixtures");
+        assert!(
+            stdout.contains(&format!("{fixtures}/{fixtures} passed")),
+            "{name}: {stdout}"
+        );
+        assert_eq!(stdout.matches("PASS").count(), fixtures, "{stdout}");
+    }
+}
+
+#[test]
+fn plugin_test_reports_a_failing_fixture_with_a_diff_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = bundled_component(dir.path(), "skill-routing");
+    let fixtures = dir.path().join("fixtures");
+    std::fs::create_dir(&fixtures).unwrap();
+    let source = plugin_dir("skill-routing").join("fixtures");
+    let first = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let mut fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    std::fs::write(fixtures.join("01-good.json"), fixture.to_string()).unwrap();
+    fixture["expected"]["queue"] = serde_json::json!("no-such-queue");
+    std::fs::write(fixtures.join("02-bad.json"), fixture.to_string()).unwrap();
+    let out = Command::new(BIN)
+        .args(["plugin", "test", "--manifest"])
+        .arg(plugin_dir("skill-routing").join("manifest.json"))
+        .arg(&wasm)
+        .arg(&fixtures)
+        .env("SWITCHBOARD_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("PASS  01-good.json"), "{stdout}");
+    assert!(stdout.contains("FAIL  02-bad.json"), "{stdout}");
+    assert!(
+        stdout.contains("/queue: want \"no-such-queue\", got \"billing\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1/2 passed, 1 failed"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 of 2 fixtures failed"), "{stderr}");
+}

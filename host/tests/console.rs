@@ -5,6 +5,8 @@
 //! check what each role sees. `tests/console/setup.sh` installs Chromium,
 //! Node.js and playwright-core first when they are missing.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 // Run the browser tests against a fresh switchboard and the dev server:
 // starts `switchboard serve` (SWITCHBOARD_BIN, default
-// /tmp/sb-console/switchboard) on a free port with a new data directory,
+// target/debug/switchboard of this checkout) on a free port with a new data directory,
 // serves the console in front of it, runs `node --test`, stops both.
 //
 //   node tests/console/run-dev.mjs            # all tests
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startDevServer } from './devserver.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = process.env.SWITCHBOARD_BIN || '/tmp/sb-console/switchboard';
+const bin = process.env.SWITCHBOARD_BIN || path.resolve(here, '../../target/debug/switchboard');
 const data = await mkdtemp(path.join(tmpdir(), 'sb-console-data-'));
 
 const freePort = () => new Promise((resolve, reject) => {

@@ -56,6 +56,11 @@ pub struct Agent {
     /// server, ignored in requests.
     #[serde(default)]
     pub status_since: i64,
+    /// When the current period of one status and one load began (a status
+    /// change or a contact offered or finished ends a period); set by the
+    /// server, ignored in requests.
+    #[serde(default)]
+    pub period_since: i64,
 }
 
 impl Agent {

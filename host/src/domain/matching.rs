@@ -233,6 +233,7 @@ mod tests {
             load: BTreeMap::new(),
             idle_since,
             status_since: 0,
+            period_since: 0,
         }
     }
 

@@ -152,19 +152,20 @@ pub(super) fn contact(c: &ContactRecord) -> wit::Contact {
     }
 }
 
-/// The routing input for a new contact. Queue and skill snapshots are
-/// empty until the engine tracks them.
+/// The routing input for a new contact, with the floor's queue and skill
+/// snapshots.
 pub(super) fn routing_input(
     c: &ContactRecord,
     history: wit::CustomerHistory,
     now: i64,
+    (queues, skills): (Vec<wit::QueueStatus>, Vec<wit::SkillAvailability>),
 ) -> RoutingInput {
     RoutingInput {
         now,
         contact: contact(c),
         history,
-        queues: Vec::new(),
-        skills: Vec::new(),
+        queues,
+        skills,
         incidents: Vec::new(),
     }
 }

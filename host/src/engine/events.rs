@@ -171,7 +171,14 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
             c.queued_at = Some(at);
         }
         EventKind::Escalate { .. } => {
+            // Back in the queue for someone more senior: like a transfer,
+            // a new queue entry, counted in `transfers`, so KPIs count the
+            // next answer as a further leg, not a first answer.
             c.state = c.state.apply(Transition::Enqueue)?;
+            c.transfers += 1;
+            c.queued_at = Some(at);
+            c.agent_id = None;
+            c.held_since = None;
             if !c.tags.iter().any(|t| t == "escalated") {
                 c.tags.push("escalated".into());
             }
@@ -268,6 +275,7 @@ impl Engine {
             c.last_event_at = at;
             c.events += 1;
             let mut r = Reaction::default();
+            self.load_changed(&before, &c, at, &mut r)?;
             if c.state == ContactState::Queued && before.state != ContactState::Queued {
                 self.schedule_rematch(&c, &mut r)?;
             }

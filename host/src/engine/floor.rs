@@ -100,6 +100,61 @@ impl Floor {
         })
     }
 
+    /// Every queue's status and every skill's availability at `now`, as
+    /// routing sees them.
+    pub fn snapshot(&self, now: i64) -> (Vec<wit::QueueStatus>, Vec<wit::SkillAvailability>) {
+        let agents = self.agents_with_load();
+        let free: Vec<&Agent> = agents
+            .iter()
+            .filter(|a| a.status.accepts_contacts() && Channel::ALL.iter().any(|c| a.spare(*c) > 0))
+            .collect();
+        let queues = self
+            .queues
+            .keys()
+            .map(|name| {
+                let mut waiting = self
+                    .waiting
+                    .values()
+                    .filter(|w| &w.requirements.queue == name)
+                    .peekable();
+                let first = waiting.peek().copied();
+                let (count, oldest) = waiting.fold((0u32, None::<i64>), |(n, o), w| {
+                    (n + 1, Some(o.map_or(w.queued_at, |o| o.min(w.queued_at))))
+                });
+                let available = free
+                    .iter()
+                    .filter(|a| first.is_none_or(|w| w.requirements.qualifies(a, w.channel)))
+                    .count();
+                wit::QueueStatus {
+                    name: name.clone(),
+                    waiting: count,
+                    oldest_wait_secs: oldest.map_or(0, |o| ((now - o).max(0) / 1000) as u32),
+                    available_agents: available as u32,
+                    service_level: None,
+                }
+            })
+            .collect();
+        let mut skills: BTreeMap<&str, (u32, u8)> = BTreeMap::new();
+        for a in &free {
+            for (skill, level) in &a.skills {
+                let e = skills.entry(skill.as_str()).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(*level);
+            }
+        }
+        let skills = skills
+            .into_iter()
+            .map(
+                |(skill, (available_agents, best_proficiency))| wit::SkillAvailability {
+                    skill: skill.to_owned(),
+                    available_agents,
+                    best_proficiency,
+                },
+            )
+            .collect();
+        (queues, skills)
+    }
+
     /// The queue of each waiting contact.
     pub fn waiting_queues(&self) -> impl Iterator<Item = String> + '_ {
         self.waiting.values().map(|w| w.requirements.queue.clone())

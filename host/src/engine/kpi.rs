@@ -18,7 +18,9 @@ pub const BUCKET_MS: i64 = 60_000;
 /// query reads the coarsest level its window and bucket size align with.
 const LEVELS: [i64; 3] = [BUCKET_MS, 3_600_000, 86_400_000];
 
-type Level = BTreeMap<i64, HashMap<Dims, Agg>>;
+/// Dimension sets in order, so a query sums them in the same order every
+/// time (floating-point sums are then reproducible to the last bit).
+type Level = BTreeMap<i64, BTreeMap<Dims, Agg>>;
 
 /// How samples of a measure combine (mirrors the WIT `aggregation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -395,7 +395,7 @@ impl std::fmt::Debug for Engine {
 
 const CONTACTS: &str = "contacts";
 const EVENTS: &str = "events";
-const AGENTS: &str = "agents";
+pub(super) const AGENTS: &str = "agents";
 const QUEUES: &str = "queues";
 
 fn all() -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
@@ -533,6 +533,10 @@ impl Engine {
                     now
                 }
                 None => now,
+            };
+            agent.period_since = match &before {
+                Some(b) if b.status == agent.status => b.period_since,
+                _ => now,
             };
             if let Some(b) = &before {
                 agent.idle_since = b.idle_since;
@@ -994,7 +998,8 @@ impl Engine {
         };
 
         let history = self.history_of(&contact, now)?;
-        let input = convert::routing_input(&contact, history, now);
+        let snapshot = self.floor.lock().snapshot(now);
+        let input = convert::routing_input(&contact, history, now, snapshot);
         let routed = self.route(&input, now, &contact.id)?;
         contact.state = ContactState::Queued;
         contact.queued_at = Some(now);

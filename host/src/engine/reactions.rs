@@ -296,10 +296,14 @@ impl Engine {
             }
         }
         for slot in kpis {
-            let agent = c
-                .agent_id
-                .as_ref()
-                .and_then(|id| self.floor.lock().agents.get(id).map(convert::agent_info));
+            // The agent the event is about: at a transfer, the one who made
+            // it (the contact has none any more).
+            let about = match &event.kind {
+                wit::EventKind::Transferred(t) => t.from_agent.as_ref(),
+                _ => c.agent_id.as_ref(),
+            };
+            let agent =
+                about.and_then(|id| self.floor.lock().agents.get(id).map(convert::agent_info));
             let input = KpiInput {
                 now,
                 event: event.clone(),
@@ -332,8 +336,55 @@ impl Engine {
         Ok(())
     }
 
-    /// Feed an agent's status change to the KPI definitions (occupancy,
-    /// utilization): `before` is the agent with their load until now.
+    /// A contact event changed who handles the contact (an offer, a
+    /// wrap-up, a transfer, ...): the period of each agent whose load
+    /// changes ends here, so every period has one status and one load.
+    pub(super) fn load_changed(
+        &self,
+        before: &ContactRecord,
+        after: &ContactRecord,
+        at: i64,
+        r: &mut Reaction,
+    ) -> Result<(), EngineError> {
+        use crate::domain::ContactState;
+        let handler = |c: &ContactRecord| {
+            matches!(
+                c.state,
+                ContactState::Offered | ContactState::Assigned | ContactState::WrapUp
+            )
+            .then(|| c.agent_id.clone())
+            .flatten()
+        };
+        let (was, is) = (handler(before), handler(after));
+        if was == is {
+            return Ok(());
+        }
+        for id in [was, is].into_iter().flatten() {
+            let Some(agent) = self
+                .floor
+                .lock()
+                .agents_with_load()
+                .into_iter()
+                .find(|a| a.id == id)
+            else {
+                continue; // deleted meanwhile: nobody to measure
+            };
+            let mut next = agent.clone();
+            next.period_since = at;
+            next.load.clear();
+            self.agent_status_changed(&agent, &next, at, r)?;
+            r.writes
+                .put(super::AGENTS, id.as_bytes(), super::encode(&next)?);
+            if let Some(a) = self.floor.lock().agents.get_mut(&id) {
+                a.period_since = at;
+            }
+        }
+        Ok(())
+    }
+
+    /// Feed the end of an agent's period (a status change, or a change of
+    /// load) to the KPI definitions (occupancy, utilization): `before` is
+    /// the agent with their load during the period.
     pub(super) fn agent_status_changed(
         &self,
         before: &crate::domain::Agent,
@@ -341,22 +392,39 @@ impl Engine {
         at: i64,
         r: &mut Reaction,
     ) -> Result<(), EngineError> {
-        let kpis = self.kpis.all();
-        if kpis.is_empty() {
-            return Ok(());
-        }
         let info = convert::agent_info(after);
         let change = wit::AgentStatusChange {
             agent: info.clone(),
             from: convert::agent_status(before.status),
             to: convert::agent_status(after.status),
-            duration_ms: if before.status_since > 0 {
-                u64::try_from(at - before.status_since).unwrap_or(0)
-            } else {
-                0
+            duration_ms: match before.period_since.max(before.status_since) {
+                0 => 0,
+                since => u64::try_from(at - since).unwrap_or(0),
             },
             load: before.load.values().sum(),
         };
+        // The agent's event stream: what every KPI of agent time is
+        // computed from (`GET /v1/audit?kind=agent.status_changed`).
+        let record = serde_json::json!({
+            "agent": after.id,
+            "at": at,
+            "from": before.status,
+            "to": after.status,
+            "duration_ms": change.duration_ms,
+            "load": change.load,
+        });
+        r.audit.push(AuditEntry {
+            at,
+            actor: "engine".into(),
+            kind: "agent.status_changed".into(),
+            subject: after.id.clone(),
+            data: serde_json::value::to_raw_value(&record)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?,
+        });
+        let kpis = self.kpis.all();
+        if kpis.is_empty() {
+            return Ok(());
+        }
         let input = KpiInput {
             now: at,
             event: wit::Event {

@@ -299,6 +299,7 @@ fn agent(id: &str, skills: &[(&str, u8)], chat: u32) -> crate::domain::Agent {
         load: Default::default(),
         idle_since: 0,
         status_since: 0,
+        period_since: 0,
     }
 }
 
@@ -849,6 +850,7 @@ fn a_relaxation_step_offers_the_waiting_contact_when_its_timer_fires() {
         load: Default::default(),
         idle_since: 0,
         status_since: 0,
+        period_since: 0,
     })
     .unwrap();
     let got = e.ingest(new_contact("hello", &["billing"])).unwrap();

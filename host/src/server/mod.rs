@@ -21,6 +21,7 @@ mod floor;
 mod kpis;
 pub mod openapi;
 mod plugins;
+pub mod reports;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -212,6 +213,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(clock::get_clock, clock::set_clock))
         .routes(routes!(kpis::measures))
         .routes(routes!(kpis::kpi_query))
+        .routes(routes!(reports::agents))
         .routes(routes!(audit::audit))
         .routes(routes!(audit::audit_verify))
         .routes(routes!(tokens::whoami))

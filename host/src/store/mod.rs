@@ -170,8 +170,9 @@ impl SledStore {
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         let config = sled::Config::new()
             .path(dir)
-            // We flush explicitly (group commit); no background timer needed.
-            .flush_every_ms(None);
+            // We flush explicitly (group commit); only deferred durability
+            // leaves it to sled's background flush.
+            .flush_every_ms((durability == Durability::Deferred).then_some(500));
         // sled releases its file lock from a background thread when the
         // previous owner (a process that just exited, or a handle just
         // dropped) goes away: wait for it a little before giving up.

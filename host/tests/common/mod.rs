@@ -22,10 +22,16 @@ pub struct Server {
 impl Server {
     /// Start `switchboard serve` on `data_dir` and wait until it listens.
     pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// [`Server::start`] with more `serve` arguments.
+    pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(args)
             .env("SWITCHBOARD_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
