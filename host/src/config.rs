@@ -30,6 +30,7 @@
 //! max_timeout_ms = 1000
 //! default_memory_mib = 32
 //! max_memory_mib = 256
+//! min_timeout_ms = 0       # raise every plugin's time limit to at least this
 //! ```
 
 use std::net::SocketAddr;
@@ -141,6 +142,10 @@ pub struct PluginsSection {
     pub default_memory_mib: usize,
     /// The most a manifest may ask for.
     pub max_memory_mib: usize,
+    /// Every call gets at least this much time, whatever its manifest asks
+    /// (time limits are wall time: on a busy or shared machine a call can
+    /// be descheduled past a tight limit). 0: no floor.
+    pub min_timeout_ms: u64,
 }
 
 impl Default for PluginsSection {
@@ -153,6 +158,7 @@ impl Default for PluginsSection {
             max_timeout_ms: r.limits.max.timeout.as_millis() as u64,
             default_memory_mib: r.limits.default.memory_bytes >> 20,
             max_memory_mib: r.limits.max.memory_bytes >> 20,
+            min_timeout_ms: 0,
         }
     }
 }
@@ -178,6 +184,11 @@ impl ConfigFile {
         anyhow::ensure!(
             p.default_timeout_ms >= 1 && p.default_timeout_ms <= p.max_timeout_ms,
             "plugins.default_timeout_ms must be at least 1 and at most plugins.max_timeout_ms ({})",
+            p.max_timeout_ms
+        );
+        anyhow::ensure!(
+            p.min_timeout_ms <= p.max_timeout_ms,
+            "plugins.min_timeout_ms must not exceed plugins.max_timeout_ms ({})",
             p.max_timeout_ms
         );
         anyhow::ensure!(
@@ -224,6 +235,7 @@ impl ConfigFile {
         limits.max.timeout = Duration::from_millis(p.max_timeout_ms);
         limits.default.memory_bytes = p.default_memory_mib << 20;
         limits.max.memory_bytes = p.max_memory_mib << 20;
+        limits.min_timeout = Duration::from_millis(p.min_timeout_ms);
         RuntimeConfig {
             cache_dir: Some(cache_dir),
             limits,

@@ -50,13 +50,20 @@ fn all(server: &Server, path: &str, field: &str) -> Vec<Value> {
 #[test]
 fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
     let dir = tempfile::tempdir().unwrap();
+    // Time limits are wall time, and the simulator, the server and this
+    // test share two cores: a KPI call descheduled past its 10 ms would be
+    // dropped (fail-open) and look like a KPI error.
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(&config, "[plugins]\nmin_timeout_ms = 1000\n").unwrap();
     let server = Server::start_with(
-        dir.path(),
+        &dir.path().join("data"),
         &[
             "--simulated-clock",
             &DAY.to_string(),
             "--durability",
             "deferred",
+            "--config",
+            config.to_str().unwrap(),
         ],
     );
     let started = std::time::Instant::now();

@@ -37,6 +37,10 @@ pub struct HostLimits {
     pub default: Limits,
     /// The most any plugin gets.
     pub max: Limits,
+    /// Every plugin gets at least this much time per call, whatever its
+    /// manifest asks (capped by `max`): for machines where a call may be
+    /// descheduled (time limits are wall time). Zero: no floor.
+    pub min_timeout: Duration,
 }
 
 impl Default for HostLimits {
@@ -56,6 +60,7 @@ impl Default for HostLimits {
                 instances: 64,
                 max_output_bytes: 4 << 20,
             },
+            min_timeout: Duration::ZERO,
         }
     }
 }
@@ -69,6 +74,7 @@ impl HostLimits {
             timeout: requested
                 .timeout_ms
                 .map_or(d.timeout, Duration::from_millis)
+                .max(self.min_timeout)
                 .min(m.timeout),
             memory_bytes: requested
                 .memory_mib
