@@ -198,3 +198,79 @@ pub fn default_config_from_manifest<C: DeserializeOwned>(manifest: &str) -> Resu
         .ok_or_else(|| format!("{id}: manifest has no default_config"))?;
     parse_config(&id, &config.to_string())
 }
+
+/// Check every `fixtures/*.json` of a plugin crate natively (the same files
+/// `switchboard plugin test` runs through the real Wasm runtime), so
+/// fixtures cannot rot. `call(config, call, input)` runs the plugin: build
+/// it from `config` (the manifest's `default_config` when the fixture's is
+/// null) and answer `call` (`route`, `on-event`, `check`, `measures`) for
+/// `input`, as JSON. Panics with every mismatch. With `SWITCHBOARD_BLESS=1`
+/// each `expected` is rewritten with what the plugin answers now (review
+/// the diff before committing).
+///
+/// ```no_run
+/// # fn run(_: &serde_json::Value, _: &str, _: &serde_json::Value) -> Result<serde_json::Value, String> { todo!() }
+/// // tests/fixtures.rs of a plugin crate
+/// #[test]
+/// fn every_fixture_holds() {
+///     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+///     switchboard_sdk::testing::check_fixtures(dir, 8, run);
+/// }
+/// ```
+#[allow(clippy::unwrap_used, clippy::panic)]
+pub fn check_fixtures(
+    crate_dir: &std::path::Path,
+    at_least: usize,
+    call: impl Fn(&serde_json::Value, &str, &serde_json::Value) -> Result<serde_json::Value, String>,
+) {
+    use serde_json::Value;
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(crate_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    let dir = crate_dir.join("fixtures");
+    let bless = std::env::var_os("SWITCHBOARD_BLESS").is_some();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    assert!(
+        paths.len() >= at_least,
+        "at least {at_least} fixtures, found {}",
+        paths.len()
+    );
+    let mut failures = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut fixture: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            fixture["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{}: no description",
+            path.display()
+        );
+        let config = match &fixture["config"] {
+            Value::Null => manifest["default_config"].clone(),
+            c => c.clone(),
+        };
+        let name = fixture["call"].as_str().unwrap_or_default().to_owned();
+        let got = call(&config, &name, &fixture["input"])
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if bless {
+            fixture["expected"] = got;
+            let mut out = serde_json::to_string_pretty(&fixture).unwrap();
+            out.push('\n');
+            std::fs::write(&path, out).unwrap();
+        } else if got != fixture["expected"] {
+            failures.push(format!(
+                "{}:\n  expected {}\n  got      {}",
+                path.display(),
+                fixture["expected"],
+                got
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
