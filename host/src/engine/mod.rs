@@ -598,13 +598,7 @@ impl Engine {
     /// contacts: set them `offline` and let those finish first.
     pub fn delete_agent(&self, id: &str) -> Result<Agent, EngineError> {
         let _guard = self.updates.lock();
-        let agent = self
-            .floor
-            .lock()
-            .agents_with_load()
-            .into_iter()
-            .find(|a| a.id == id)
-            .ok_or_else(|| EngineError::no_agent(id))?;
+        let agent = self.agent(id)?;
         let load: u32 = agent.load.values().sum();
         if load > 0 {
             return Err(EngineError::Conflict(format!(

@@ -360,13 +360,7 @@ impl Engine {
             return Ok(());
         }
         for id in [was, is].into_iter().flatten() {
-            let Some(agent) = self
-                .floor
-                .lock()
-                .agents_with_load()
-                .into_iter()
-                .find(|a| a.id == id)
-            else {
+            let Ok(agent) = self.agent(&id) else {
                 continue; // deleted meanwhile: nobody to measure
             };
             let mut next = agent.clone();

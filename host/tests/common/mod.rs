@@ -102,15 +102,14 @@ impl Drop for Server {
     }
 }
 
-/// One request on a fresh connection; the body of the answer as JSON
-/// (`null` when empty).
-pub fn request(
+/// Write one request on a fresh connection (closed after the answer).
+fn send(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&str>,
     token: Option<&str>,
-) -> std::io::Result<(u16, serde_json::Value)> {
+) -> std::io::Result<TcpStream> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.unwrap_or("");
@@ -120,6 +119,19 @@ pub fn request(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
+    Ok(s)
+}
+
+/// One request on a fresh connection; the body of the answer as JSON
+/// (`null` when empty).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> std::io::Result<(u16, serde_json::Value)> {
+    let mut s = send(addr, method, path, body, token)?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -148,15 +160,7 @@ pub fn status_only(
     body: Option<&str>,
     token: Option<&str>,
 ) -> std::io::Result<u16> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let body = body.unwrap_or("");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
+    let s = send(addr, method, path, body, token)?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     line.split_whitespace()
