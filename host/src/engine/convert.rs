@@ -159,6 +159,7 @@ pub(super) fn routing_input(
     history: wit::CustomerHistory,
     now: i64,
     (queues, skills): (Vec<wit::QueueStatus>, Vec<wit::SkillAvailability>),
+    incidents: Vec<wit::Incident>,
 ) -> RoutingInput {
     RoutingInput {
         now,
@@ -166,7 +167,7 @@ pub(super) fn routing_input(
         history,
         queues,
         skills,
-        incidents: Vec::new(),
+        incidents,
     }
 }
 

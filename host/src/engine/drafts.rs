@@ -50,6 +50,9 @@ pub struct DraftRecord {
     /// `compliance`, or the supervisor's `token:<id>`.
     pub decided_by: Option<String>,
     pub comment: Option<String>,
+    /// The draft this one revises by accepting suggestions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_of: Option<String>,
 }
 
 /// A finding, with the check that made it.
@@ -222,6 +225,7 @@ impl Engine {
             decided_at: (state != DraftState::PendingApproval).then_some(now),
             decided_by: (state != DraftState::PendingApproval).then(|| "compliance".to_owned()),
             comment: None,
+            revision_of: None,
         };
         let mut w = Writes::default();
         w.put(DRAFTS, draft.id.as_bytes(), encode(&draft)?);
@@ -266,6 +270,54 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Accept the suggested rephrasings of draft `id` (the findings at
+    /// `indexes`, or every finding with a suggestion and a span): the
+    /// suggestions replace their spans and the new text is submitted as a
+    /// new draft, checked again, that records which draft it revises.
+    pub fn accept_suggestions(
+        &self,
+        id: &str,
+        indexes: Option<&[usize]>,
+    ) -> Result<DraftRecord, EngineError> {
+        let d = self.draft(id)?.ok_or_else(|| EngineError::no_draft(id))?;
+        if d.state == DraftState::Approved {
+            return Err(EngineError::Conflict(format!(
+                "draft {id} is already approved: there is nothing to revise"
+            )));
+        }
+        let usable = |f: &SlotFinding| f.finding.span.is_some() && f.finding.suggestion.is_some();
+        let chosen: Vec<&SlotFinding> = match indexes {
+            Some(list) => list
+                .iter()
+                .map(|&i| match d.check.findings.get(i) {
+                    Some(f) if usable(f) => Ok(f),
+                    Some(f) => Err(EngineError::Invalid(format!(
+                        "finding {i} (`{}`) has no suggestion to accept",
+                        f.finding.rule_id
+                    ))),
+                    None => Err(EngineError::Invalid(format!(
+                        "draft {id} has {} findings; there is no finding {i}",
+                        d.check.findings.len()
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+            None => d.check.findings.iter().filter(|f| usable(f)).collect(),
+        };
+        if chosen.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "draft {id} has no suggestions to accept; edit the text and submit it again"
+            )));
+        }
+        let text = apply_suggestions(&d.text, &chosen, indexes.is_some())?;
+        let mut revised = self.submit_draft(&d.contact_id, &d.agent_id, &text)?;
+        revised.revision_of = Some(d.id.clone());
+        let mut w = Writes::default();
+        w.put(DRAFTS, revised.id.as_bytes(), encode(&revised)?);
+        self.store.commit(w)?;
+        self.store.make_durable()?;
+        Ok(revised)
     }
 
     /// A supervisor approves or rejects a pending draft; a rejected draft
@@ -327,5 +379,91 @@ impl Engine {
         self.audit.commit(vec![entry], w)?;
         self.store.make_durable()?;
         Ok(d)
+    }
+}
+
+/// `text` with each finding's span (in characters) replaced by its
+/// suggestion. Overlapping suggestions: an error when chosen explicitly
+/// (`strict`), else the later one is left out.
+fn apply_suggestions(
+    text: &str,
+    findings: &[&SlotFinding],
+    strict: bool,
+) -> Result<String, EngineError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut edits: Vec<(usize, usize, &str)> = findings
+        .iter()
+        .filter_map(|f| {
+            let span = f.finding.span?;
+            Some((
+                span.start as usize,
+                span.end as usize,
+                f.finding.suggestion.as_deref()?,
+            ))
+        })
+        .collect();
+    edits.sort_by_key(|e| (e.0, e.1));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, replacement) in edits {
+        if start < at || end < start || end > chars.len() {
+            if strict {
+                return Err(EngineError::Invalid(format!(
+                    "the suggestions for characters {start}-{end} overlap another one or fall outside the draft; accept them one at a time"
+                )));
+            }
+            continue;
+        }
+        out.extend(&chars[at..start]);
+        out.push_str(replacement);
+        at = end;
+    }
+    out.extend(&chars[at..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::compliance::Span;
+
+    fn finding(start: u32, end: u32, suggestion: &str) -> SlotFinding {
+        SlotFinding {
+            slot: "brand".into(),
+            finding: Finding {
+                rule_id: "phrasebook".into(),
+                severity: Severity::Warning,
+                message: String::new(),
+                span: Some(Span { start, end }),
+                suggestion: Some(suggestion.into()),
+            },
+        }
+    }
+
+    #[test]
+    fn suggestions_replace_their_spans_in_characters() {
+        // "고객님" is 3 characters and 9 bytes: spans count characters.
+        let text = "고객님, no problem, we will fix it asap.";
+        let a = finding(5, 15, "certainly");
+        let b = finding(32, 36, "as soon as possible");
+        let out = apply_suggestions(text, &[&b, &a], true).unwrap();
+        assert_eq!(
+            out,
+            "고객님, certainly, we will fix it as soon as possible."
+        );
+    }
+
+    #[test]
+    fn overlapping_suggestions_are_refused_when_chosen_and_skipped_otherwise() {
+        let text = "no problem at all";
+        let a = finding(0, 10, "certainly");
+        let b = finding(3, 17, "worries");
+        assert!(apply_suggestions(text, &[&a, &b], true).is_err());
+        assert_eq!(
+            apply_suggestions(text, &[&a, &b], false).unwrap(),
+            "certainly at all"
+        );
+        let outside = finding(10, 99, "x");
+        assert!(apply_suggestions(text, &[&outside], true).is_err());
     }
 }

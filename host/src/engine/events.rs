@@ -205,7 +205,12 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
                 }
             }
         }
-        EventKind::Survey { csat, nps, ces, .. } => {
+        EventKind::Survey {
+            csat,
+            nps,
+            ces,
+            comment,
+        } => {
             if c.state != ContactState::Resolved {
                 return Err(EngineError::Invalid(format!(
                     "a survey answer needs a resolved contact; this one is {}",
@@ -215,6 +220,13 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
             check_score("csat", *csat, 1..=5)?;
             check_score("nps", *nps, 0..=10)?;
             check_score("ces", *ces, 1..=7)?;
+            c.survey = Some(super::SurveyScores {
+                csat: *csat,
+                nps: *nps,
+                ces: *ces,
+                comment: comment.clone(),
+                at,
+            });
         }
     }
     Ok(())

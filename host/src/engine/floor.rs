@@ -32,6 +32,8 @@ pub(super) struct Floor {
     /// contact id -> (agent id, channel) for offered, assigned and wrap-up contacts.
     handling: HashMap<String, (String, Channel)>,
     rotation: HashMap<String, usize>,
+    /// Planned activities per agent (shifts, breaks, training, meetings).
+    pub plans: super::schedules::Plans,
 }
 
 impl Floor {
@@ -81,7 +83,7 @@ impl Floor {
             .collect();
         let oldest = waiting.iter().map(|w| w.queued_at).min();
         let available = self
-            .agents_with_load()
+            .routable(now)
             .iter()
             .filter(|a| {
                 a.status.accepts_contacts()
@@ -103,7 +105,7 @@ impl Floor {
     /// Every queue's status and every skill's availability at `now`, as
     /// routing sees them.
     pub fn snapshot(&self, now: i64) -> (Vec<wit::QueueStatus>, Vec<wit::SkillAvailability>) {
-        let agents = self.agents_with_load();
+        let agents = self.routable(now);
         let free: Vec<&Agent> = agents
             .iter()
             .filter(|a| a.status.accepts_contacts() && Channel::ALL.iter().any(|c| a.spare(*c) > 0))
@@ -179,12 +181,25 @@ impl Floor {
         agents
     }
 
+    /// The agents with their loads as routing sees them at `now`: an agent
+    /// whose schedule has them off the queue (a break, training, a
+    /// meeting) is offered nothing, whatever status they set.
+    pub fn routable(&self, now: i64) -> Vec<Agent> {
+        let mut agents = self.agents_with_load();
+        for a in &mut agents {
+            if a.status.accepts_contacts() && self.plans.off_queue(&a.id, now) {
+                a.status = crate::domain::AgentStatus::Break;
+            }
+        }
+        agents
+    }
+
     /// Match waiting contacts to agents at time `now`, most urgent first
     /// (queue priority, then contact priority after relaxation, then the
     /// longest wait). Each match is tracked at once, so one pass never
     /// overfills an agent.
     pub fn dispatch(&mut self, now: i64) -> Vec<Offer> {
-        let mut agents = self.agents_with_load();
+        let mut agents = self.routable(now);
         // Nothing to do while no agent has a free seat: skip the scan.
         let free =
             |a: &Agent| a.status.accepts_contacts() && Channel::ALL.iter().any(|c| a.spare(*c) > 0);

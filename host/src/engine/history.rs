@@ -142,3 +142,26 @@ pub(super) fn summary(
         flags,
     })
 }
+
+/// The ids of the customer's contacts created in `[from, to]`, newest
+/// first, at most `limit`.
+pub(super) fn contact_ids(
+    store: &dyn Store,
+    customer: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let range = (
+        Bound::Included(key(customer, from, "")),
+        Bound::Included(key(customer, to, "\u{10FFFF}")),
+    );
+    let mut ids = Vec::new();
+    for kv in store.scan(CUSTOMERS, range, true).take(limit) {
+        let (_, bytes) = kv?;
+        let e: Entry = serde_json::from_slice(&bytes)
+            .map_err(|err| StoreError::Corrupt(format!("history entry: {err}")))?;
+        ids.push(e.id);
+    }
+    Ok(ids)
+}

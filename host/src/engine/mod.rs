@@ -11,15 +11,27 @@ mod drafts;
 mod events;
 mod floor;
 mod history;
+mod incidents;
+mod intake;
 mod kpi;
 mod reactions;
+mod schedules;
 mod slots;
 mod timers;
 
 pub use drafts::{DraftCheck, DraftRecord, DraftState, SlotFinding};
 pub use events::{ContactEvent, EventKind, RecordedEvent};
+pub use incidents::{Incident, NewIncident, ProactiveMessage};
+use intake::Intake;
+pub use intake::{
+    AuthLevel, CustomerContext, Handoff, HandoffSource, IntakeOutcome, LastSurvey, NOISE_TAG,
+    OpenComplaint, PastContactView, SocialPost,
+};
 pub use kpi::{Aggregates, Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
 pub use reactions::{Complaint, DeadlineClock, Notification};
+pub use schedules::{
+    Activity, Adherence, Direction, Goal, GoalScope, PlannedActivity, Schedule, SchedulePut,
+};
 pub use slots::{
     AutoRollback, DEFAULT_QUARANTINE_AFTER, Quarantined, RolledBack, Slot, SlotMap, Unserved,
 };
@@ -121,6 +133,19 @@ pub struct ContactRecord {
     /// Deadline clocks started by escalation rules.
     #[serde(default)]
     pub deadlines: Vec<DeadlineClock>,
+    /// The customer's survey answer, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveyScores>,
+}
+
+/// A post-contact survey answer, as kept on the contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SurveyScores {
+    pub csat: Option<u8>,
+    pub nps: Option<u8>,
+    pub ces: Option<u8>,
+    pub comment: Option<String>,
+    pub at: i64,
 }
 
 /// Who made a routing decision.
@@ -143,6 +168,8 @@ pub enum DecidedBy {
         outcome: Option<CallOutcome>,
         error: String,
     },
+    /// Nobody routed it: an IVR or bot session resolved in self-service.
+    SelfService,
 }
 
 /// What `ingest` returns once the contact is durable.
@@ -155,6 +182,10 @@ pub struct Ingested {
     pub audit_seq: u64,
     /// The agent the contact was offered to at once, if one was free.
     pub offered_to: Option<String>,
+    /// The operator's approved message about an incident the contact
+    /// matched, for the channel to send or play to the customer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proactive_message: Option<ProactiveMessage>,
 }
 
 /// Why the engine refused or failed.
@@ -384,6 +415,13 @@ pub struct Engine {
     wakeup: timers::Wakeup,
     live: tokio::sync::broadcast::Sender<LiveEvent>,
     fallback: FallbackQueues,
+    /// Declared incidents, open and closed.
+    incidents: parking_lot::RwLock<Vec<Incident>>,
+    /// Serializes intakes with a deduplication key (check, then commit).
+    intake: parking_lot::Mutex<()>,
+    /// The time timers were last fired up to (planned breaks ending since
+    /// then make agents routable again).
+    last_tick: std::sync::atomic::AtomicI64,
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
 }
 
@@ -451,6 +489,9 @@ impl Engine {
             wakeup: Default::default(),
             live: tokio::sync::broadcast::channel(1024).0,
             fallback,
+            incidents: Default::default(),
+            intake: Default::default(),
+            last_tick: Default::default(),
             clock: Box::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -458,6 +499,8 @@ impl Engine {
             }),
         };
         engine.rebuild_floor()?;
+        engine.load_incidents()?;
+        engine.load_plans()?;
         let samples = engine.aggregates.write().load(&*engine.store)?;
         tracing::debug!(samples, "KPI aggregates rebuilt");
         Ok(engine)
@@ -954,15 +997,18 @@ impl Engine {
     /// decision, and return once all of it is durable.
     #[tracing::instrument(skip_all, fields(customer = %new.customer_id))]
     pub fn ingest(&self, new: NewContact) -> Result<Ingested, EngineError> {
+        self.ingest_with(new, Intake::default())
+    }
+
+    fn new_record(&self, new: NewContact) -> Result<ContactRecord, EngineError> {
         if new.customer_id.trim().is_empty() {
             return Err(EngineError::Invalid(
                 "`customer_id` must not be empty: give the customer's id in your CRM".into(),
             ));
         }
         let now = new.occurred_at.unwrap_or_else(|| (self.clock)());
-        let id = format!("c-{:012}", self.store.generate_id()?);
-        let mut contact = ContactRecord {
-            id,
+        Ok(ContactRecord {
+            id: format!("c-{:012}", self.store.generate_id()?),
             channel: new.channel,
             customer_id: new.customer_id,
             customer_tier: new.customer_tier,
@@ -989,31 +1035,79 @@ impl Engine {
             events: 0,
             complaint: None,
             deadlines: Vec::new(),
-        };
+            survey: None,
+        })
+    }
 
+    /// [`Engine::ingest`] with intake options: a deduplication key written
+    /// in the same commit, or a session self-service already resolved.
+    fn ingest_with(&self, new: NewContact, intake: Intake) -> Result<Ingested, EngineError> {
+        let mut contact = self.new_record(new)?;
+        let now = contact.created_at;
         let history = self.history_of(&contact, now)?;
-        let snapshot = self.floor.lock().snapshot(now);
-        let input = convert::routing_input(&contact, history, now, snapshot);
-        let routed = self.route(&input, now, &contact.id)?;
-        contact.state = ContactState::Queued;
-        contact.queued_at = Some(now);
+        let mut r = reactions::Reaction::default();
+        let (routed, history) = if intake.contained {
+            // Resolved by the bot or IVR: nobody routes it, nobody answers.
+            let routed = Routed {
+                decided_by: DecidedBy::SelfService,
+                requirements: Requirements::default(),
+                tags: vec!["self-service".to_owned()],
+                reason: "resolved in self-service before any hand-off to an agent".to_owned(),
+                audit: Vec::new(),
+            };
+            (routed, history)
+        } else {
+            let snapshot = self.floor.lock().snapshot(now);
+            let incidents = self.active_incidents(now);
+            let input = convert::routing_input(&contact, history, now, snapshot, incidents);
+            let routed = self.route(&input, now, &contact.id)?;
+            contact.state = ContactState::Queued;
+            contact.queued_at = Some(now);
+            (routed, input.history)
+        };
         contact.tags = routed.tags;
         contact.requirements = routed.requirements;
-
-        let mut r = reactions::Reaction::default();
         r.audit.extend(routed.audit);
+        let proactive = self.proactive_message(&contact.tags, now);
+        if let Some(m) = &proactive {
+            r.audit.push(AuditEntry {
+                at: now,
+                actor: "engine".into(),
+                kind: "incident.message_sent".into(),
+                subject: contact.id.clone(),
+                data: serde_json::value::to_raw_value(m)
+                    .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?,
+            });
+        }
         self.schedule_rematch(&contact, &mut r)?;
-        let history = Some(input.history.clone());
         self.react(
             &mut contact,
             wit::EventKind::Created,
             now,
             None,
-            history,
+            Some(history),
             &mut r,
         )?;
+        if intake.contained {
+            contact.state = ContactState::Resolved;
+            contact.resolved_at = Some(now);
+            self.react(
+                &mut contact,
+                wit::EventKind::Resolved,
+                now,
+                None,
+                None,
+                &mut r,
+            )?;
+        }
         r.writes
             .put(CONTACTS, contact.id.as_bytes(), encode(&contact)?);
+        if let Some(key) = intake.dedup {
+            let seen = intake::Seen::Contact {
+                contact_id: contact.id.clone(),
+            };
+            r.writes.put(intake::INTAKE, key, encode(&seen)?);
+        }
         history::record(
             &mut r.writes,
             &contact.customer_id,
@@ -1045,6 +1139,7 @@ impl Engine {
             reason: routed.reason,
             audit_seq: records.first().map_or(0, |r| r.seq),
             offered_to,
+            proactive_message: proactive,
         })
     }
 
@@ -1216,6 +1311,10 @@ impl Engine {
             rematch |= self.fire(key, timer, now)?;
             fired += 1;
         }
+        let last = self
+            .last_tick
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+        rematch |= last < now && self.floor.lock().plans.off_queue_ended(last, now);
         if rematch {
             self.dispatch(now)?;
         }

@@ -228,6 +228,11 @@ impl Engine {
         } else {
             self.floor.lock().queue_status(&c.requirements.queue, now)
         };
+        let incidents = if escalation.is_empty() {
+            Vec::new()
+        } else {
+            self.active_incidents(at)
+        };
         for slot in escalation {
             let input = EscalationInput {
                 now,
@@ -245,7 +250,7 @@ impl Engine {
                         due_at: d.due_at,
                     })
                     .collect(),
-                incidents: Vec::new(),
+                incidents: incidents.clone(),
             };
             let Ok(call) = slot.call(|a| a.on_event(&input)) else {
                 continue; // empty or quarantined: escalation does nothing
@@ -407,6 +412,16 @@ impl Engine {
             "duration_ms": change.duration_ms,
             "load": change.load,
         });
+        super::schedules::record_presence(
+            &mut r.writes,
+            &after.id,
+            super::schedules::Presence {
+                status: before.status,
+                start: at - change.duration_ms as i64,
+                end: at,
+            },
+            self.store.generate_id()?,
+        )?;
         r.audit.push(AuditEntry {
             at,
             actor: "engine".into(),

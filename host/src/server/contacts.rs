@@ -12,7 +12,8 @@ use super::{
 use crate::auth::Action;
 use crate::domain::{Channel, ContactState};
 use crate::engine::{
-    ContactEvent, ContactFilter, ContactRecord, EngineError, Ingested, NewContact, RecordedEvent,
+    ContactEvent, ContactFilter, ContactRecord, CustomerContext, EngineError, Ingested, NewContact,
+    RecordedEvent,
 };
 
 /// Create a contact: it is routed by the active routing policy, checked by
@@ -172,4 +173,23 @@ pub(super) async fn post_event(
         event,
         offers,
     }))
+}
+
+/// What the agent should know before answering: the customer's recent
+/// contacts across channels (with their tags and survey answers), open
+/// complaints with their running clocks, the agents who handled them
+/// before, the last survey answer, and this contact's tags and collected
+/// attributes, so the customer never has to repeat themselves.
+#[utoipa::path(get, path = "/v1/contacts/{id}/context", tag = "contacts",
+    params(("id" = String, Path, description = "Contact id")),
+    responses(
+        (status = 200, description = "The customer context", body = CustomerContext),
+        (status = 404, description = "No such contact", body = Problem)),
+    extensions(("x-roles" = json!(Action::ReadContacts.roles()))))]
+pub(super) async fn customer_context(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadContacts>,
+    Id(id): Id<String>,
+) -> ApiResult<Json<CustomerContext>> {
+    Ok(Json(state.engine(move |e| e.customer_context(&id)).await?))
 }

@@ -166,3 +166,41 @@ pub(super) async fn reject_draft(
 ) -> ApiResult<Json<DraftRecord>> {
     decide(state, caller, id, false, body).await
 }
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AcceptBody {
+    /// Indexes into the draft's `check.findings`; every finding with a
+    /// suggestion when absent.
+    #[serde(default)]
+    findings: Option<Vec<usize>>,
+}
+
+/// Accept suggested rephrasings in one step: each chosen finding's
+/// suggestion replaces its span, and the new text is submitted as a new
+/// draft (checked again; `revision_of` names this one).
+#[utoipa::path(post, path = "/v1/drafts/{id}/accept-suggestions", tag = "drafts",
+    params(("id" = String, Path, description = "Draft id")),
+    request_body = AcceptBody,
+    responses(
+        (status = 201, description = "The revised draft", body = DraftRecord),
+        (status = 404, description = "No such draft", body = Problem),
+        (status = 409, description = "The draft is already approved", body = Problem),
+        (status = 422, description = "No such finding, or it has no suggestion", body = Problem)),
+    extensions(("x-roles" = json!(Action::WriteContacts.roles()))))]
+pub(super) async fn accept_suggestions(
+    State(state): State<AppState>,
+    caller: Allowed<perm::WriteContacts>,
+    Id(id): Id<String>,
+    Body(body): Body<AcceptBody>,
+) -> ApiResult<Response> {
+    let who = id.clone();
+    let d = state
+        .engine(move |e| e.draft(&who)?.ok_or_else(|| EngineError::no_draft(&who)))
+        .await?;
+    caller.require_agent(&d.agent_id)?;
+    let revised = state
+        .engine(move |e| e.accept_suggestions(&id, body.findings.as_deref()))
+        .await?;
+    Ok(created(revised))
+}

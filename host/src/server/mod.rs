@@ -18,10 +18,13 @@ mod contacts;
 mod drafts;
 mod error;
 mod floor;
+mod incidents;
+mod intake;
 mod kpis;
 pub mod openapi;
 mod plugins;
 pub mod reports;
+mod schedules;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -198,6 +201,21 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(drafts::get_draft))
         .routes(routes!(drafts::approve_draft))
         .routes(routes!(drafts::reject_draft))
+        .routes(routes!(drafts::accept_suggestions))
+        .routes(routes!(contacts::customer_context))
+        .routes(routes!(intake::social))
+        .routes(routes!(intake::handoff))
+        .routes(routes!(
+            incidents::declare_incident,
+            incidents::list_incidents
+        ))
+        .routes(routes!(incidents::get_incident))
+        .routes(routes!(incidents::close_incident))
+        .routes(routes!(schedules::put_schedule, schedules::get_schedule))
+        .routes(routes!(schedules::list_schedules))
+        .routes(routes!(schedules::adherence))
+        .routes(routes!(schedules::list_goals))
+        .routes(routes!(schedules::put_goal, schedules::delete_goal))
         .routes(routes!(floor::list_agents))
         .routes(routes!(
             floor::get_agent,

@@ -18,7 +18,8 @@ use super::Problem;
     tags(
         (name = "contacts", description = "Contacts and their lifecycle events"),
         (name = "drafts", description = "Agents' replies: compliance checks and supervisor approval"),
-        (name = "floor", description = "Agents, queues, live stats, the event stream, notifications"),
+        (name = "floor", description = "Agents, queues, schedules and adherence, live stats, the event stream, notifications"),
+        (name = "incidents", description = "Incident mode: outages and security issues rules route around"),
         (name = "kpis", description = "KPI measures and queries"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "plugins", description = "Plugin versions and the slots that run them"),

@@ -1,5 +1,7 @@
 //! The agent daily report (seed article 002): per agent and per team, the
-//! standard KPIs over a day, from the same aggregates as `/v1/kpis/query`.
+//! standard KPIs over a day, from the same aggregates as `/v1/kpis/query`,
+//! with schedule adherence and conformance, contacts per logged-in hour,
+//! and each goal's progress.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::caller::perm;
 use super::{Allowed, ApiError, ApiResult, AppState, Params, Problem};
 use crate::auth::Action;
-use crate::engine::{Engine, KpiQuery};
+use crate::engine::{Adherence, Direction, Engine, Goal, GoalScope, KpiQuery};
 
 /// The measures a report shows, in order (those no active KPI definition
 /// declares are left out).
@@ -27,7 +29,20 @@ pub const REPORT_MEASURES: [&str; 10] = [
     "cost_per_contact",
 ];
 
+/// Measures the host computes from schedules and presence.
+pub const HOST_MEASURES: [&str; 3] = ["adherence", "conformance", "contacts_per_hour"];
+
+/// What a goal may target.
+pub fn goal_measures() -> Vec<String> {
+    REPORT_MEASURES
+        .iter()
+        .chain(&HOST_MEASURES)
+        .map(|m| (*m).to_owned())
+        .collect()
+}
+
 const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: f64 = 3_600_000.0;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +64,22 @@ pub struct ReportRow {
     pub name: String,
     /// Measure -> value (`null` when undefined, e.g. no surveys).
     pub kpis: BTreeMap<String, Option<f64>>,
+    /// Scheduled, adherent and logged-in time (the sum of the members' for a team).
+    pub schedule: Adherence,
+    /// The goals that apply, with progress.
+    pub goals: Vec<GoalProgress>,
+}
+
+/// A goal and where the row stands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GoalProgress {
+    pub goal: String,
+    pub measure: String,
+    pub target: f64,
+    pub direction: Direction,
+    pub value: Option<f64>,
+    /// `null` while the measure has no value.
+    pub met: Option<bool>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -79,6 +110,8 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
                     id: a.id.clone(),
                     name: a.name.clone(),
                     kpis: BTreeMap::new(),
+                    schedule: Adherence::default(),
+                    goals: Vec::new(),
                 },
             )
         })
@@ -90,6 +123,8 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
                 id: t.clone(),
                 name: String::new(),
                 kpis: BTreeMap::new(),
+                schedule: Adherence::default(),
+                goals: Vec::new(),
             });
             if !row.name.is_empty() {
                 row.name.push_str(", ");
@@ -121,11 +156,54 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
                     id: key.clone(),
                     name: String::new(),
                     kpis: BTreeMap::new(),
+                    schedule: Adherence::default(),
+                    goals: Vec::new(),
                 });
                 row.kpis.insert(m.clone(), p.value);
             }
         }
     }
+    // Schedules: per agent, summed per team.
+    let mut schedules: BTreeMap<String, Adherence> = BTreeMap::new();
+    for a in &agents {
+        let s = engine
+            .adherence(&a.id, from, to)
+            .map_err(|e| e.to_string())?;
+        schedules.insert(a.id.clone(), s);
+    }
+    for (id, row) in &mut by_agent {
+        row.schedule = schedules.get(id).cloned().unwrap_or_default();
+    }
+    for (team, row) in &mut by_team {
+        let members = agents.iter().filter(|a| a.teams.contains(team));
+        row.schedule = Adherence::sum(members.filter_map(|a| schedules.get(&a.id)));
+    }
+    let goals = engine.goals().map_err(|e| e.to_string())?;
+    for (rows, is_team) in [(&mut by_agent, false), (&mut by_team, true)] {
+        for row in rows.values_mut() {
+            host_measures(row);
+            let teams: Vec<&String> = if is_team {
+                vec![&row.id]
+            } else {
+                agents
+                    .iter()
+                    .find(|a| a.id == row.id)
+                    .map(|a| a.teams.iter().collect())
+                    .unwrap_or_default()
+            };
+            row.goals = goals
+                .iter()
+                .filter(|g| match &g.scope {
+                    GoalScope::All => true,
+                    GoalScope::Agent(id) => !is_team && id == &row.id,
+                    GoalScope::Team(t) => teams.contains(&t),
+                })
+                .map(|g| progress(g, &row.kpis))
+                .collect();
+        }
+    }
+    let mut measures = measures;
+    measures.extend(HOST_MEASURES.iter().map(|m| (*m).to_owned()));
     Ok(AgentReport {
         from,
         to,
@@ -135,9 +213,36 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
     })
 }
 
+/// Adherence, conformance and contacts per logged-in hour from the row's
+/// schedule and contacts handled.
+fn host_measures(row: &mut ReportRow) {
+    let s = &row.schedule;
+    row.kpis.insert("adherence".into(), s.adherence);
+    row.kpis.insert("conformance".into(), s.conformance);
+    let handled = row.kpis.get("contacts_handled").copied().flatten();
+    let per_hour = handled
+        .filter(|_| s.worked_ms > 0)
+        .map(|n| n / (s.worked_ms as f64 / HOUR_MS));
+    row.kpis.insert("contacts_per_hour".into(), per_hour);
+}
+
+fn progress(goal: &Goal, kpis: &BTreeMap<String, Option<f64>>) -> GoalProgress {
+    let value = kpis.get(&goal.measure).copied().flatten();
+    GoalProgress {
+        goal: goal.id.clone(),
+        measure: goal.measure.clone(),
+        target: goal.target,
+        direction: goal.direction(),
+        value,
+        met: value.map(|v| goal.met(v)),
+    }
+}
+
 /// The agent daily report: per agent and per team, contacts handled,
 /// average handle time, after-contact work, occupancy, utilization, CSAT,
-/// first-contact resolution, transfer rate, NPS and cost per contact.
+/// first-contact resolution, transfer rate, NPS and cost per contact, plus
+/// schedule adherence and conformance, contacts per logged-in hour, and
+/// the progress of every goal that applies.
 #[utoipa::path(get, path = "/v1/reports/agents", tag = "kpis",
     params(ReportParams),
     responses(
