@@ -7,10 +7,14 @@
 //! - a **crisis** keyword (outage, data breach, legal threat, regulator)
 //!   marks a `crisis[:kind]` complaint (critical), pages the supervisor,
 //!   tags `crisis`, and may move it to a crisis queue and notify a team;
-//! - otherwise a **complaint score** (keyword, negative sentiment, brand
-//!   mention, repeat contact, open complaint, noise keywords; per-channel
-//!   threshold) marks a complaint in the category of the contact's most
-//!   specific topic and may route it to that category's queue;
+//! - otherwise a **complaint score** (keyword, negative sentiment, a low
+//!   review rating, brand mention, repeat contact, open complaint, noise
+//!   keywords; per-channel threshold) marks a complaint in the category of
+//!   the contact's most specific topic and may route it to that category's
+//!   queue;
+//! - a `created` contact that is none of that and has a noise keyword (or
+//!   is a social post too short to say anything) is tagged **noise**, which
+//!   the social and review intake takes as "discard";
 //! - a request for a **manager** pages the supervisor;
 //! - a match with an active **incident** tags the contact and may route it
 //!   to the incident queue.
@@ -58,6 +62,11 @@ pub const TAG_SLA: &str = "sla-at-risk";
 pub const TAG_VIP_COMPLAINT: &str = "vip-complaint";
 /// Tag added when the resolve clock was breached.
 pub const TAG_OVERDUE: &str = "resolve-overdue";
+/// Tag added to a `created` contact that is noise (spam, chatter). The
+/// social and review intake discards a post whose outcome adds it.
+pub const TAG_NOISE: &str = "noise";
+/// The contact attribute holding a review's star rating, "1" to "5".
+pub const RATING_ATTRIBUTE: &str = "rating";
 
 /// How urgent, in the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -228,6 +237,21 @@ pub struct Detection {
     /// Weight of noise (negative).
     #[serde(default = "minus_two")]
     pub noise_weight: f32,
+    /// A review `rating` (1-5) at or below this is a signal, like negative
+    /// sentiment; 0: off. At most 3 (4 and 5 stars are never a signal).
+    #[serde(default = "two")]
+    pub low_rating_at_most: u8,
+    /// Weight of a low rating.
+    #[serde(default = "one")]
+    pub low_rating_weight: f32,
+    /// Social posts shorter than this many characters with no complaint
+    /// signal are noise; 0: off.
+    #[serde(default)]
+    pub noise_min_chars: u32,
+}
+
+fn two() -> u8 {
+    2
 }
 
 fn one() -> f32 {
@@ -260,6 +284,9 @@ impl Default for Detection {
             open_complaint_weight: 0.5,
             noise_keywords: Vec::new(),
             noise_weight: -2.0,
+            low_rating_at_most: 2,
+            low_rating_weight: 1.0,
+            noise_min_chars: 0,
         }
     }
 }
@@ -435,6 +462,12 @@ impl EscalationRule for ComplaintEscalation {
         if !(-1.0..=1.0).contains(&d.negative_sentiment_below) {
             return Err("detection.negative_sentiment_below must be between -1.0 and 1.0".into());
         }
+        if d.low_rating_at_most > 3 {
+            return Err(format!(
+                "detection.low_rating_at_most must be 0-3 (4 and 5 stars are no complaint), got {}",
+                d.low_rating_at_most
+            ));
+        }
         if let Some(s) = &config.service_level
             && s.warn_before_secs > s.answer_within_secs
         {
@@ -485,13 +518,16 @@ impl EscalationRule for ComplaintEscalation {
         let mut out = Outcome::default();
         match &input.event.kind {
             EventKind::Created => {
-                self.read_text(&input, &contact.text, contact.sentiment, &mut out);
+                let rating = review_rating(contact);
+                let reading =
+                    self.read_text(&input, &contact.text, contact.sentiment, rating, &mut out);
                 self.check_sentiment(&input, contact.sentiment, &mut out);
+                self.noise(&input, &reading, &mut out);
                 self.watch_service_level(&input, &mut out);
             }
             EventKind::Message(m) if m.from_customer => {
                 let sentiment = m.sentiment.or(contact.sentiment);
-                self.read_text(&input, &m.text, sentiment, &mut out);
+                self.read_text(&input, &m.text, sentiment, None, &mut out);
                 self.check_sentiment(&input, sentiment, &mut out);
             }
             EventKind::Message(_)
@@ -641,14 +677,16 @@ impl Outcome {
 }
 
 impl ComplaintEscalation {
-    /// Crisis, complaint, manager request and incidents in `text`.
+    /// Crisis, complaint, manager request and incidents in `text`; the
+    /// review `rating` counts only for the `created` text.
     fn read_text(
         &self,
         input: &EscalationInput,
         text: &str,
         sentiment: Option<f32>,
+        rating: Option<u8>,
         out: &mut Outcome,
-    ) {
+    ) -> Reading<'_> {
         let contact = &input.contact;
         let lowered = text.to_lowercase();
         let crisis = self
@@ -657,6 +695,8 @@ impl ComplaintEscalation {
             .find_map(|(kind, words)| first_match(&lowered, words).map(|w| (kind.as_deref(), w)));
         let mut complaint_found = false;
         let mut newly_marked = false;
+        let score = self.complaint_score(input, &lowered, sentiment, rating);
+        let complaint_signal = score.complaint_signal;
 
         if let Some((kind, keyword)) = crisis {
             complaint_found = true;
@@ -705,7 +745,7 @@ impl ComplaintEscalation {
                 }
                 out.reasons.push(why);
             }
-        } else if let Some(score) = self.complaint_score(input, &lowered, sentiment) {
+        } else if score.spoke {
             let keyword = score.keyword;
             let already = contact.complaint || has_tag(contact, TAG_COMPLAINT);
             if already && (score.is_complaint || keyword.is_some()) {
@@ -774,7 +814,7 @@ impl ComplaintEscalation {
                     }
                 }
                 out.reasons.push(why);
-            } else if keyword.is_some() {
+            } else if keyword.is_some() || score.low_rating {
                 out.reasons.push(format!(
                     "complaint score {:.2} < {:.2} ({}) -> not a complaint",
                     score.total,
@@ -787,8 +827,13 @@ impl ComplaintEscalation {
         if complaint_found {
             self.start_clocks(input, newly_marked, out);
         }
-        self.manager_request(input, &lowered, out);
-        self.incidents(input, &lowered, out);
+        let manager = self.manager_request(input, &lowered, out);
+        let incident = self.incidents(input, &lowered, out);
+        Reading {
+            kept: complaint_found || manager || incident,
+            noise_keyword: score.noise_keyword,
+            complaint_signal,
+        }
     }
 
     fn complaint_score(
@@ -796,7 +841,8 @@ impl ComplaintEscalation {
         input: &EscalationInput,
         lowered: &str,
         sentiment: Option<f32>,
-    ) -> Option<Score<'_>> {
+        rating: Option<u8>,
+    ) -> Score<'_> {
         let d = &self.config.detection;
         let contact = &input.contact;
         let mut signals = Vec::new();
@@ -806,47 +852,89 @@ impl ComplaintEscalation {
             total += d.keyword_weight;
             signals.push(format!("keyword \"{k}\" {:+.2}", d.keyword_weight));
         }
-        if let Some(s) = sentiment.filter(|s| *s < d.negative_sentiment_below) {
+        let negative = sentiment.filter(|s| *s < d.negative_sentiment_below);
+        if let Some(s) = negative {
             total += d.negative_sentiment_weight;
             signals.push(format!(
                 "sentiment {s:.2} {:+.2}",
                 d.negative_sentiment_weight
             ));
         }
+        // A low star rating says what negative sentiment says.
+        let low_rating = rating.filter(|r| *r <= d.low_rating_at_most);
+        if let Some(r) = low_rating {
+            total += d.low_rating_weight;
+            signals.push(format!("rating {r} {:+.2}", d.low_rating_weight));
+        }
         if let Some(h) = first_match(lowered, &self.handles) {
             total += d.mention_weight;
             signals.push(format!("mention {h} {:+.2}", d.mention_weight));
         }
-        if input.history.same_topic_repeats > 0 {
+        let repeat = input.history.same_topic_repeats > 0;
+        if repeat {
             total += d.repeat_weight;
             signals.push(format!("repeat contact {:+.2}", d.repeat_weight));
         }
-        if input.history.open_complaints > 0 {
+        let open = input.history.open_complaints > 0;
+        if open {
             total += d.open_complaint_weight;
             signals.push(format!("open complaint {:+.2}", d.open_complaint_weight));
         }
-        if let Some(n) = first_match(lowered, &self.noise_keywords) {
+        let noise_keyword = first_match(lowered, &self.noise_keywords);
+        if let Some(n) = noise_keyword {
             total += d.noise_weight;
             signals.push(format!("noise \"{n}\" {:+.2}", d.noise_weight));
         }
-        // Signals without a keyword or negative sentiment (a repeat caller
-        // saying hello) are no complaint on their own.
-        let spoke = keyword.is_some() || signals.iter().any(|s| s.starts_with("sentiment"));
-        if !spoke {
-            return None;
-        }
+        // Signals without a keyword, negative sentiment or a low rating (a
+        // repeat caller saying hello) are no complaint on their own.
+        let spoke = keyword.is_some() || negative.is_some() || low_rating.is_some();
         let threshold = d
             .channel_thresholds
             .get(contact.channel.as_str())
             .copied()
             .unwrap_or(d.threshold);
-        Some(Score {
+        Score {
             keyword,
-            is_complaint: total >= threshold,
+            spoke,
+            low_rating: low_rating.is_some(),
+            // A brand mention is how a post reaches the intake, not a grievance.
+            complaint_signal: spoke || repeat || open,
+            noise_keyword,
+            is_complaint: spoke && total >= threshold,
             total,
             threshold,
             signals,
-        })
+        }
+    }
+
+    /// Tag a `created` contact `noise` when it is no complaint (nor a
+    /// crisis, manager request or incident, which a person must see) and a
+    /// noise keyword matched, or it is a social post shorter than
+    /// `noise_min_chars` with no complaint signal.
+    fn noise(&self, input: &EscalationInput, reading: &Reading, out: &mut Outcome) {
+        let contact = &input.contact;
+        let complaint_already =
+            contact.complaint || has_tag(contact, TAG_COMPLAINT) || has_tag(contact, TAG_CRISIS);
+        if reading.kept || complaint_already {
+            return;
+        }
+        let why = if let Some(k) = reading.noise_keyword {
+            format!("noise keyword \"{k}\" -> noise")
+        } else {
+            let min = self.config.detection.noise_min_chars;
+            let chars = contact.text.trim().chars().count();
+            let short = usize::try_from(min).is_ok_and(|min| chars < min);
+            if contact.channel != Channel::Social || !short || reading.complaint_signal {
+                return;
+            }
+            format!(
+                "social post of {chars} characters < noise_min_chars {min}, no complaint signal -> noise"
+            )
+        };
+        // Always in the outcome, even on a contact tagged already: the
+        // intake decides on this action.
+        out.push(EscalationAction::AddTag(TAG_NOISE.into()));
+        out.reasons.push(why);
     }
 
     /// Start the acknowledge clock (if not answered and not running) and,
@@ -914,13 +1002,14 @@ impl ComplaintEscalation {
             .or_else(|| contact.topics.iter().find_map(|t| r.products.get(t)))
     }
 
-    fn manager_request(&self, input: &EscalationInput, lowered: &str, out: &mut Outcome) {
+    /// Whether the customer asks for a manager (acted on once).
+    fn manager_request(&self, input: &EscalationInput, lowered: &str, out: &mut Outcome) -> bool {
         let contact = &input.contact;
         let Some(k) = first_match(lowered, &self.manager_keywords) else {
-            return;
+            return false;
         };
         if has_tag(contact, TAG_MANAGER) {
-            return;
+            return true;
         }
         out.add_tag(contact, TAG_MANAGER);
         out.raise(self.config.manager_priority_raise);
@@ -940,15 +1029,19 @@ impl ComplaintEscalation {
             why.push_str(", supervisor paged");
         }
         out.reasons.push(why);
+        true
     }
 
-    fn incidents(&self, input: &EscalationInput, lowered: &str, out: &mut Outcome) {
+    /// Whether the contact matches an active incident (tagged once).
+    fn incidents(&self, input: &EscalationInput, lowered: &str, out: &mut Outcome) -> bool {
         let contact = &input.contact;
+        let mut matched = false;
         for incident in input
             .incidents
             .iter()
             .filter(|i| incident_matches(i, contact, lowered))
         {
+            matched = true;
             let tag = format!("incident:{}", incident.id);
             if has_tag(contact, &tag) {
                 continue;
@@ -969,6 +1062,7 @@ impl ComplaintEscalation {
             }
             out.reasons.push(why);
         }
+        matched
     }
 
     /// Raise the priority once if `sentiment` is below the threshold.
@@ -1084,10 +1178,37 @@ impl ComplaintEscalation {
 /// A complaint score and how it came about.
 struct Score<'k> {
     keyword: Option<&'k str>,
+    /// A complaint keyword, negative sentiment or a low rating: the text
+    /// may be a complaint (the other signals only add to it).
+    spoke: bool,
+    low_rating: bool,
+    /// Any signal but a brand mention or noise.
+    complaint_signal: bool,
+    noise_keyword: Option<&'k str>,
     is_complaint: bool,
     total: f32,
     threshold: f32,
     signals: Vec<String>,
+}
+
+/// What reading a text found, for the noise decision.
+struct Reading<'k> {
+    /// A crisis, a complaint (new or already marked), a manager request or
+    /// an incident: a person must see the contact.
+    kept: bool,
+    noise_keyword: Option<&'k str>,
+    complaint_signal: bool,
+}
+
+/// The review's star rating: the `rating` attribute as an integer 1-5;
+/// anything else ("4.5", "five", "0") is ignored.
+fn review_rating(contact: &Contact) -> Option<u8> {
+    contact
+        .attribute(RATING_ATTRIBUTE)?
+        .trim()
+        .parse::<u8>()
+        .ok()
+        .filter(|r| (1..=5).contains(r))
 }
 
 fn plural(n: u32) -> &'static str {

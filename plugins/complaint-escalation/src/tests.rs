@@ -254,16 +254,262 @@ fn social_chatter_is_noise_and_a_mention_with_a_complaint_is_not() {
         "{}",
         o.reason
     );
-    // Spam with a keyword: noise.
+    // Spam with a keyword: noise, even when it reads as negative.
     let o = rule()
         .on_event(social("@acme refund GIVEAWAY click here", Some(-0.6)))
         .unwrap();
     assert!(complaint(&o).is_none(), "{}", o.reason);
+    assert!(tags(&o).contains(&TAG_NOISE), "{:?}", o.actions);
     // On e-mail, a negative repeat caller without keywords is a complaint.
     let mut i = created("this is the third time I write", Some(-0.6));
     i.history.same_topic_repeats = 2;
     let o = rule().on_event(i).unwrap();
     assert!(complaint(&o).is_some(), "{}", o.reason);
+}
+
+// ---- Social posts and reviews: noise and ratings ---------------------------
+
+/// A public post (or, with `rating`, a review) as the social intake builds it.
+fn post(text: &str, rating: Option<&str>) -> EscalationInput {
+    let mut c = testing::contact("c-9", Channel::Social);
+    c.text = text.into();
+    c.attributes = vec![
+        KeyValue::new(
+            "social.source",
+            if rating.is_some() {
+                "app-store"
+            } else {
+                "twitter"
+            },
+        ),
+        KeyValue::new("social.author", "@someone"),
+        KeyValue::new("social.url", "https://example.com/p/1"),
+    ];
+    if let Some(r) = rating {
+        c.attributes.push(KeyValue::new(RATING_ATTRIBUTE, r));
+    }
+    testing::escalation_input(c, EventKind::Created)
+}
+
+fn is_noise(o: &EscalationOutcome) -> bool {
+    o.actions
+        .iter()
+        .any(|a| matches!(a, EscalationAction::AddTag(t) if t == TAG_NOISE))
+}
+
+#[test]
+fn a_noise_keyword_makes_a_created_post_noise() {
+    let o = rule()
+        .on_event(post("Huge GIVEAWAY, follow back to win", None))
+        .unwrap();
+    assert_eq!(o.actions, vec![EscalationAction::AddTag("noise".into())]);
+    assert_eq!(o.reason, "noise keyword \"giveaway\" -> noise");
+    // Tagged already (by the API, say): still in the outcome, the intake
+    // decides on the action.
+    let mut i = post("promo code inside", None);
+    i.contact.tags.push(TAG_NOISE.into());
+    assert!(is_noise(&rule().on_event(i).unwrap()));
+    // Only a `created` contact is noise: a later message is not.
+    let mut i = post("", None);
+    i.event.kind = EventKind::Message(Message {
+        from_customer: true,
+        text: "giveaway".into(),
+        sentiment: None,
+    });
+    let o = rule().on_event(i).unwrap();
+    assert!(!is_noise(&o), "{o:?}");
+    // Every channel: an e-mail with a noise word is tagged too.
+    let o = rule()
+        .on_event(created("Use promo code SAVE10", None))
+        .unwrap();
+    assert_eq!(tags(&o), ["noise"]);
+}
+
+#[test]
+fn a_complaint_crisis_manager_request_or_incident_with_a_noise_word_is_no_noise() {
+    // The noise word costs 0.5 here: keyword + sentiment still reach 1.0.
+    let r = with(
+        r#"{"complaint_keywords": ["refund"], "manager_keywords": ["supervisor"],
+            "crisis_keywords": ["outage"],
+            "detection": {"noise_keywords": ["promo code"], "noise_weight": -0.5}}"#,
+    );
+    let o = r
+        .on_event(created(
+            "your promo code failed, I want a refund",
+            Some(-0.4),
+        ))
+        .unwrap();
+    assert_eq!(complaint(&o).unwrap().category, "billing");
+    assert!(!is_noise(&o), "{:?}", o.actions);
+    assert!(
+        o.reason.starts_with(
+            "complaint score 1.00 >= 1.00 (keyword \"refund\" +1.00, sentiment -0.40 +0.50, noise \"promo code\" -0.50)"
+        ),
+        "{}",
+        o.reason
+    );
+    // Already a complaint: no noise either.
+    let mut i = created("promo code?", None);
+    i.contact.complaint = true;
+    assert!(!is_noise(&r.on_event(i).unwrap()));
+    let o = r.on_event(created("promo code outage", None)).unwrap();
+    assert_eq!(complaint(&o).unwrap().category, "crisis");
+    assert!(!is_noise(&o));
+    let o = r
+        .on_event(created("promo code? get me a supervisor", None))
+        .unwrap();
+    assert!(tags(&o).contains(&TAG_MANAGER) && !is_noise(&o), "{o:?}");
+    let mut i = created("promo code broken in the app", None);
+    i.incidents = vec![Incident {
+        id: "inc-7".into(),
+        title: "Promo codes fail".into(),
+        keywords: vec!["promo code".into()],
+        products: vec![],
+        started_at: testing::NOW,
+    }];
+    let o = r.on_event(i).unwrap();
+    assert!(
+        tags(&o).contains(&"incident:inc-7") && !is_noise(&o),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn a_neutral_question_is_neither_complaint_nor_noise() {
+    for r in [rule(), with(r#"{"detection": {"noise_min_chars": 12}}"#)] {
+        let o = r
+            .on_event(post("how do I reset my password?", None))
+            .unwrap();
+        assert!(o.actions.is_empty(), "{o:?}");
+        assert_eq!(o.reason, "no complaint, crisis or negative sentiment");
+    }
+}
+
+#[test]
+fn short_social_chatter_is_noise_only_without_a_complaint_signal() {
+    let r = with(
+        r#"{"complaint_keywords": ["refund"],
+            "detection": {"noise_min_chars": 12, "brand_handles": ["@acme"]}}"#,
+    );
+    let o = r.on_event(post("  @acme lol 😂  ", None)).unwrap();
+    assert_eq!(o.actions, vec![EscalationAction::AddTag("noise".into())]);
+    assert_eq!(
+        o.reason,
+        "social post of 11 characters < noise_min_chars 12, no complaint signal -> noise"
+    );
+    // 12 characters is long enough.
+    assert!(!is_noise(&r.on_event(post("@acme lol 😂!", None)).unwrap()));
+    // A complaint word, negative sentiment, a low rating or an open
+    // complaint of the customer keep a short post.
+    assert!(!is_noise(&r.on_event(post("refund?", None)).unwrap()));
+    let mut i = post("ugh", None);
+    i.contact.sentiment = Some(-0.4);
+    assert!(!is_noise(&r.on_event(i).unwrap()));
+    assert!(!is_noise(&r.on_event(post("", Some("1"))).unwrap()));
+    let mut i = post("still?", None);
+    i.history.open_complaints = 1;
+    assert!(!is_noise(&r.on_event(i).unwrap()));
+    // Social only: a short chat or an empty voice transcript is no noise.
+    let o = r.on_event(created("hi", None)).unwrap();
+    assert!(o.actions.is_empty(), "{o:?}");
+    // Off by default.
+    assert!(!is_noise(&rule().on_event(post("lol", None)).unwrap()));
+}
+
+#[test]
+fn a_one_star_review_is_a_complaint_signal_like_negative_sentiment() {
+    // Default config, social threshold 1.5: a low rating weighs as much as
+    // a complaint word, so with one it is a complaint ...
+    let o = rule()
+        .on_event(post("Charged twice, I want a refund", Some("1")))
+        .unwrap();
+    assert_eq!(
+        complaint(&o),
+        Some(&Complaint {
+            category: "general".into(),
+            urgency: Urgency::Normal
+        })
+    );
+    assert!(
+        o.reason.starts_with(
+            "complaint score 2.00 >= 1.50 (keyword \"refund\" +1.00, rating 1 +1.00) -> complaint (general)"
+        ),
+        "{}",
+        o.reason
+    );
+    assert!(deadline(&o, ACKNOWLEDGE).is_some());
+    // ... alone it speaks but stays under the social threshold ...
+    let o = rule().on_event(post("Meh app", Some("1"))).unwrap();
+    assert!(complaint(&o).is_none());
+    assert_eq!(
+        o.reason,
+        "complaint score 1.00 < 1.50 (rating 1 +1.00) -> not a complaint"
+    );
+    // ... and with negative sentiment, no keyword, it is one.
+    let mut i = post("The app keeps crashing", Some("2"));
+    i.contact.sentiment = Some(-0.4);
+    let o = rule().on_event(i).unwrap();
+    assert!(
+        o.reason
+            .starts_with("complaint score 1.50 >= 1.50 (sentiment -0.40 +0.50, rating 2 +1.00)"),
+        "{}",
+        o.reason
+    );
+    // The minimal config (threshold 1.0): a 1-star review alone is a complaint.
+    let o = with("{}").on_event(post("", Some("1"))).unwrap();
+    assert_eq!(
+        o.reason,
+        "complaint score 1.00 >= 1.00 (rating 1 +1.00) -> complaint (general); acknowledge within 24h"
+    );
+    // 3 stars is no signal; neither is a low rating turned off.
+    assert!(
+        with("{}")
+            .on_event(post("", Some("3")))
+            .unwrap()
+            .actions
+            .is_empty()
+    );
+    let off = with(r#"{"detection": {"low_rating_at_most": 0}}"#);
+    assert!(
+        off.on_event(post("", Some("1")))
+            .unwrap()
+            .actions
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_five_star_review_is_no_complaint_signal() {
+    let o = rule().on_event(post("Love it", Some("5"))).unwrap();
+    assert!(o.actions.is_empty(), "{o:?}");
+    assert_eq!(o.reason, "no complaint, crisis or negative sentiment");
+    // With a complaint word, the rating adds nothing (social needs 1.5).
+    let o = rule()
+        .on_event(post("Great, got my refund fast", Some("5")))
+        .unwrap();
+    assert_eq!(
+        o.reason,
+        "complaint score 1.00 < 1.50 (keyword \"refund\" +1.00) -> not a complaint"
+    );
+}
+
+#[test]
+fn a_malformed_rating_is_ignored() {
+    // Under the minimal config a valid 1 alone is a complaint (above).
+    let r = with("{}");
+    for bad in ["1.0", "one", "0", "6", "-1", "", "1 star"] {
+        let o = r.on_event(post("", Some(bad))).unwrap();
+        assert!(o.actions.is_empty(), "{bad:?}: {o:?}");
+    }
+    assert!(complaint(&r.on_event(post("", Some(" 1 "))).unwrap()).is_some());
+    // The rating belongs to the review: a later message does not re-read it.
+    let mut i = post("", Some("1"));
+    i.event.kind = EventKind::Message(Message {
+        from_customer: true,
+        text: "any news?".into(),
+        sentiment: None,
+    });
+    assert!(r.on_event(i).unwrap().actions.is_empty());
 }
 
 #[test]
@@ -615,6 +861,10 @@ fn bad_configs_are_rejected() {
     assert!(err(r#"{"regulatory": {"holidays": ["2026-02-30"]}}"#).contains("not a date"));
     assert!(err(r#"{"regulatory": {"business_days": []}}"#).contains("at least one day"));
     assert!(err(r#"{"transfer_limit": 0}"#).contains("transfer_limit"));
+    assert!(
+        err(r#"{"detection": {"low_rating_at_most": 4}}"#)
+            .contains("low_rating_at_most must be 0-3")
+    );
     assert!(
         err(r#"{"service_level": {"answer_within_secs": 5, "warn_before_secs": 10}}"#)
             .contains("warn_before_secs")

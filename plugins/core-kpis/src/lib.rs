@@ -5,8 +5,9 @@
 //! created, first-contact resolution (revoked with `replace` when the
 //! customer comes back), repeat contacts, CSAT, NPS, CES, handle time,
 //! after-contact work, occupancy, utilization, cost per contact, channel
-//! and contact-type mix, and routing effectiveness (time to assign,
-//! transfers after assignment, skill-match rate).
+//! and contact-type mix, routing effectiveness (time to assign,
+//! transfers after assignment, skill-match rate), and the self-service
+//! containment of contacts handed off from an IVR or bot.
 //!
 //! Every formula (numerator, denominator, event, time) is in
 //! `docs/plugins/core-kpis.md`; the doc comment of each measure constant
@@ -64,6 +65,15 @@ pub const TIME_TO_ASSIGN: &str = "time_to_assign";
 pub const TRANSFER_RATE: &str = "transfer_rate";
 /// Answers by an agent with every required skill of the contact's topics / answers with requirements.
 pub const SKILL_MATCH_RATE: &str = "skill_match_rate";
+/// IVR/bot hand-offs resolved without an agent's answer / hand-offs resolved or abandoned.
+pub const SELF_SERVICE_CONTAINMENT: &str = "self_service_containment";
+
+/// The contact attribute naming the self-service system a contact came
+/// from (`ivr`, `bot`); its value is the `handoff` dimension.
+pub const HANDOFF_ATTRIBUTE: &str = "handoff.source";
+/// The tag routing and escalation rules put on contacts of an incident:
+/// `incident:<id>`.
+pub const INCIDENT_TAG_PREFIX: &str = "incident:";
 
 const DAY_MS: i64 = 86_400_000;
 const CHANNELS: [Channel; 5] = [
@@ -88,6 +98,8 @@ pub enum Dimension {
     Team,
     /// The contact's most specific topic.
     Topic,
+    /// The id of the contact's first `incident:<id>` tag.
+    Incident,
 }
 
 fn all_dimensions() -> Vec<Dimension> {
@@ -97,6 +109,7 @@ fn all_dimensions() -> Vec<Dimension> {
         Dimension::Agent,
         Dimension::Team,
         Dimension::Topic,
+        Dimension::Incident,
     ]
 }
 
@@ -369,6 +382,12 @@ impl KpiDefinition for CoreKpis {
                 Ratio,
                 "Answers by an agent with every skill the contact's topics require / answers of contacts with required skills.",
             ),
+            Measure::new(
+                SELF_SERVICE_CONTAINMENT,
+                "ratio",
+                Ratio,
+                "Contacts handed off from an IVR or bot (attribute handoff.source) resolved without ever being answered by an agent / those resolved or abandoned: group by `handoff`.",
+            ),
         ];
         if let Some(cost) = &self.config.cost_model {
             m.push(Measure::new(
@@ -395,7 +414,10 @@ impl KpiDefinition for CoreKpis {
         match &event.kind {
             EventKind::Created => self.created(&input, contact, &mut out),
             EventKind::Answered(agent) => self.answered(&input, contact, agent, &mut out),
-            EventKind::Abandoned => self.abandoned(&input, contact, &mut out),
+            EventKind::Abandoned => {
+                self.abandoned(&input, contact, &mut out);
+                self.containment(contact, false, &mut out);
+            }
             EventKind::Transferred(t) => {
                 let dims = self.dims(
                     contact,
@@ -420,7 +442,11 @@ impl KpiDefinition for CoreKpis {
                     }
                 }
             }
-            EventKind::Resolved => self.resolved(&input, contact, &mut out),
+            EventKind::Resolved => {
+                self.resolved(&input, contact, &mut out);
+                let contained = contact.times.answered_at.is_none();
+                self.containment(contact, contained, &mut out);
+            }
             EventKind::SurveyAnswered(survey) => self.survey(&input, contact, survey, &mut out),
             _ => {}
         }
@@ -437,6 +463,24 @@ fn record(out: &mut Vec<Emission>, sample: Sample, dims: &[KeyValue]) {
     out.push(Emission::Record(sample.with_dimensions(dims.to_vec())));
 }
 
+/// The id of the contact's first `incident:<id>` tag.
+fn incident_of(contact: &Contact) -> Option<&str> {
+    contact
+        .tags
+        .iter()
+        .find_map(|t| t.strip_prefix(INCIDENT_TAG_PREFIX))
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+}
+
+/// The self-service system the contact was handed off from, if any.
+fn handoff_of(contact: &Contact) -> Option<&str> {
+    contact
+        .attribute(HANDOFF_ATTRIBUTE)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
 fn shares_topic(a: &[String], b: &[String]) -> bool {
     a.iter().any(|t| b.contains(t))
 }
@@ -451,8 +495,8 @@ impl CoreKpis {
         self.config.dimensions.contains(&d)
     }
 
-    /// Dimensions in a fixed order (queue, channel, agent, team, topic),
-    /// only those configured and known.
+    /// Dimensions in a fixed order (queue, channel, agent, team, topic,
+    /// incident), only those configured and known.
     fn dims_of(
         &self,
         queue: Option<&str>,
@@ -460,8 +504,9 @@ impl CoreKpis {
         agent: Option<&str>,
         team: Option<&str>,
         topic: Option<&str>,
+        incident: Option<&str>,
     ) -> Vec<KeyValue> {
-        let mut dims = Vec::with_capacity(5);
+        let mut dims = Vec::with_capacity(6);
         let mut push = |d: Dimension, key: &str, value: Option<&str>| {
             if let Some(v) = value.filter(|v| !v.is_empty())
                 && self.wants(d)
@@ -474,13 +519,14 @@ impl CoreKpis {
         push(Dimension::Agent, "agent", agent);
         push(Dimension::Team, "team", team);
         push(Dimension::Topic, "topic", topic);
+        push(Dimension::Incident, "incident", incident);
         dims
     }
 
     /// The dimensions of a contact event: `queue` (given, else the
     /// contact's), `channel`, `agent` (given, else the input's agent, else
     /// the contact's), `team` (the first team of the input's agent when it
-    /// is that agent), `topic` (the most specific).
+    /// is that agent), `topic` (the most specific), `incident`.
     fn dims(
         &self,
         contact: &Contact,
@@ -501,6 +547,7 @@ impl CoreKpis {
             agent,
             team,
             contact.topics.first().map(String::as_str),
+            incident_of(contact),
         )
     }
 
@@ -514,16 +561,19 @@ impl CoreKpis {
             agent,
             None,
             topics.first().map(String::as_str),
+            None,
         )
     }
 
     fn created(&self, input: &KpiInput, contact: &Contact, out: &mut Vec<Emission>) {
+        let incident = incident_of(contact);
         let dims = self.dims_of(
             contact.queue.as_deref(),
             Some(contact.channel),
             None,
             None,
             contact.topics.first().map(String::as_str),
+            incident,
         );
         record(out, Sample::value(CONTACTS_CREATED, 1.0), &dims);
 
@@ -532,7 +582,7 @@ impl CoreKpis {
         let topic = contact.topics.first().map(String::as_str);
         for ch in CHANNELS {
             let mut d = vec![KeyValue::new("mix", ch.as_str())];
-            d.extend(self.dims_of(contact.queue.as_deref(), None, None, None, topic));
+            d.extend(self.dims_of(contact.queue.as_deref(), None, None, None, topic, incident));
             let hit = f64::from(u8::from(ch == contact.channel));
             record(out, Sample::ratio(CHANNEL_MIX, hit, 1.0), &d);
         }
@@ -555,6 +605,7 @@ impl CoreKpis {
                 None,
                 None,
                 None,
+                incident,
             ));
             let hit = f64::from(u8::from(t == kind));
             record(out, Sample::ratio(CONTACT_TYPE_MIX, hit, 1.0), &d);
@@ -712,6 +763,29 @@ impl CoreKpis {
         ));
     }
 
+    /// Self-service containment of a contact handed off from an IVR or
+    /// bot, at its end: `contained` 1/1, else 0/1.
+    fn containment(&self, contact: &Contact, contained: bool, out: &mut Vec<Emission>) {
+        let Some(source) = handoff_of(contact) else {
+            return;
+        };
+        let mut dims = vec![KeyValue::new("handoff", source)];
+        dims.extend(self.dims_of(
+            contact.queue.as_deref(),
+            Some(contact.channel),
+            None,
+            None,
+            None,
+            None,
+        ));
+        let value = f64::from(u8::from(contained));
+        record(
+            out,
+            Sample::ratio(SELF_SERVICE_CONTAINMENT, value, 1.0),
+            &dims,
+        );
+    }
+
     fn survey(&self, input: &KpiInput, contact: &Contact, s: &Survey, out: &mut Vec<Emission>) {
         let dims = self.dims(contact, None, None, input.agent.as_ref());
         if let Some(csat) = s.csat {
@@ -743,6 +817,7 @@ impl CoreKpis {
             None,
             Some(&agent.id),
             agent.teams.first().map(String::as_str),
+            None,
             None,
         );
         let d = change.duration_ms as f64 / 1000.0;

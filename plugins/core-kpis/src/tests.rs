@@ -215,6 +215,234 @@ fn dimensions_are_queue_channel_agent_team_topic() {
 }
 
 #[test]
+fn the_incident_dimension_is_the_first_incident_tag() {
+    let tagged = |mut input: KpiInput| {
+        input.contact.as_mut().unwrap().tags = vec![
+            "vip".into(),
+            "incident:inc-7".into(),
+            "incident:inc-9".into(),
+        ];
+        input
+    };
+    // Answer, abandon, resolution, survey: every contact sample.
+    let e = kpis().on_event(tagged(answered_after(5))).unwrap();
+    for m in [
+        CONTACTS_HANDLED,
+        SERVICE_LEVEL,
+        TIME_TO_ASSIGN,
+        TRANSFER_RATE,
+    ] {
+        assert_eq!(
+            get(&e, m).unwrap().dimension("incident"),
+            Some("inc-7"),
+            "{m}"
+        );
+    }
+    let mut c = testing::contact("c-2", Channel::Chat);
+    c.times.queued_at = Some(testing::NOW - 90_000);
+    let e = kpis()
+        .on_event(tagged(testing::kpi_input(Some(c), EventKind::Abandoned)))
+        .unwrap();
+    assert_eq!(
+        get(&e, ABANDONMENT_RATE).unwrap().dimension("incident"),
+        Some("inc-7")
+    );
+    let mut c = testing::contact("c-3", Channel::Voice);
+    c.topics = vec!["billing".into()];
+    c.agent_id = Some("a7".into());
+    c.times.answered_at = Some(testing::NOW - 60_000);
+    let e = kpis()
+        .on_event(tagged(testing::kpi_input(Some(c), EventKind::Resolved)))
+        .unwrap();
+    assert_eq!(
+        get(&e, AVERAGE_HANDLE_TIME).unwrap().dimension("incident"),
+        Some("inc-7")
+    );
+    // First-contact resolution repeats only what a past contact carries.
+    assert_eq!(
+        get(&e, FIRST_CONTACT_RESOLUTION)
+            .unwrap()
+            .dimension("incident"),
+        None
+    );
+    // Created: the volume, the repeat rate and both mixes.
+    let mut c = testing::contact("c-4", Channel::Social);
+    c.topics = vec!["billing".into()];
+    c.queue = Some("incident".into());
+    let e = kpis()
+        .on_event(tagged(testing::kpi_input(
+            Some(c.clone()),
+            EventKind::Created,
+        )))
+        .unwrap();
+    let created = get(&e, CONTACTS_CREATED).unwrap();
+    assert_eq!(
+        created.dimensions,
+        vec![
+            KeyValue::new("queue", "incident"),
+            KeyValue::new("channel", "social"),
+            KeyValue::new("topic", "billing"),
+            KeyValue::new("incident", "inc-7"),
+        ]
+    );
+    for m in [REPEAT_CONTACT_RATE, CHANNEL_MIX, CONTACT_TYPE_MIX] {
+        assert!(
+            all(&e, m)
+                .iter()
+                .all(|s| s.dimension("incident") == Some("inc-7")),
+            "{m}"
+        );
+    }
+    // No tag, an empty id or a look-alike: no incident dimension.
+    for tags in [
+        vec![],
+        vec!["incident:".to_string()],
+        vec!["incidental".to_string()],
+    ] {
+        let mut c = c.clone();
+        c.tags = tags;
+        let e = kpis()
+            .on_event(testing::kpi_input(Some(c), EventKind::Created))
+            .unwrap();
+        assert_eq!(
+            get(&e, CONTACTS_CREATED).unwrap().dimension("incident"),
+            None
+        );
+    }
+    // Configurable like the others.
+    let e = with(r#"{"dimensions": ["queue", "channel", "agent", "team", "topic"]}"#)
+        .on_event(tagged(answered_after(5)))
+        .unwrap();
+    assert_eq!(
+        get(&e, CONTACTS_HANDLED).unwrap().dimension("incident"),
+        None
+    );
+}
+
+/// A chat handed off by `source` (`handoff.source`), in queue `bot-help`.
+fn handoff(source: &str) -> Contact {
+    let mut c = testing::contact("c-6", Channel::Chat);
+    c.queue = Some("bot-help".into());
+    c.topics = vec!["card_lost".into()];
+    c.attributes = vec![
+        KeyValue::new("bot.intent", "card_lost"),
+        KeyValue::new(HANDOFF_ATTRIBUTE, source),
+    ];
+    c
+}
+
+#[test]
+fn a_handoff_resolved_without_an_agent_is_contained() {
+    let mut c = handoff("bot");
+    c.times.resolved_at = Some(testing::NOW);
+    let e = kpis()
+        .on_event(testing::kpi_input(Some(c), EventKind::Resolved))
+        .unwrap();
+    let s = get(&e, SELF_SERVICE_CONTAINMENT).unwrap();
+    assert_eq!((s.value, s.denominator), (1.0, 1.0));
+    assert_eq!(
+        s.dimensions,
+        vec![
+            KeyValue::new("handoff", "bot"),
+            KeyValue::new("queue", "bot-help"),
+            KeyValue::new("channel", "chat"),
+        ]
+    );
+    assert_eq!(s.id, None);
+}
+
+#[test]
+fn a_handoff_answered_by_an_agent_or_abandoned_is_not_contained() {
+    let mut c = handoff("ivr");
+    c.channel = Channel::Voice;
+    c.agent_id = Some("a7".into());
+    c.times.answered_at = Some(testing::NOW - 120_000);
+    let e = kpis()
+        .on_event(testing::kpi_input(Some(c), EventKind::Resolved))
+        .unwrap();
+    let s = get(&e, SELF_SERVICE_CONTAINMENT).unwrap();
+    assert_eq!((s.value, s.denominator), (0.0, 1.0));
+    assert_eq!(s.dimension("handoff"), Some("ivr"));
+    // Abandoned, queued or not (left in the IVR after the hand-off).
+    for queued in [Some(testing::NOW - 60_000), None] {
+        let mut c = handoff("bot");
+        c.times.queued_at = queued;
+        let e = kpis()
+            .on_event(testing::kpi_input(Some(c), EventKind::Abandoned))
+            .unwrap();
+        let s = get(&e, SELF_SERVICE_CONTAINMENT).unwrap();
+        assert_eq!((s.value, s.denominator), (0.0, 1.0), "{queued:?}");
+    }
+    // No queue: no queue dimension.
+    let mut c = handoff("bot");
+    c.queue = None;
+    let e = kpis()
+        .on_event(testing::kpi_input(Some(c), EventKind::Resolved))
+        .unwrap();
+    assert_eq!(
+        get(&e, SELF_SERVICE_CONTAINMENT)
+            .unwrap()
+            .dimension("queue"),
+        None
+    );
+}
+
+#[test]
+fn containment_counts_only_handoffs_and_changes_no_other_measure() {
+    let strip = |mut c: Contact| {
+        c.attributes.retain(|a| a.key != HANDOFF_ATTRIBUTE);
+        c
+    };
+    let mut resolved = handoff("bot");
+    resolved.times.answered_at = Some(testing::NOW - 300_000);
+    resolved.times.wrap_up_at = Some(testing::NOW - 60_000);
+    let mut abandoned = handoff("ivr");
+    abandoned.times.queued_at = Some(testing::NOW - 60_000);
+    let mut survey_contact = handoff("bot");
+    survey_contact.agent_id = Some("a7".into());
+    let cases = [
+        (handoff("bot"), EventKind::Created),
+        (resolved, EventKind::Resolved),
+        (abandoned, EventKind::Abandoned),
+        (handoff("ivr"), EventKind::Answered("a7".into())),
+        (
+            survey_contact,
+            EventKind::SurveyAnswered(Survey {
+                csat: Some(4),
+                nps: None,
+                ces: None,
+                comment: None,
+            }),
+        ),
+    ];
+    let k = kpis();
+    for (c, kind) in cases {
+        let with_handoff = k
+            .on_event(testing::kpi_input(Some(c.clone()), kind.clone()))
+            .unwrap();
+        let without = k
+            .on_event(testing::kpi_input(Some(strip(c)), kind.clone()))
+            .unwrap();
+        assert!(
+            get(&without, SELF_SERVICE_CONTAINMENT).is_none(),
+            "{kind:?}"
+        );
+        let others: Vec<&Emission> = with_handoff
+            .iter()
+            .filter(|e| !matches!(e, Emission::Record(s) if s.measure == SELF_SERVICE_CONTAINMENT))
+            .collect();
+        assert_eq!(others, without.iter().collect::<Vec<_>>(), "{kind:?}");
+    }
+    // An empty source is no hand-off.
+    let mut c = handoff(" ");
+    c.times.resolved_at = Some(testing::NOW);
+    let e = k
+        .on_event(testing::kpi_input(Some(c), EventKind::Resolved))
+        .unwrap();
+    assert!(get(&e, SELF_SERVICE_CONTAINMENT).is_none());
+}
+
+#[test]
 fn abandoned_counts_against_both_rates_without_an_agent() {
     let mut c = testing::contact("c-2", Channel::Chat);
     c.queue = Some("general".into());
@@ -734,9 +962,10 @@ fn day() -> Vec<(&'static str, KpiInput)> {
             Some(agent("a-1")),
         ),
     ));
-    // c-2: voice, abandoned after 95 s.
+    // c-2: voice, handed off by the IVR, abandoned after 95 s.
     let mut c2 = testing::contact("c-2", Channel::Voice);
     c2.customer_id = "cust-2".into();
+    c2.attributes = vec![KeyValue::new(HANDOFF_ATTRIBUTE, "ivr")];
     c2.queue = Some("billing".into());
     c2.times = testing::times(t0 + 1_000);
     c2.times.queued_at = Some(t0 + 1_000);
@@ -746,9 +975,11 @@ fn day() -> Vec<(&'static str, KpiInput)> {
         "c2 abandoned",
         ev(&c2, EventKind::Abandoned, t0 + 96_000, None),
     ));
-    // c-3: voice, answered after 45 s by a-2, transferred, answered by a-1, resolved.
+    // c-3: voice, handed off by the IVR, answered after 45 s by a-2,
+    // transferred, answered by a-1, resolved.
     let mut c3 = testing::contact("c-3", Channel::Voice);
     c3.customer_id = "cust-3".into();
+    c3.attributes = vec![KeyValue::new(HANDOFF_ATTRIBUTE, "ivr")];
     c3.topics = vec!["technical".into()];
     c3.queue = Some("tech".into());
     c3.times = testing::times(t0 + 2_000);
@@ -820,6 +1051,17 @@ fn day() -> Vec<(&'static str, KpiInput)> {
     let mut created = ev(&c4, EventKind::Created, t0 + 2 * DAY, None);
     created.history.as_mut().unwrap().recent = vec![past_of(&c1, c1.times.resolved_at)];
     out.push(("c4 created", created));
+    // c-5: a chat the bot handed off and then resolved itself, no agent.
+    let mut c5 = testing::contact("c-5", Channel::Chat);
+    c5.customer_id = "cust-5".into();
+    c5.attributes = vec![KeyValue::new(HANDOFF_ATTRIBUTE, "bot")];
+    c5.times = testing::times(t0 + 3_000);
+    out.push(("c5 created", ev(&c5, EventKind::Created, t0 + 3_000, None)));
+    c5.times.resolved_at = Some(t0 + 63_000);
+    out.push((
+        "c5 resolved",
+        ev(&c5, EventKind::Resolved, t0 + 63_000, None),
+    ));
     // Agent a-1: 10 min available and idle, 20 min busy with one contact,
     // 15 min break, 5 min wrap-up.
     let mut a1 = agent("a-1");
@@ -902,10 +1144,10 @@ fn a_day_aggregates_to_the_kpis_recomputed_by_hand() {
         (AVERAGE_SPEED_OF_ANSWER, Some((12.0 + 45.0) / 2.0)),
         (CSAT, Some(0.5)),
         (SHORT_ABANDONS, Some(0.0)),
-        (CONTACTS_CREATED, Some(4.0)),
+        (CONTACTS_CREATED, Some(5.0)),
         // c-1 revoked by c-4 two days later; c-3 resolved first time.
         (FIRST_CONTACT_RESOLUTION, Some(0.5)),
-        // c-4 of 4 created contacts with topics (c-2 has none: left out).
+        // c-4 of 3 created contacts with topics (c-2, c-5 have none: left out).
         (REPEAT_CONTACT_RATE, Some(1.0 / 3.0)),
         (NPS, Some(0.0)),
         (NPS_PROMOTERS, Some(0.5)),
@@ -921,9 +1163,9 @@ fn a_day_aggregates_to_the_kpis_recomputed_by_hand() {
         (AGENT_UTILIZATION, Some(1500.0 / 3000.0)),
         // 50 min at 36/h = 30; c-1 chat 0.05, c-3 voice 0.25; 2 handled.
         (COST_PER_CONTACT, Some((30.0 + 0.05 + 0.25) / 2.0)),
-        // 2 chats + 2 voice of 4 contacts x 5 channels.
-        (CHANNEL_MIX, Some(4.0 / 20.0)),
-        (CONTACT_TYPE_MIX, Some(4.0 / 16.0)),
+        // 3 chats + 2 voice of 5 contacts x 5 channels.
+        (CHANNEL_MIX, Some(5.0 / 25.0)),
+        (CONTACT_TYPE_MIX, Some(5.0 / 20.0)),
         // c-1 12 s, c-3 45 s then 10 s.
         (TIME_TO_ASSIGN, Some((12.0 + 45.0 + 10.0) / 3.0)),
         // 1 transfer of 3 assignments.
@@ -931,6 +1173,8 @@ fn a_day_aggregates_to_the_kpis_recomputed_by_hand() {
         // c-1 (a-1, billing 4 >= 3) and c-3's second answer (billing topic? no:
         // technical has technical>=2 and a-2/a-1 have only billing).
         (SKILL_MATCH_RATE, Some(1.0 / 3.0)),
+        // Hand-offs: c-2 abandoned, c-3 answered, c-5 resolved by the bot.
+        (SELF_SERVICE_CONTAINMENT, Some(1.0 / 3.0)),
     ]
     .into_iter()
     .collect();

@@ -5,18 +5,23 @@
 //! decision's `reason`):
 //!
 //! 1. **queue**: an active incident the contact matches (`incident_queue`),
-//!    else a chronic bug (`chronic_bugs.queue`), else a legacy customer
+//!    else the first matching attribute rule with a queue
+//!    (`attribute_rules`: IVR menu path, bot intent, authentication level,
+//!    bot-collected data), else a chronic bug (`chronic_bugs.queue`), else a
+//!    legacy customer
 //!    (`legacy.queue`), else a repeat caller who has called too often
 //!    (`repeat_callers.senior_queue`), else the most specific topic with a
 //!    queue (`topic_queues`), else `default_queue`; then `busy_overflow` may
 //!    move it to an overflow queue at once;
 //! 2. **priority**: `base_priority` + tier bonus + topic bonus + repeat,
-//!    chronic-bug and legacy bonuses (saturating);
+//!    chronic-bug, legacy and attribute-rule bonuses (saturating);
 //! 3. **skills**: required skills of every topic (highest level wins),
-//!    legacy skill, raised by `proficiency_boost` for escalated repeat
-//!    callers; preferred skills of every topic;
-//! 4. **team** (group skills): senior team, chronic-bug team, legacy team or
-//!    the topic's team, in that order;
+//!    legacy skill and attribute rules' skills, raised by
+//!    `proficiency_boost` for escalated repeat callers; preferred skills of
+//!    every topic;
+//! 4. **team** (group skills): the first matching attribute rule's team,
+//!    senior team, chronic-bug team, legacy team or the topic's team, in
+//!    that order;
 //! 5. **language**, **preferred agent** (repeat callers' previous agent) and
 //!    **relaxation** steps (per queue, else global);
 //! 6. notes on what the snapshots say (nobody with a required skill free).
@@ -86,6 +91,10 @@ pub struct Config {
     /// Queue for contacts that match an active incident; none: incidents are ignored.
     #[serde(default)]
     pub incident_queue: Option<String>,
+    /// Rules on contact attributes (IVR menu path, bot intent, auth level,
+    /// bot-collected data), applied in order.
+    #[serde(default)]
+    pub attribute_rules: Vec<AttributeRule>,
 }
 
 fn default_base_priority() -> u32 {
@@ -302,6 +311,38 @@ pub struct Legacy {
     pub tag: String,
 }
 
+/// A rule on a contact attribute: it matches when the attribute equals one
+/// of `values` (or, with `prefix`, starts with one), ignoring case, and
+/// then contributes what is set. Queue and team: the first matching rule
+/// that sets one wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeRule {
+    /// The attribute, e.g. `auth.level`, `ivr.menu_path`, `bot.intent`,
+    /// `collected.account_type`.
+    pub attribute: String,
+    /// Values that match.
+    pub values: Vec<String>,
+    /// Match the values as prefixes (`billing>` matches `billing>card>lost`).
+    #[serde(default)]
+    pub prefix: bool,
+    /// Route to this queue (over the topic queue, not over an incident queue).
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Priority bonus.
+    #[serde(default)]
+    pub priority_bonus: u32,
+    /// A skill the agent must have.
+    #[serde(default)]
+    pub required_skill: Option<SkillRequirement>,
+    /// Restrict to this team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Tag added to the contact.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
 /// Overflow on arrival: when the chosen queue's snapshot meets any set
 /// condition, route to `queue` at once.
 #[derive(Debug, Clone, Deserialize)]
@@ -327,6 +368,8 @@ pub struct SkillRouting {
     /// Relaxation steps built once, ordered by `after_secs`.
     relaxation: Vec<RelaxationStep>,
     queue_relaxation: BTreeMap<String, Vec<RelaxationStep>>,
+    /// The `values` of each attribute rule, trimmed and lower-cased once.
+    attribute_values: Vec<Vec<String>>,
 }
 
 fn check_level(what: &str, level: u8) -> Result<(), String> {
@@ -458,6 +501,12 @@ impl RoutingPolicy for SkillRouting {
                 );
             }
         }
+        let attribute_values = config
+            .attribute_rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| check_attribute_rule(i, r))
+            .collect::<Result<_, String>>()?;
         let relaxation = build_relaxation(&config.relaxation)?;
         let queue_relaxation = config
             .queue_relaxation
@@ -468,6 +517,7 @@ impl RoutingPolicy for SkillRouting {
             config,
             relaxation,
             queue_relaxation,
+            attribute_values,
         })
     }
 
@@ -482,6 +532,13 @@ impl RoutingPolicy for SkillRouting {
         let legacy = self.legacy_reason(&input);
         let repeat = self.repeat_caller(&input);
         let escalated = repeat.as_ref().is_some_and(|r| r.escalated);
+        let attributes = self.matching_attribute_rules(contact);
+        // Queue and team: the first matching rule that sets one.
+        let attribute_queue = attributes.iter().position(|(r, _)| r.queue.is_some());
+        let attribute_team = attributes.iter().position(|(r, _)| r.team.is_some());
+        // An attribute rule's queue takes the place of a chronic-bug or
+        // legacy queue, whose reason then goes with the tag below.
+        let attribute_queue_won = incident.is_none() && attribute_queue.is_some();
 
         // 1. Queue.
         let topic_queue = contact
@@ -490,6 +547,9 @@ impl RoutingPolicy for SkillRouting {
             .find_map(|t| cfg.topic_queues.get(t).map(|q| (t, q)));
         let mut queue = if let (Some(inc), Some(q)) = (&incident, &cfg.incident_queue) {
             reasons.push(format!("incident {} -> queue {q}", inc.id));
+            q.clone()
+        } else if let Some(q) = attribute_queue.and_then(|i| attributes[i].0.queue.as_ref()) {
+            // Explained by the rule's part below.
             q.clone()
         } else if let (Some(why), Some(q)) = (
             &chronic,
@@ -516,6 +576,39 @@ impl RoutingPolicy for SkillRouting {
             && cfg.incident_queue.is_some()
         {
             add_tag(&mut tags, &format!("incident:{}", inc.id));
+        }
+        let mut attribute_bonus = 0u32;
+        for (i, (rule, value)) in attributes.iter().enumerate() {
+            let mut effects = Vec::new();
+            if let Some(q) = &rule.queue {
+                effects.push(match (&incident, attribute_queue) {
+                    (Some(_), _) => format!("queue {q} not applied (incident queue)"),
+                    (None, Some(first)) if first == i => format!("queue {q}"),
+                    _ => format!("queue {q} not applied (queue {queue} from an earlier rule)"),
+                });
+            }
+            if rule.priority_bonus > 0 {
+                attribute_bonus = attribute_bonus.saturating_add(rule.priority_bonus);
+                effects.push(format!("priority +{}", rule.priority_bonus));
+            }
+            if let Some(s) = &rule.required_skill {
+                effects.push(format!("requires {}>={}", s.skill, s.min_proficiency));
+            }
+            if let Some(t) = &rule.team {
+                effects.push(match attribute_team {
+                    Some(first) if first == i => format!("team {t}"),
+                    _ => format!("team {t} not applied (an earlier rule sets the team)"),
+                });
+            }
+            if let Some(tag) = &rule.tag {
+                add_tag(&mut tags, tag);
+                effects.push(format!("tag {tag}"));
+            }
+            reasons.push(format!(
+                "attribute {}={value} -> {}",
+                rule.attribute,
+                effects.join(", ")
+            ));
         }
 
         // 2. Priority.
@@ -555,6 +648,8 @@ impl RoutingPolicy for SkillRouting {
             priority = priority.saturating_add(l.priority_bonus);
             reasons.push(format!("legacy +{}", l.priority_bonus));
         }
+        // Explained by the attribute rules' parts.
+        priority = priority.saturating_add(attribute_bonus);
 
         // 3. Skills.
         let mut required = self.required_skills(&contact.topics);
@@ -562,6 +657,12 @@ impl RoutingPolicy for SkillRouting {
             &legacy,
             cfg.legacy.as_ref().and_then(|l| l.required_skill.as_ref()),
         ) {
+            merge_requirement(&mut required, &skill.skill, skill.min_proficiency);
+        }
+        for skill in attributes
+            .iter()
+            .filter_map(|(r, _)| r.required_skill.as_ref())
+        {
             merge_requirement(&mut required, &skill.skill, skill.min_proficiency);
         }
         let boost = cfg.repeat_callers.proficiency_boost;
@@ -588,7 +689,10 @@ impl RoutingPolicy for SkillRouting {
         }
 
         // 4. Team.
-        let team = if let (true, Some(t)) = (escalated, &cfg.repeat_callers.senior_team) {
+        let team = if let Some(t) = attribute_team.and_then(|i| attributes[i].0.team.as_ref()) {
+            // Explained by the rule's part.
+            Some(t.clone())
+        } else if let (true, Some(t)) = (escalated, &cfg.repeat_callers.senior_team) {
             reasons.push(format!("repeat caller escalated -> team {t}"));
             Some(t.clone())
         } else if let (Some(_), Some(t)) = (
@@ -656,13 +760,13 @@ impl RoutingPolicy for SkillRouting {
         }
         if let (Some(why), Some(c)) = (&chronic, &cfg.chronic_bugs) {
             add_tag(&mut tags, &c.tag);
-            if c.queue.is_none() {
+            if c.queue.is_none() || attribute_queue_won {
                 reasons.push(why.clone());
             }
         }
         if let (Some(why), Some(l)) = (&legacy, &cfg.legacy) {
             add_tag(&mut tags, &l.tag);
-            if l.queue.is_none() {
+            if l.queue.is_none() || attribute_queue_won {
                 reasons.push(why.clone());
             }
         }
@@ -726,6 +830,42 @@ fn merge_requirement(skills: &mut Vec<SkillLevel>, skill: &str, level: u8) {
             proficiency: level,
         }),
     }
+}
+
+/// Check attribute rule `i`; its values trimmed and lower-cased.
+fn check_attribute_rule(i: usize, r: &AttributeRule) -> Result<Vec<String>, String> {
+    let what = format!("attribute_rules[{i}]");
+    check_name(&format!("{what}.attribute"), &r.attribute)?;
+    if r.values.is_empty() {
+        return Err(format!("{what} ({}) needs at least one value", r.attribute));
+    }
+    for v in &r.values {
+        check_name(&format!("{what}.values entries"), v)?;
+    }
+    for (field, name) in [("queue", &r.queue), ("team", &r.team), ("tag", &r.tag)] {
+        if let Some(name) = name {
+            check_name(&format!("{what}.{field}"), name)?;
+        }
+    }
+    if let Some(s) = &r.required_skill {
+        check_name(&format!("{what}.required_skill.skill"), &s.skill)?;
+        check_level(
+            &format!("{what}.required_skill.min_proficiency"),
+            s.min_proficiency,
+        )?;
+    }
+    if r.queue.is_none()
+        && r.priority_bonus == 0
+        && r.required_skill.is_none()
+        && r.team.is_none()
+        && r.tag.is_none()
+    {
+        return Err(format!(
+            "{what} ({}) does nothing: set queue, priority_bonus, required_skill, team or tag",
+            r.attribute
+        ));
+    }
+    Ok(r.values.iter().map(|v| v.trim().to_lowercase()).collect())
 }
 
 /// Why `status` meets a condition of `b`, if it does.
@@ -801,6 +941,31 @@ impl SkillRouting {
             }
         }
         skills
+    }
+
+    /// The attribute rules the contact matches, in order, with the
+    /// attribute's value as the contact has it.
+    fn matching_attribute_rules<'a>(
+        &'a self,
+        contact: &'a Contact,
+    ) -> Vec<(&'a AttributeRule, &'a str)> {
+        self.config
+            .attribute_rules
+            .iter()
+            .zip(&self.attribute_values)
+            .filter_map(|(rule, values)| {
+                let value = contact.attribute(&rule.attribute)?;
+                let v = value.trim().to_lowercase();
+                let hit = values.iter().any(|x| {
+                    if rule.prefix {
+                        v.starts_with(x.as_str())
+                    } else {
+                        &v == x
+                    }
+                });
+                hit.then_some((rule, value))
+            })
+            .collect()
     }
 
     /// The first active incident the contact matches, when incidents route.

@@ -285,6 +285,37 @@ fn bad_configs_are_rejected_with_the_reason() {
         parse(r#"{"default_queue":"g","repeat_callers":{"min_repeats":0}}"#)
             .contains("min_repeats must be at least 1")
     );
+    let rule = |r: &str| {
+        parse(&format!(
+            r#"{{"default_queue":"g","attribute_rules":[{r}]}}"#
+        ))
+    };
+    assert!(
+        rule(r#"{"attribute":"auth.level","values":["none"]}"#)
+            .contains("attribute_rules[0] (auth.level) does nothing")
+    );
+    assert!(
+        rule(r#"{"attribute":"auth.level","values":[],"queue":"v"}"#)
+            .contains("needs at least one value")
+    );
+    assert!(
+        rule(r#"{"attribute":"auth.level","values":[" "],"queue":"v"}"#)
+            .contains("attribute_rules[0].values entries must not be empty")
+    );
+    assert!(
+        rule(r#"{"attribute":"","values":["x"],"queue":"v"}"#)
+            .contains("attribute_rules[0].attribute must not be empty")
+    );
+    assert!(
+        rule(
+            r#"{"attribute":"a","values":["x"],"required_skill":{"skill":"s","min_proficiency":0}}"#
+        )
+        .contains("attribute_rules[0].required_skill.min_proficiency must be 1-5")
+    );
+    assert!(
+        rule(r#"{"attribute":"a","values":["x"],"queue":"v","when":"always"}"#)
+            .contains("unknown field `when`")
+    );
 }
 
 #[test]
@@ -604,4 +635,231 @@ fn very_long_mixed_script_text_is_routed_quickly() {
     }];
     let d = article().route(input).unwrap();
     assert_eq!(d.queue, "billing");
+}
+
+// ---- Attribute rules: what an IVR or a bot collected ----------------------
+
+/// A chat handed over by the bot with these attributes.
+fn from_bot(topics: &[&str], attributes: &[(&str, &str)]) -> RoutingInput {
+    let mut c = chat(topics, "standard");
+    c.attributes = attributes
+        .iter()
+        .map(|(k, v)| KeyValue::new(*k, *v))
+        .collect();
+    testing::routing_input(c)
+}
+
+#[test]
+fn scenario_unauthenticated_callers_go_to_verification_and_are_tagged() {
+    // The default config: auth.level none -> queue verification, tag unverified.
+    let d = policy()
+        .route(from_bot(&["billing"], &[("auth.level", "none")]))
+        .unwrap();
+    assert_eq!(d.queue, "verification", "over the topic queue billing");
+    assert_eq!(d.tags, ["unverified"]);
+    assert_eq!(
+        d.reason,
+        "attribute auth.level=none -> queue verification, tag unverified; \
+         requires billing>=3; language ko required"
+    );
+    // Case-insensitive, spaces trimmed; the reason shows the value as sent.
+    let d = policy()
+        .route(from_bot(&[], &[("auth.level", " NONE ")]))
+        .unwrap();
+    assert_eq!(d.queue, "verification");
+    assert!(
+        d.reason
+            .starts_with("attribute auth.level= NONE  -> queue verification")
+    );
+    // Authenticated, or no such attribute: the topic decides.
+    for attrs in [
+        &[("auth.level", "strong")][..],
+        &[("auth.levels", "none")][..],
+        &[][..],
+    ] {
+        let d = policy().route(from_bot(&["billing"], attrs)).unwrap();
+        assert_eq!(d.queue, "billing", "{attrs:?}");
+        assert!(d.tags.is_empty());
+    }
+}
+
+#[test]
+fn scenario_ivr_menu_path_prefix_requires_a_skill() {
+    // The default config: ivr.menu_path starting with billing> requires billing>=3.
+    let d = policy()
+        .route(from_bot(
+            &["card_lost"],
+            &[("ivr.menu_path", "Billing>Card>Lost")],
+        ))
+        .unwrap();
+    assert_eq!(
+        d.queue, "general",
+        "a rule without a queue keeps the topic's"
+    );
+    assert_eq!(
+        d.required_skills,
+        vec![SkillLevel {
+            skill: "billing".into(),
+            proficiency: 3
+        }]
+    );
+    assert_eq!(
+        d.reason,
+        "no topic queue -> queue general; \
+         attribute ivr.menu_path=Billing>Card>Lost -> requires billing>=3; \
+         requires billing>=3; language ko required"
+    );
+    // A prefix, not a substring; the menu node alone does not start with "billing>".
+    for path in ["cards>billing>fees", "billing"] {
+        let d = policy()
+            .route(from_bot(&["card_lost"], &[("ivr.menu_path", path)]))
+            .unwrap();
+        assert!(d.required_skills.is_empty(), "{path}");
+    }
+    // Merged with the topics' skills: the higher level wins.
+    let d = with(
+        r#"{"default_queue": "general",
+            "topic_skills": {"billing": [{"skill": "billing", "min_proficiency": 2}]},
+            "attribute_rules": [{"attribute": "ivr.menu_path", "values": ["billing>"],
+                                 "prefix": true,
+                                 "required_skill": {"skill": "billing", "min_proficiency": 4}}]}"#,
+    )
+    .route(from_bot(
+        &["billing"],
+        &[("ivr.menu_path", "billing>refund")],
+    ))
+    .unwrap();
+    assert_eq!(d.required_skills[0].proficiency, 4);
+}
+
+#[test]
+fn scenario_bot_intent_raises_the_priority_and_exact_values_do_not_match_prefixes() {
+    let p = with(
+        r#"{"default_queue": "general", "base_priority": 1,
+            "attribute_rules": [{"attribute": "bot.intent", "values": ["card_lost", "fraud"],
+                                 "priority_bonus": 20}]}"#,
+    );
+    let d = p
+        .route(from_bot(&["fraud"], &[("bot.intent", "Fraud")]))
+        .unwrap();
+    assert_eq!(d.priority, 21);
+    assert_eq!(
+        d.reason,
+        "no topic queue -> queue general; attribute bot.intent=Fraud -> priority +20"
+    );
+    let d = p
+        .route(from_bot(&["fraud"], &[("bot.intent", "fraud_report")]))
+        .unwrap();
+    assert_eq!(d.priority, 1, "exact match without prefix");
+}
+
+#[test]
+fn scenario_bot_collected_data_picks_the_team() {
+    let p = with(
+        r#"{"default_queue": "general", "topic_teams": {"billing": "billing-team"},
+            "attribute_rules": [{"attribute": "collected.account_type", "values": ["business"],
+                                 "team": "business-desk"}]}"#,
+    );
+    let d = p
+        .route(from_bot(
+            &["billing"],
+            &[("collected.account_type", "business")],
+        ))
+        .unwrap();
+    assert_eq!(
+        d.team.as_deref(),
+        Some("business-desk"),
+        "over the topic team"
+    );
+    assert_eq!(
+        d.reason,
+        "no topic queue -> queue general; \
+         attribute collected.account_type=business -> team business-desk"
+    );
+    let d = p
+        .route(from_bot(
+            &["billing"],
+            &[("collected.account_type", "personal")],
+        ))
+        .unwrap();
+    assert_eq!(d.team.as_deref(), Some("billing-team"));
+}
+
+#[test]
+fn scenario_an_incident_queue_wins_over_an_attribute_queue() {
+    let p = with(
+        r#"{"default_queue": "general", "incident_queue": "incident",
+            "attribute_rules": [{"attribute": "auth.level", "values": ["none"],
+                                 "queue": "verification", "tag": "unverified"}]}"#,
+    );
+    let mut input = from_bot(&["technical"], &[("auth.level", "none")]);
+    input.contact.text = "the app is down".into();
+    input.incidents = vec![Incident {
+        id: "inc-42".into(),
+        title: "Mobile app outage".into(),
+        keywords: vec!["app is down".into()],
+        products: vec![],
+        started_at: testing::NOW - 3_600_000,
+    }];
+    let d = p.route(input).unwrap();
+    assert_eq!(d.queue, "incident");
+    assert_eq!(d.tags, ["incident:inc-42", "unverified"]);
+    assert_eq!(
+        d.reason,
+        "incident inc-42 -> queue incident; \
+         attribute auth.level=none -> queue verification not applied (incident queue), tag unverified"
+    );
+}
+
+#[test]
+fn scenario_every_matching_rule_contributes_the_first_queue_and_team_win() {
+    let p = with(
+        r#"{"default_queue": "general", "base_priority": 1,
+            "legacy": {"tiers": ["legacy"], "queue": "legacy-desk"},
+            "attribute_rules": [
+              {"attribute": "auth.level", "values": ["none", "basic"], "queue": "verification",
+               "priority_bonus": 5},
+              {"attribute": "bot.intent", "values": ["card_lost"], "queue": "cards",
+               "team": "cards-team", "priority_bonus": 10, "tag": "bot-card-lost",
+               "required_skill": {"skill": "cards", "min_proficiency": 2}},
+              {"attribute": "ivr.menu_path", "values": ["cards>"], "prefix": true,
+               "team": "ivr-team", "tag": "ivr-cards"}
+            ]}"#,
+    );
+    let mut input = from_bot(
+        &["card_lost"],
+        &[
+            ("auth.level", "basic"),
+            ("bot.intent", "card_lost"),
+            ("ivr.menu_path", "cards>lost"),
+        ],
+    );
+    input.contact.customer_tier = "legacy".into();
+    let d = p.route(input).unwrap();
+    assert_eq!(
+        d.queue, "verification",
+        "first rule with a queue, over legacy"
+    );
+    assert_eq!(
+        d.team.as_deref(),
+        Some("cards-team"),
+        "first rule with a team"
+    );
+    assert_eq!(d.priority, 16);
+    assert_eq!(
+        d.required_skills,
+        vec![SkillLevel {
+            skill: "cards".into(),
+            proficiency: 2
+        }]
+    );
+    assert_eq!(d.tags, ["bot-card-lost", "ivr-cards", "legacy"]);
+    assert_eq!(
+        d.reason,
+        "attribute auth.level=basic -> queue verification, priority +5; \
+         attribute bot.intent=card_lost -> queue cards not applied (queue verification from an earlier rule), \
+         priority +10, requires cards>=2, team cards-team, tag bot-card-lost; \
+         attribute ivr.menu_path=cards>lost -> team ivr-team not applied (an earlier rule sets the team), \
+         tag ivr-cards; requires cards>=2; legacy tier legacy"
+    );
 }
