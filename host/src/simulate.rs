@@ -57,6 +57,11 @@ pub struct SimulateArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Only the classic stream: contacts over `POST /v1/contacts`, no
+    /// schedules, goals, incident, social or review intake, IVR or bot
+    /// hand-offs, or accepted suggestions (the KPI cross-check models it).
+    #[arg(long)]
+    pub classic: bool,
     #[command(flatten)]
     pub remote: crate::client::Remote,
 }
@@ -165,7 +170,12 @@ enum Action {
     Survey(usize),
     Draft(usize, bool),
     Decide(String, bool),
+    Accept(usize, String),
     Status(usize, &'static str),
+    /// Declare (true) or close (false) the day's incident.
+    Incident(bool),
+    /// A social post delivered again (its JSON).
+    Redeliver(String),
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -179,6 +189,17 @@ struct Summary {
     drafts: BTreeMap<String, usize>,
     approvals: usize,
     rejections: usize,
+    /// Drafts revised by accepting the suggested rephrasing.
+    suggestions_accepted: usize,
+    /// Social posts and reviews taken in, discarded as noise, re-delivered.
+    social_posts: usize,
+    noise_discarded: usize,
+    duplicates: usize,
+    /// IVR and bot hand-offs, and bot sessions resolved in self-service.
+    handoffs: usize,
+    contained: usize,
+    /// Contacts that got the incident's proactive message.
+    incident_messages: usize,
     status_changes: usize,
     timers_fired: usize,
     /// Requests the server refused (409 races such as answering a contact
@@ -260,7 +281,8 @@ fn text_for(topic: &str, rng: &mut StdRng) -> (String, f32) {
     (text.to_owned(), sentiment)
 }
 
-const DRAFTS: [&str; 5] = [
+const DRAFTS: [&str; 6] = [
+    "Unfortunately the fix takes a day; we will send the new invoice asap.",
     "Thanks for your patience, I have corrected the invoice and you will see it on your next statement.",
     "I can confirm the refund. Your card 4111 1111 1111 1111 will be credited.",
     "We guarantee this will never happen again.",
@@ -281,6 +303,26 @@ struct Sim {
     last: i64,
     clock: i64,
     simulated: bool,
+    classic: bool,
+    incident: Option<String>,
+}
+
+/// Public posts that are not for the contact center.
+const NOISE_POSTS: [&str; 3] = [
+    "Giveaway time! follow back and get a promo code",
+    "click here for free followers",
+    "dm for collab, check out my page",
+];
+
+/// The IVR menu path for a topic.
+fn menu_path(topic: &str) -> Vec<&'static str> {
+    match topic {
+        "billing" | "refund" => vec!["billing", "invoice"],
+        "technical" => vec!["support", "app"],
+        "account" => vec!["account", "details"],
+        "sales" => vec!["sales"],
+        _ => vec!["other"],
+    }
 }
 
 impl Sim {
@@ -475,6 +517,10 @@ impl Sim {
                                 let draft = d["id"].as_str().unwrap_or_default().to_owned();
                                 self.at(t + 2 * MIN, Action::Decide(draft, approve));
                             }
+                            "needs_revision" if !self.classic && has_suggestions(&d) => {
+                                let draft = d["id"].as_str().unwrap_or_default().to_owned();
+                                self.at(t + 30 * SEC, Action::Accept(i, draft));
+                            }
                             "needs_revision" | "blocked" if !clean => {
                                 self.at(t + MIN, Action::Draft(i, true));
                             }
@@ -503,6 +549,35 @@ impl Sim {
                     Err(r) => self.refused(&r),
                 }
             }
+            Action::Accept(i, draft) => {
+                match self.api.call(
+                    "POST",
+                    &format!("/v1/drafts/{draft}/accept-suggestions"),
+                    Some(&json!({})),
+                )? {
+                    Ok(d) => {
+                        self.summary.suggestions_accepted += 1;
+                        let state = d["state"].as_str().unwrap_or("unknown").to_owned();
+                        *self.summary.drafts.entry(state.clone()).or_default() += 1;
+                        if state == "pending_approval" {
+                            let draft = d["id"].as_str().unwrap_or_default().to_owned();
+                            self.at(t + 2 * MIN, Action::Decide(draft, true));
+                        } else if state != "approved" {
+                            self.at(t + MIN, Action::Draft(i, true));
+                        }
+                    }
+                    Err(r) => self.refused(&r),
+                }
+            }
+            Action::Incident(declare) => self.incident(t, declare)?,
+            Action::Redeliver(post) => {
+                let post: Value = serde_json::from_str(&post)?;
+                match self.api.call("POST", "/v1/intake/social", Some(&post))? {
+                    Ok(v) if v["duplicate"] == true => self.summary.duplicates += 1,
+                    Ok(v) => bail!("a re-delivered post made a second contact: {v}"),
+                    Err(r) => self.refused(&r),
+                }
+            }
             Action::Status(a, status) => {
                 let id = self.agents[a].clone();
                 let mut body = json!({ "status": status });
@@ -519,6 +594,107 @@ impl Sim {
                     }
                     Err(r) => self.refused(&r),
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a contact comes in outside the classic stream: social
+    /// contacts as posts and reviews (some noise, some re-delivered), a
+    /// third of the voice calls through the IVR and of the chats through
+    /// the bot (a quarter of those resolved in self-service).
+    fn intake_body(&mut self, contact: Value, topic: &str, t: i64) -> (&'static str, Value) {
+        let channel = contact["channel"].as_str().unwrap_or_default();
+        let rng = &mut self.rng;
+        let n = self.summary.contacts;
+        match channel {
+            "social" => {
+                self.summary.social_posts += 1;
+                let review = rng.random_bool(0.3);
+                let text = if rng.random_bool(0.2) {
+                    NOISE_POSTS[rng.random_range(0..NOISE_POSTS.len())].to_owned()
+                } else {
+                    format!("@acme {}", contact["text"].as_str().unwrap_or_default())
+                };
+                let mut post = json!({
+                    "source": if review { "app-store" } else { "twitter" },
+                    "post_id": format!("post-{n}"),
+                    "author": format!("@{}", contact["customer_id"].as_str().unwrap_or("someone")),
+                    "text": text,
+                    "url": format!("https://social.example/post-{n}"),
+                    "topics": contact["topics"],
+                    "sentiment": contact["sentiment"],
+                    "language": contact["language"],
+                });
+                if review {
+                    post["rating"] = json!(rng.random_range(1..=5));
+                }
+                if self.simulated {
+                    post["posted_at"] = json!(t);
+                }
+                if rng.random_bool(0.1) {
+                    let later = t + rng.random_range(MIN..10 * MIN);
+                    self.at(later, Action::Redeliver(post.to_string()));
+                }
+                ("/v1/intake/social", post)
+            }
+            "voice" | "chat" if rng.random_bool(1.0 / 3.0) => {
+                self.summary.handoffs += 1;
+                let bot = channel == "chat";
+                let mut h = json!({
+                    "source": if bot { "bot" } else { "ivr" },
+                    "external_id": format!("session-{n}"),
+                    "customer_id": contact["customer_id"],
+                    "customer_tier": contact["customer_tier"],
+                    "language": contact["language"],
+                    "text": contact["text"],
+                    "sentiment": contact["sentiment"],
+                    "auth_level": pick(rng, &[("strong", 0.6), ("basic", 0.3), ("none", 0.1)]),
+                    "resolved": bot && rng.random_bool(0.25),
+                });
+                if bot {
+                    h["intent"] = json!(topic);
+                } else {
+                    h["menu_path"] = json!(menu_path(topic));
+                    h["topics"] = contact["topics"].clone();
+                }
+                if self.simulated {
+                    h["occurred_at"] = json!(t);
+                }
+                ("/v1/intake/handoffs", h)
+            }
+            _ => ("/v1/contacts", contact),
+        }
+    }
+
+    /// Declare the day's incident (a login outage after the app update),
+    /// or close it.
+    fn incident(&mut self, t: i64, declare: bool) -> anyhow::Result<()> {
+        if declare {
+            let mut body = json!({
+                "title": "Log-in failures after the app update",
+                "keywords": ["cannot log in", "is down"],
+                "products": ["app"],
+                "message": "We know log-in fails since this morning's update; a fix is rolling out. No need to reset your password.",
+            });
+            if self.simulated {
+                body["started_at"] = json!(t);
+            }
+            match self.api.call("POST", "/v1/incidents", Some(&body))? {
+                Ok(v) => self.incident = v["id"].as_str().map(str::to_owned),
+                Err(r) => self.refused(&r),
+            }
+        } else if let Some(id) = self.incident.take() {
+            let body = if self.simulated {
+                json!({ "ended_at": t })
+            } else {
+                json!({})
+            };
+            if let Err(r) =
+                self.api
+                    .call("POST", &format!("/v1/incidents/{id}/close"), Some(&body))?
+            {
+                self.refused(&r);
             }
         }
         Ok(())
@@ -551,14 +727,35 @@ impl Sim {
         if self.simulated {
             body["occurred_at"] = json!(t);
         }
+        let (path, body) = if self.classic {
+            ("/v1/contacts", body)
+        } else {
+            self.intake_body(body, topic, t)
+        };
         self.summary.contacts += 1;
-        let created = match self.api.call("POST", "/v1/contacts", Some(&body))? {
-            Ok(v) => v,
+        let created = match self.api.call("POST", path, Some(&body))? {
+            Ok(v) if path == "/v1/contacts" => v,
+            Ok(v) => {
+                if v["outcome"] == "discarded" {
+                    self.summary.noise_discarded += 1;
+                    self.contacts[i].stage = Stage::Done;
+                    return Ok(());
+                }
+                v["ingested"].clone()
+            }
             Err(r) => {
                 self.refused(&r);
                 return Ok(());
             }
         };
+        if created.get("proactive_message").is_some() {
+            self.summary.incident_messages += 1;
+        }
+        if created["contact"]["state"] == "resolved" {
+            self.summary.contained += 1;
+            self.contacts[i].stage = Stage::Done;
+            return Ok(());
+        }
         let id = created["contact"]["id"]
             .as_str()
             .unwrap_or_default()
@@ -577,8 +774,56 @@ impl Sim {
     }
 }
 
+fn has_suggestions(draft: &Value) -> bool {
+    draft["check"]["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["suggestion"].is_string()))
+}
+
 fn millis(d: f64) -> i64 {
     d.round() as i64
+}
+
+/// Every agent's planned shift (on the queue, with a 30-minute break in
+/// the middle; they start up to ten minutes late) and the floor's goals.
+fn plan_the_day(
+    api: &mut Api,
+    agents: &[String],
+    shifts: &[(usize, i64, i64)],
+    t0: i64,
+) -> anyhow::Result<()> {
+    for &(a, start, length) in shifts {
+        let s = t0 + start;
+        let brk = s + length / 2;
+        let body = json!({"activities": [
+            {"activity": "available", "start": s, "end": brk},
+            {"activity": "break", "start": brk, "end": brk + 30 * MIN},
+            {"activity": "available", "start": brk + 30 * MIN, "end": s + length},
+        ]});
+        let id = &agents[a];
+        if let Err(r) = api.call("PUT", &format!("/v1/agents/{id}/schedule"), Some(&body))? {
+            bail!("planning {id}'s shift failed: {}", r.detail);
+        }
+    }
+    for (id, goal) in [
+        (
+            "adherence",
+            json!({"scope": "all", "measure": "adherence", "target": 0.9}),
+        ),
+        (
+            "csat",
+            json!({"scope": "all", "measure": "csat", "target": 4.0}),
+        ),
+        (
+            "tier1-aht",
+            json!({"scope": {"team": "tier1"}, "measure": "average_handle_time", "target": 420.0}),
+        ),
+    ] {
+        if let Err(r) = api.call("PUT", &format!("/v1/goals/{id}"), Some(&goal))? {
+            bail!("setting goal {id} failed: {}", r.detail);
+        }
+    }
+    Ok(())
 }
 
 /// Run the simulation; prints progress on stderr and the summary at the end.
@@ -615,6 +860,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         ("tech-support", 2),
         ("complaints", 5),
         ("triage", 3),
+        ("incident", 4),
+        ("verification", 2),
     ] {
         let body = json!({"name": name, "priority": priority,
             "service_level": {"share": 0.8, "within_secs": 30}});
@@ -676,8 +923,17 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         last: t0,
         clock: t0,
         simulated,
+        classic: args.classic,
+        incident: None,
     };
-    for (a, start, length) in shifts {
+    if !args.classic {
+        plan_the_day(&mut sim.api, &sim.agents, &shifts, t0)?;
+        if args.hours > 12 {
+            sim.at(t0 + 10 * HOUR, Action::Incident(true));
+            sim.at(t0 + 12 * HOUR, Action::Incident(false));
+        }
+    }
+    for &(a, start, length) in &shifts {
         let s = t0 + start + sim.rng.random_range(0..10 * MIN);
         let brk = s + length / 2;
         for (t, status) in [
@@ -810,7 +1066,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "done: {} contacts, {} answered, {} abandoned, {} transferred, {} resolved, {} surveys; drafts {:?}, {} approved, {} rejected; {} agent status changes, {} timers fired; {} requests in {:.1} s ({:.0}/s); refused {:?}",
+        "done: {} contacts, {} answered, {} abandoned, {} transferred, {} resolved, {} surveys; drafts {:?}, {} approved, {} rejected, {} revised by accepting suggestions; {} social posts ({} noise, {} re-delivered), {} hand-offs ({} contained), {} incident messages; {} agent status changes, {} timers fired; {} requests in {:.1} s ({:.0}/s); refused {:?}",
         s.contacts,
         s.answered,
         s.abandoned,
@@ -820,6 +1076,13 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         s.drafts,
         s.approvals,
         s.rejections,
+        s.suggestions_accepted,
+        s.social_posts,
+        s.noise_discarded,
+        s.duplicates,
+        s.handoffs,
+        s.contained,
+        s.incident_messages,
         s.status_changes,
         s.timers_fired,
         s.requests,

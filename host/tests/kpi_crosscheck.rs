@@ -77,6 +77,8 @@ fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
             "--seed",
             "11",
             "--json",
+            // The stream the model replays: no intake, schedules or incident.
+            "--classic",
         ])
         .args(["--server", &format!("http://{}", server.addr)])
         .args(["--token", &server.token])

@@ -1302,8 +1302,19 @@ impl Engine {
     /// The timer thread ([`Engine::start_timers`]) calls this; tests and
     /// simulations with their own clock call it directly.
     pub fn fire_due_timers(&self, now: i64) -> Result<usize, EngineError> {
+        Ok(self.fire_and_offer(now, false)?.0)
+    }
+
+    /// Fire the timers due at `now`; then offer waiting contacts if one
+    /// asked for a re-match (or `always`). Returns the timers fired and
+    /// the offers made.
+    fn fire_and_offer(
+        &self,
+        now: i64,
+        always: bool,
+    ) -> Result<(usize, Vec<(String, String)>), EngineError> {
         let mut fired = 0;
-        let mut rematch = false;
+        let mut rematch = always;
         while let Some((key, timer)) = timers::first(&*self.store)? {
             if timer.due_at > now {
                 break;
@@ -1311,24 +1322,33 @@ impl Engine {
             rematch |= self.fire(key, timer, now)?;
             fired += 1;
         }
-        let last = self
-            .last_tick
-            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
-        rematch |= last < now && self.floor.lock().plans.off_queue_ended(last, now);
-        if rematch {
-            self.dispatch(now)?;
-        }
+        let offers = if rematch {
+            self.dispatch(now)?
+        } else {
+            Vec::new()
+        };
         if fired > 0 {
             self.wakeup.fired(fired as u64);
         }
-        Ok(fired)
+        Ok((fired, offers))
+    }
+
+    /// Offer waiting contacts when a planned break (or other off-queue
+    /// activity) ended since the last look: its agent is routable again.
+    fn breaks_ended(&self, now: i64) -> Result<(), EngineError> {
+        let last = self
+            .last_tick
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+        if last < now && self.floor.lock().plans.off_queue_ended(last, now) {
+            self.dispatch(now)?;
+        }
+        Ok(())
     }
 
     /// With a [`ManualClock`]: the clock moved to `now`; fire what came due
     /// and offer waiting contacts. Returns the timers fired and the offers.
     pub fn advance(&self, now: i64) -> Result<(usize, Vec<(String, String)>), EngineError> {
-        let fired = self.fire_due_timers(now)?;
-        Ok((fired, self.dispatch(now)?))
+        self.fire_and_offer(now, true)
     }
 
     /// Fire one timer: its decision and its removal in one commit.
@@ -1422,6 +1442,9 @@ impl Engine {
                     let now = (engine.clock)();
                     if let Err(e) = engine.fire_due_timers(now) {
                         tracing::error!(error = %e, "firing timers failed; retrying in a second");
+                    }
+                    if let Err(e) = engine.breaks_ended(now) {
+                        tracing::error!(error = %e, "offering after planned breaks failed; retrying in a second");
                     }
                     let wait = match timers::first(&*engine.store) {
                         Ok(Some((_, t))) => (t.due_at - (engine.clock)()).clamp(0, 1000),

@@ -205,9 +205,10 @@ fn overlap(a: (i64, i64), b: (i64, i64)) -> i64 {
     (a.1.min(b.1) - a.0.max(b.0)).max(0)
 }
 
-/// Whose performance a goal is about.
+/// Whose performance a goal is about: `"all"`, `{"agent": "a-7"}` or
+/// `{"team": "billing"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "scope", content = "id", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum GoalScope {
     /// Everyone.
     All,
@@ -232,7 +233,6 @@ pub struct Goal {
     /// Set from the path.
     #[serde(default)]
     pub id: String,
-    #[serde(flatten)]
     pub scope: GoalScope,
     /// A measure of the agent report, or `adherence`, `conformance`,
     /// `contacts_per_hour`.
@@ -387,13 +387,18 @@ impl Engine {
         let window = (from, to);
         let plan = self.floor.lock().plans.in_window(id, from, to);
         let mut periods: Vec<Presence> = Vec::new();
-        // Periods are keyed by start; one that began before `from` may
-        // still reach into the window: start a day early.
-        let range = (
-            Bound::Included(time_key(id, from - 86_400_000)),
+        // Periods are keyed by start: the last one that began before
+        // `from` may still reach into the window, however long it was.
+        let before = (
+            Bound::Included(time_key(id, i64::MIN)),
+            Bound::Excluded(time_key(id, from)),
+        );
+        let inside = (
+            Bound::Included(time_key(id, from)),
             Bound::Excluded(time_key(id, to)),
         );
-        for kv in self.store.scan(PRESENCE, range, false) {
+        let earlier = self.store.scan(PRESENCE, before, true).take(1);
+        for kv in earlier.chain(self.store.scan(PRESENCE, inside, false)) {
             let p: Presence = decode(&kv?.1, "presence")?;
             if p.end > from {
                 periods.push(p);

@@ -104,6 +104,7 @@ pub const MEASURES: [(&str, Aggregation); 22] = [
     ("time_to_assign", Aggregation::Mean),
     ("transfer_rate", Aggregation::Ratio),
     ("skill_match_rate", Aggregation::Ratio),
+    ("self_service_containment", Aggregation::Ratio),
 ];
 /// Declared after the others, only with a `cost_model`.
 pub const COST_PER_CONTACT: &str = "cost_per_contact";
@@ -183,7 +184,7 @@ impl Config {
                 for d in a {
                     let d = d
                         .as_str()
-                        .filter(|d| DIMENSIONS.contains(d))
+                        .filter(|d| DIMENSIONS.contains(d) || *d == "incident")
                         .ok_or_else(|| format!("unknown dimension {d}"))?;
                     out.push(d.to_owned());
                 }
