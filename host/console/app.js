@@ -18,6 +18,8 @@ const VIEWS = [
   { id: 'report', title: () => 'Agent report', allowed: (w) => can(w, 'ReadFloor') },
   { id: 'plugins', title: () => 'Plugins', allowed: (w) => can(w, 'ReadPlugins') },
   { id: 'audit', title: () => 'Audit', allowed: (w) => can(w, 'ReadAudit') },
+  // Opened from links (floor, escalations, drafts), not from the menu.
+  { id: 'contact', title: () => 'Contact', allowed: (w) => can(w, 'ReadContacts'), hidden: true },
 ];
 
 const main = document.getElementById('main');
@@ -64,7 +66,7 @@ whenUnauthorized(() => signOut('The server no longer accepts this token (revoked
 function renderShell() {
   const { id } = parseHash();
   fill(nav, h('ul', {},
-    VIEWS.filter((v) => v.allowed(me)).map((v) =>
+    VIEWS.filter((v) => !v.hidden && v.allowed(me)).map((v) =>
       h('li', {}, h('a', {
         href: `#/${v.id}`,
         'data-testid': `nav-${v.id}`,
@@ -129,7 +131,7 @@ async function route() {
     }
     if (seq !== renderSeq) return undefined;
   }
-  const allowed = VIEWS.filter((v) => v.allowed(me));
+  const allowed = VIEWS.filter((v) => !v.hidden && v.allowed(me));
   const { id, params } = parseHash();
   const view = VIEWS.find((v) => v.id === id);
   if (!view) {

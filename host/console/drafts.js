@@ -1,7 +1,9 @@
 // Drafts. Supervisors (admin, operator): the approval queue, each pending
 // draft with its compliance findings highlighted at their spans, approve
 // or reject with a comment; rejected drafts are listed as back with their
-// agent. Agents: their own drafts, with what came back to them.
+// agent. Agents: their own drafts, with what came back to them, where
+// a finding's suggested wording can be taken in one step (a new draft,
+// checked again). Every card can show the customer context.
 
 import { h, fill, field, fmtTime, announce } from './dom.js';
 import { api, allPages, can, qs } from './api.js';
@@ -17,10 +19,12 @@ const STATE_CHIP = {
 const SEVERITY_WORD = { critical: 'Critical', error: 'Error', warning: 'Warning', info: 'Info' };
 
 let canAudit = false;
+let canAccept = false;
 
 export async function render(root, { me, title, params, navigate }) {
   canAudit = can(me, 'ReadAudit');
   const supervisor = can(me, 'ApproveDrafts');
+  canAccept = !supervisor && can(me, 'WriteContacts');
   const agentIn = h('input', { type: 'text', size: 12, value: params.get('agent') || '', 'data-testid': 'drafts-agent-filter' });
   const filter = h('form', { class: 'row', 'data-testid': 'drafts-filter' },
     field('Agent', agentIn, me.role === 'agent' && !supervisor ? 'An agent’s own token always lists its own drafts.' : 'Leave empty for all agents.'),
@@ -122,30 +126,71 @@ function sevRank(s) {
 function draftCard(d, { onDecided }) {
   const [cls, word] = STATE_CHIP[d.state] ?? ['none', d.state];
   const findings = d.check?.findings ?? [];
+  const accept = canAccept && d.state !== 'approved';
   const card = h('article', { class: 'card', 'data-testid': `draft-${d.id}`, 'aria-label': `Draft ${d.id}` },
     h('header', {},
       h('strong', {}, d.id),
       h('span', {}, 'contact ', canAudit ? h('a', { href: `#/audit?subject=${encodeURIComponent(d.contact_id)}` }, d.contact_id) : d.contact_id),
       h('span', {}, `agent ${d.agent_id}`),
+      d.revision_of ? h('span', { class: 'muted', 'data-testid': `draft-revision-of-${d.id}` }, `revises ${d.revision_of}`) : null,
       h('span', { class: 'muted' }, `submitted ${fmtTime(d.submitted_at)}`),
       h('span', { class: `chip ${cls}`, 'data-testid': `draft-state-${d.id}`, 'data-state': d.state }, word)),
     highlighted(d.text, findings),
     findings.length
       ? h('ol', { class: 'findings', 'data-testid': 'draft-findings' },
-        findings.map((f) => h('li', {},
+        findings.map((f, i) => h('li', {},
           h('strong', {}, SEVERITY_WORD[sev(f)] ?? f.severity), ` ${f.rule_id} (${f.slot}): ${f.message}`,
           f.span ? h('span', { class: 'muted' }, ` — at “${spanText(d.text, f.span)}” (characters ${f.span.start}–${f.span.end})`) : h('span', { class: 'muted' }, ' — the whole draft'),
-          f.suggestion ? h('span', {}, `; suggested: “${f.suggestion}”`) : null)))
+          f.suggestion ? h('span', {}, `; suggested: “${f.suggestion}”`) : null,
+          accept && f.suggestion ? [' ', h('button', {
+            type: 'button', class: 'small', 'data-testid': `draft-use-${d.id}-${i}`, onclick: () => acceptSuggestions(card, d, [i]),
+            'aria-label': `Use suggestion “${f.suggestion}” for finding ${i + 1}`,
+          }, 'Use suggestion')] : null)))
       : h('p', { class: 'muted' }, 'No findings.'),
+    accept && findings.filter((f) => f.suggestion).length > 1
+      ? h('p', {}, h('button', { type: 'button', 'data-testid': `draft-accept-all-${d.id}`, onclick: () => acceptSuggestions(card, d) }, 'Accept all suggestions'))
+      : null,
     d.check?.unchecked?.length ? h('p', { class: 'error' }, `Not checked: ${d.check.unchecked.join('; ')}`) : null,
     d.check?.redacted_text ? h('p', {}, h('strong', {}, 'Will be sent as: '), d.check.redacted_text) : null,
     d.decided_at && d.decided_by !== 'compliance'
       ? h('p', { 'data-testid': `draft-decision-${d.id}` },
         h('strong', {}, d.state === 'rejected' ? 'Rejected' : 'Decided'), ` by ${d.decided_by} at ${fmtTime(d.decided_at)}`,
         d.comment ? [': ', h('q', { 'data-testid': `draft-comment-text-${d.id}` }, d.comment)] : '')
-      : null);
+      : null,
+    contextDetails(d));
   if (onDecided && d.state === 'pending_approval') card.append(decisionForm(d, onDecided));
   return card;
+}
+
+/** The customer context, loaded when opened. */
+function contextDetails(d) {
+  const el = h('details', { class: 'context-details', 'data-testid': `draft-context-${d.id}` }, h('summary', {}, 'Customer context'));
+  el.addEventListener('toggle', async () => {
+    if (!el.open || el.dataset.loaded) return;
+    el.dataset.loaded = 'true';
+    const { contextPanel } = await import('./contact.js');
+    el.append(await contextPanel(d.contact_id, { heading: 'h3' }));
+  });
+  return el;
+}
+
+/** Take findings' suggestions (all with one when `findings` is absent): a new draft. */
+async function acceptSuggestions(card, d, findings) {
+  const buttons = card.querySelectorAll('button');
+  for (const b of buttons) b.disabled = true;
+  try {
+    const nd = await api('POST', `/v1/drafts/${encodeURIComponent(d.id)}/accept-suggestions`, findings ? { findings } : {});
+    const next = draftCard(nd, {});
+    next.classList.add('flash');
+    card.after(next);
+    card.querySelector('header').append(h('span', { class: 'chip none', 'data-testid': `draft-revised-${d.id}` }, `revised as ${nd.id}`));
+    announce(`New draft ${nd.id}: ${STATE_CHIP[nd.state]?.[1] ?? nd.state}.`, 'ok');
+    next.setAttribute('tabindex', '-1');
+    next.focus();
+  } catch (e) {
+    for (const b of buttons) b.disabled = false;
+    announce(`Could not take the suggestion: ${e.message}`, 'error');
+  }
 }
 
 function decisionForm(d, onDecided) {

@@ -4,22 +4,17 @@
 // that escalation rules sent. Re-read when the stream reports a change to
 // a complaint; the clocks tick locally.
 
-import { h, fill, table, fmtTime, fmtDuration, throttle } from './dom.js';
+import { h, fill, table, fmtTime, throttle } from './dom.js';
 import { allPages, can, stream } from './api.js';
+import { clockState } from './contact.js';
+
+export { clockState };
 
 const OPEN = ['new', 'queued', 'offered', 'assigned', 'wrap_up', 'transferred', 'escalated'];
 /** How far back to look for open complaints (regulators allow 30 days). */
 const LOOKBACK_MS = 60 * 86400e3;
 
 export const isCrisis = (c) => c.complaint?.urgency === 'critical' || (c.tags || []).includes('crisis') || c.state === 'escalated';
-
-/** ok / warn / bad and words for a deadline clock at `now`. */
-export function clockState(d, now) {
-  if (d.stopped_at) return { level: 'none', text: `stopped ${fmtTime(d.stopped_at)}` };
-  if (d.breached_at || now >= d.due_at) return { level: 'bad', text: `breached ${fmtDuration((now - d.due_at) / 1000, 3)} ago` };
-  const warned = (d.warn_at || []).some((w) => w <= now);
-  return { level: warned ? 'warn' : 'ok', text: `${fmtDuration((d.due_at - now) / 1000, 3)} left` };
-}
 
 export function render(root, { me, title }) {
   const link = (id) => (can(me, 'ReadAudit') ? h('a', { href: `#/audit?subject=${encodeURIComponent(id)}` }, id) : id);

@@ -99,7 +99,7 @@ export function render(root, { me, title }) {
       testid: 'floor-waiting',
       caption: `${rows.length} contact${rows.length === 1 ? '' : 's'} waiting or offered${readContacts ? '' : ' (since this page opened: this role may not list contacts)'}`,
       columns: [
-        { label: 'Contact', cell: (c) => c.id },
+        { label: 'Contact', cell: (c) => (readContacts ? h('a', { href: `#/contact?id=${encodeURIComponent(c.id)}` }, c.id) : c.id) },
         { label: 'Queue', cell: (c) => c.queue ?? '—' },
         { label: 'Channel', cell: (c) => c.channel },
         { label: 'Priority', num: true, cell: (c) => c.priority },

@@ -76,3 +76,55 @@ test('reject a pending draft: it is back with the agent', async (t) => {
   await screenshot(page, 'my-drafts');
   assert.deepEqual(b.errors, []);
 });
+
+/** A card's draft text as shown, without the findings' [n] numbers. */
+const shownText = (card) => card.getByTestId('draft-text').evaluate((el) => {
+  const copy = el.cloneNode(true);
+  for (const sup of copy.querySelectorAll('sup')) sup.remove();
+  return copy.textContent;
+});
+
+test('the agent takes a suggested wording: a new draft with the replaced text', async (t) => {
+  const a = await agent(uniq('console-agent'));
+  const c = await contact({ channel: 'email', language: 'is', topics: [uniq('topic')], text: 'when will you answer?' });
+  // Two phrases of the default phrasebook, each with a suggestion.
+  const d = await api('POST', `/v1/contacts/${c.id}/drafts`, { agent_id: a, text: 'We will reply asap. Unfortunately it takes a day.' });
+  assert.equal(d.state, 'needs_revision');
+  const asap = d.check.findings.findIndex((f) => f.suggestion === 'as soon as possible');
+  assert.ok(asap >= 0, JSON.stringify(d.check.findings));
+  const b = await browser();
+  t.after(() => b.close());
+  const { page } = b;
+  await signIn(page, await tokenFor('agent', a), '#/drafts');
+  const card = page.getByTestId('drafts-back').getByTestId(`draft-${d.id}`);
+  await card.waitFor();
+  await card.getByTestId(`draft-accept-all-${d.id}`).waitFor();
+
+  const accepted = page.waitForResponse((r) => r.url().endsWith(`/v1/drafts/${d.id}/accept-suggestions`));
+  await card.getByTestId(`draft-use-${d.id}-${asap}`).click();
+  const res = await accepted;
+  assert.equal(res.status(), 201);
+  assert.deepEqual(JSON.parse(res.request().postData()), { findings: [asap] });
+  const nd = await res.json();
+  const next = page.getByTestId(`draft-${nd.id}`);
+  await next.waitFor();
+  assert.equal(await shownText(next), 'We will reply as soon as possible. Unfortunately it takes a day.');
+  assert.equal(await next.getByTestId(`draft-revision-of-${nd.id}`).textContent(), `revises ${d.id}`);
+  await page.getByTestId(`draft-revised-${d.id}`).waitFor();
+  const stored = await api('GET', `/v1/drafts/${nd.id}`);
+  assert.equal(stored.revision_of, d.id);
+  assert.equal(stored.text, 'We will reply as soon as possible. Unfortunately it takes a day.');
+  // Checked again: the other phrase is still found, and can be taken too.
+  const marks = await next.getByTestId('finding-mark').allTextContents();
+  assert.deepEqual(marks, ['Unfortunately']);
+  const again = page.waitForResponse((r) => r.url().endsWith(`/v1/drafts/${nd.id}/accept-suggestions`));
+  await next.getByRole('button', { name: /Use suggestion “I'm sorry, but”/ }).click();
+  const nd2 = await (await again).json();
+  const third = page.getByTestId(`draft-${nd2.id}`);
+  await third.waitFor();
+  assert.equal(await shownText(third), "We will reply as soon as possible. I'm sorry, but it takes a day.");
+  assert.equal(await third.getByTestId('finding-mark').count(), 0);
+  await screenshot(page, 'suggestions');
+  await api('POST', `/v1/contacts/${c.id}/events`, { type: 'abandon' });
+  assert.deepEqual(b.errors, []);
+});
