@@ -15,6 +15,7 @@ const VIEWS = [
     allowed: (w) => can(w, 'ApproveDrafts') || can(w, 'ReadContacts'),
   },
   { id: 'escalations', title: () => 'Escalations', allowed: (w) => can(w, 'ReadContacts') && can(w, 'ReadFloor') },
+  { id: 'incidents', title: () => 'Incidents', allowed: (w) => can(w, 'ReadFloor') },
   { id: 'report', title: () => 'Agent report', allowed: (w) => can(w, 'ReadFloor') },
   { id: 'plugins', title: () => 'Plugins', allowed: (w) => can(w, 'ReadPlugins') },
   { id: 'audit', title: () => 'Audit', allowed: (w) => can(w, 'ReadAudit') },

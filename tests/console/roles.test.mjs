@@ -15,8 +15,8 @@ test('viewer and agent tokens do not see the admin pages', async (t) => {
   t.after(() => b.close());
   const { page } = b;
   const cases = [
-    ['viewer', await tokenFor('viewer'), ['floor', 'kpis', 'report']],
-    ['agent', await tokenFor('agent', await agent(uniq('console-role'))), ['floor', 'kpis', 'drafts', 'escalations', 'report']],
+    ['viewer', await tokenFor('viewer'), ['floor', 'kpis', 'incidents', 'report']],
+    ['agent', await tokenFor('agent', await agent(uniq('console-role'))), ['floor', 'kpis', 'drafts', 'escalations', 'incidents', 'report']],
   ];
   for (const [role, token, expected] of cases) {
     await signIn(page, token, '#/floor');
@@ -56,7 +56,7 @@ test('an operator sees every view', async (t) => {
   t.after(() => b.close());
   const { page } = b;
   await signIn(page, await tokenFor('operator'), '#/audit');
-  assert.deepEqual(await navIds(page), ['floor', 'kpis', 'drafts', 'escalations', 'report', 'plugins', 'audit']);
+  assert.deepEqual(await navIds(page), ['floor', 'kpis', 'drafts', 'escalations', 'incidents', 'report', 'plugins', 'audit']);
   await page.locator('[data-testid="audit-verify"][data-state="intact"]').waitFor();
   assert.deepEqual(b.errors, []);
 });

@@ -20,7 +20,7 @@ test('sign in, reload, sign out', async (t) => {
   await signIn(page, ADMIN);
   assert.equal(await page.getByTestId('who-role').textContent(), 'admin');
   await page.getByTestId('view-floor').waitFor();
-  for (const v of ['floor', 'kpis', 'drafts', 'escalations', 'report', 'plugins', 'audit']) {
+  for (const v of ['floor', 'kpis', 'drafts', 'escalations', 'incidents', 'report', 'plugins', 'audit']) {
     await page.getByTestId(`nav-${v}`).waitFor();
   }
   assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard.token')), ADMIN);
