@@ -116,11 +116,16 @@ function goalChips(prefix, r, units) {
   });
 }
 
+function teamName(r) {
+  const members = r.name ? r.name.split(', ') : [];
+  return [r.id, h('div', { class: 'muted', title: members.join(', ') }, members.length === 1 ? members[0] : `${members.length} agents`)];
+}
+
 function reportTable(testid, prefix, rows, measures, units) {
   return table({
     testid,
     columns: [
-      { label: prefix === 'report-agent' ? 'Agent' : 'Team', cell: (r) => (prefix === 'report-agent' ? (r.name ? `${r.name} (${r.id})` : r.id) : [r.id, h('div', { class: 'muted' }, r.name)]) },
+      { label: prefix === 'report-agent' ? 'Agent' : 'Team', cell: (r) => (prefix === 'report-agent' ? (r.name ? `${r.name} (${r.id})` : r.id) : teamName(r)) },
       ...measures.map((m) => ({ label: `${label(m)} (${units[m] ?? ''})`, num: true, cell: (r) => valueCell(prefix, r, m, units[m]) })),
       { label: 'Goals', cell: (r) => goalChips(prefix, r, units) },
     ],

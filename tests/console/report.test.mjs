@@ -40,6 +40,8 @@ test('adherence, a schedule timeline and goal progress for a scheduled agent', a
   assert.match(plan, /lunch/);
   assert.equal(await page.getByTestId(`schedule-${a}`).locator('rect.act').count(), 2);
   assert.equal(await page.getByTestId(`schedule-adherence-${a}`).textContent(), '100.0%');
+  await page.getByTestId('report-schedules').scrollIntoViewIfNeeded();
+  await screenshot(page, 'report');
 
   // An admin sets a goal in the console: adherence at least 90% for the agent.
   await page.getByTestId('goal-id').fill(made);
@@ -54,7 +56,6 @@ test('adherence, a schedule timeline and goal progress for a scheduled agent', a
   assert.equal(await chip.getAttribute('data-level'), 'met');
   const stored = (await api('GET', '/v1/goals')).goals.find((g) => g.measure === 'adherence' && g.target === 0.9 && JSON.stringify(g).includes(a));
   assert.ok(stored, 'the goal is stored');
-  await screenshot(page, 'report');
 
   // Removing one asks first.
   await page.getByTestId(`goal-delete-${goals.none}`).click();
