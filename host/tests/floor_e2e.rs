@@ -22,7 +22,7 @@ fn agent(id: &str, skills: Value) -> Value {
 fn kinds_of(server: &Server, query: &str) -> Vec<Value> {
     let (status, audit) = server.get(&format!("/v1/audit?{query}"));
     assert_eq!(status, 200, "{audit}");
-    audit["records"].as_array().unwrap().clone()
+    audit["records"].as_array().expect("records").clone()
 }
 
 #[test]

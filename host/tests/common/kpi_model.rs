@@ -81,7 +81,7 @@ impl Aggregation {
 
 /// The measures of the doc's table, in `measures()` order, without
 /// `cost_per_contact` (declared last, only with a `cost_model`).
-pub const MEASURES: [(&str, Aggregation); 22] = [
+pub const MEASURES: [(&str, Aggregation); 23] = [
     ("contacts_handled", Aggregation::Sum),
     ("abandonment_rate", Aggregation::Ratio),
     ("service_level", Aggregation::Ratio),
