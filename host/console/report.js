@@ -158,7 +158,7 @@ function scheduleTable(agents, schedules, from, to) {
       columns: [
         { label: 'Agent', cell: (r) => (r.name ? `${r.name} (${r.id})` : r.id) },
         { label: 'Planned (00:00–24:00)', cell: (r) => timeline(plans.get(r.id), from, to) },
-        { label: 'Scheduled', num: true, cell: (r) => `${(r.schedule.scheduled_ms / 3600e3).toFixed(1)} h` },
+        { label: 'Scheduled so far', num: true, cell: (r) => `${(r.schedule.scheduled_ms / 3600e3).toFixed(1)} h` },
         { label: 'Adherence', num: true, cell: (r) => h('span', { 'data-testid': `schedule-adherence-${r.id}` }, fmtValue(r.schedule.adherence, 'ratio')) },
         { label: 'Conformance', num: true, cell: (r) => fmtValue(r.schedule.conformance, 'ratio') },
       ],
