@@ -259,6 +259,100 @@ fn real_responses_match_the_documented_schemas() {
             json!({"measure": "contacts_handled", "from": 0, "to": 4_000_000_000_000i64, "bucket_ms": 86_400_000, "group_by": ["queue"]}),
         ),
     );
+    // The floor's day: context, suggestions, intake, incidents, schedules, goals.
+    call(
+        "GET",
+        "/v1/contacts/{id}/context",
+        &format!("/v1/contacts/{id}/context"),
+        None,
+    );
+    let revisable = call(
+        "POST",
+        "/v1/contacts/{id}/drafts",
+        &format!("/v1/contacts/{id}/drafts"),
+        Some(json!({"agent_id": "a-1", "text": "We will fix it asap."})),
+    );
+    call(
+        "POST",
+        "/v1/drafts/{id}/accept-suggestions",
+        &format!(
+            "/v1/drafts/{}/accept-suggestions",
+            revisable["id"].as_str().unwrap()
+        ),
+        Some(json!({})),
+    );
+    for post_id in ["p-1", "p-1", "p-2"] {
+        let text = if post_id == "p-2" {
+            "giveaway, follow back"
+        } else {
+            "@acme unacceptable service"
+        };
+        call(
+            "POST",
+            "/v1/intake/social",
+            "/v1/intake/social",
+            Some(json!({"source": "twitter", "post_id": post_id, "author": "@a", "text": text})),
+        );
+    }
+    call(
+        "POST",
+        "/v1/intake/handoffs",
+        "/v1/intake/handoffs",
+        Some(
+            json!({"source": "bot", "external_id": "s-1", "customer_id": "c-2", "intent": "hours", "resolved": true}),
+        ),
+    );
+    let incident = call(
+        "POST",
+        "/v1/incidents",
+        "/v1/incidents",
+        Some(json!({"title": "Outage", "keywords": ["outage"], "message": "We know."})),
+    );
+    let incident = incident["id"].as_str().unwrap().to_owned();
+    call(
+        "GET",
+        "/v1/incidents/{id}",
+        &format!("/v1/incidents/{incident}"),
+        None,
+    );
+    for _ in 0..2 {
+        // Closed, then a conflict.
+        call(
+            "POST",
+            "/v1/incidents/{id}/close",
+            &format!("/v1/incidents/{incident}/close"),
+            Some(json!({})),
+        );
+    }
+    call(
+        "PUT",
+        "/v1/agents/{id}/schedule",
+        "/v1/agents/a-1/schedule",
+        Some(json!({"activities": [
+            {"activity": "available", "start": 0, "end": 3_600_000},
+            {"activity": "break", "start": 3_600_000, "end": 4_500_000}]})),
+    );
+    call(
+        "GET",
+        "/v1/agents/{id}/schedule",
+        "/v1/agents/a-1/schedule?from=0&to=86400000",
+        None,
+    );
+    call(
+        "GET",
+        "/v1/agents/{id}/adherence",
+        "/v1/agents/a-1/adherence?from=0&to=86400000",
+        None,
+    );
+    call(
+        "PUT",
+        "/v1/goals/{id}",
+        "/v1/goals/g-1",
+        Some(json!({"scope": {"team": "red"}, "measure": "csat", "target": 4.2})),
+    );
+    for path in ["/v1/incidents", "/v1/schedules", "/v1/goals"] {
+        call("GET", path, path, None);
+    }
     for path in [
         "/healthz",
         "/readyz",
@@ -309,5 +403,5 @@ fn real_responses_match_the_documented_schemas() {
         &format!("/v1/contacts/{id}/events"),
         Some(json!({"type": "abandon"})),
     );
-    assert!(seen >= 29, "only {seen} responses checked");
+    assert!(seen >= 47, "only {seen} responses checked");
 }
