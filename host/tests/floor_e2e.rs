@@ -535,24 +535,10 @@ fn a_simulated_day_exercises_schedules_goals_intake_handoffs_incidents_and_sugge
         dir.path(),
         &["--simulated-clock", &start, "--durability", "deferred"],
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "simulate",
-            "--contacts",
-            "400",
-            "--agents",
-            "12",
-            "--seed",
-            "5",
-            "--json",
-        ])
-        .args(["--server", &format!("http://{}", server.addr)])
-        .args(["--token", &server.token])
-        .output()
-        .expect("run switchboard simulate");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "simulate failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&out.stdout).expect("the JSON summary");
+    let (summary, _) = common::simulate(
+        &server,
+        &["--contacts", "400", "--agents", "12", "--seed", "5"],
+    );
     for key in [
         "social_posts",
         "noise_discarded",

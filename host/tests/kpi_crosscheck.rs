@@ -12,7 +12,6 @@ mod common;
 mod kpi_model;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use common::{Server, request};
 use serde_json::Value;
@@ -67,27 +66,20 @@ fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
         ],
     );
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "simulate",
+    // --classic: the stream the model replays (no intake, schedules or incident).
+    let (summary, stderr) = common::simulate(
+        &server,
+        &[
             "--contacts",
             "10000",
             "--agents",
             "60",
             "--seed",
             "11",
-            "--json",
-            // The stream the model replays: no intake, schedules or incident.
             "--classic",
-        ])
-        .args(["--server", &format!("http://{}", server.addr)])
-        .args(["--token", &server.token])
-        .output()
-        .expect("run switchboard simulate");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "simulate failed:\n{stderr}");
+        ],
+    );
     eprintln!("{stderr}");
-    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
     assert_eq!(summary["contacts"], 10_000);
     assert!(summary["answered"].as_u64().unwrap() > 5_000, "{summary}");
     assert!(summary["abandoned"].as_u64().unwrap() > 0, "{summary}");

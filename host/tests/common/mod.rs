@@ -178,3 +178,19 @@ pub fn token_for(server: &Server, role: &str) -> String {
     assert_eq!(status, 201, "{body}");
     body["token"].as_str().expect("token").to_owned()
 }
+
+/// Run `switchboard simulate <args> --json` against `server`; its JSON
+/// summary and its progress log (stderr). Panics if it fails.
+pub fn simulate(server: &Server, args: &[&str]) -> (serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("simulate")
+        .args(args)
+        .args(["--json", "--server", &format!("http://{}", server.addr)])
+        .args(["--token", &server.token])
+        .output()
+        .expect("run switchboard simulate");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "simulate failed:\n{stderr}");
+    let summary = serde_json::from_slice(&out.stdout).expect("the JSON summary");
+    (summary, stderr)
+}
