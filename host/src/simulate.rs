@@ -785,7 +785,8 @@ fn millis(d: f64) -> i64 {
 }
 
 /// Every agent's planned shift (on the queue, with a 30-minute break in
-/// the middle; they start up to ten minutes late) and the floor's goals.
+/// the middle; they start up to ten minutes late) and the floor's goals
+/// (`csat` is the share of 4-5 answers).
 fn plan_the_day(
     api: &mut Api,
     agents: &[String],
@@ -812,7 +813,7 @@ fn plan_the_day(
         ),
         (
             "csat",
-            json!({"scope": "all", "measure": "csat", "target": 4.0}),
+            json!({"scope": "all", "measure": "csat", "target": 0.8}),
         ),
         (
             "tier1-aht",

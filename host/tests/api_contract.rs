@@ -348,7 +348,7 @@ fn real_responses_match_the_documented_schemas() {
         "PUT",
         "/v1/goals/{id}",
         "/v1/goals/g-1",
-        Some(json!({"scope": {"team": "red"}, "measure": "csat", "target": 4.2})),
+        Some(json!({"scope": {"team": "red"}, "measure": "csat", "target": 0.85})),
     );
     for path in ["/v1/incidents", "/v1/schedules", "/v1/goals"] {
         call("GET", path, path, None);
