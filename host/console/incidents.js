@@ -28,22 +28,19 @@ export async function render(root, { me, title, params }) {
     h('h2', {}, 'Incidents'), listEl);
 
   async function counts(incidents) {
-    // Contacts cannot be filtered by tag: read those created since the
-    // oldest incident still in force (or the newest shown) and count.
+    // Per incident, the contacts carrying its tag (GET /v1/contacts?tag=).
     if (!countable || !incidents.length) return null;
-    const from = Math.min(...incidents.filter((i) => incidentState(i, Date.now()) === 'active').map((i) => i.started_at), incidents[0].started_at);
-    const { items, complete } = await allPages('/v1/contacts', { from, limit: 1000 }, 'contacts', { max: 5 });
     const out = new Map();
-    for (const c of items) {
-      for (const t of c.tags || []) {
-        if (!t.startsWith('incident:')) continue;
-        const n = out.get(t.slice(9)) ?? { all: 0, open: 0 };
-        n.all += 1;
-        n.open += OPEN.has(c.state) ? 1 : 0;
-        out.set(t.slice(9), n);
-      }
-    }
-    return { from, out, complete };
+    let complete = true;
+    await Promise.all(incidents.map(async (i) => {
+      const page = await allPages('/v1/contacts', { tag: `incident:${i.id}`, limit: 1000 }, 'contacts', { max: 5 });
+      complete &&= page.complete;
+      out.set(i.id, {
+        all: page.items.length,
+        open: page.items.filter((c) => OPEN.has(c.state)).length,
+      });
+    }));
+    return { from: -Infinity, out, complete };
   }
 
   async function load() {

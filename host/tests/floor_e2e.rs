@@ -104,6 +104,16 @@ fn an_incident_tags_routes_and_messages_matching_contacts_until_it_is_closed() {
     );
     assert_eq!(other["contact"]["requirements"]["queue"], "billing");
     assert_eq!(other.get("proactive_message"), None);
+    // Incident volume: the contacts carrying its tag.
+    let (status, tagged) = server.get(&format!("/v1/contacts?tag={tag}"));
+    assert_eq!(status, 200, "{tagged}");
+    let ids: Vec<&str> = tagged["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [contact.as_str()]);
 
     // Closing it returns routing to normal, and survives a restart.
     let (status, closed) = server.post(&format!("/v1/incidents/{id}/close"), &json!({}));
@@ -210,6 +220,10 @@ fn social_posts_become_contacts_or_are_discarded_as_noise_once_each() {
 
     let (_, social) = server.get("/v1/contacts?channel=social");
     assert_eq!(social["contacts"].as_array().unwrap().len(), 2, "{social}");
+    let (_, complaints) = server.get("/v1/contacts?channel=social&complaint=true");
+    assert_eq!(complaints["contacts"].as_array().unwrap().len(), 2);
+    let (_, calm) = server.get("/v1/contacts?complaint=false");
+    assert_eq!(calm["contacts"], json!([]), "{calm}");
 }
 
 #[test]

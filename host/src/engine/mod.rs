@@ -258,6 +258,10 @@ pub struct ContactFilter {
     pub from: Option<i64>,
     /// Created before.
     pub to: Option<i64>,
+    /// Carrying this tag (e.g. `incident:inc-7`, `complaint`).
+    pub tag: Option<String>,
+    /// Marked as a complaint by an escalation rule (or not).
+    pub complaint: Option<bool>,
     /// Cursor: the last id of the previous page.
     pub after: Option<String>,
 }
@@ -273,6 +277,8 @@ impl ContactFilter {
             && self.customer.as_ref().is_none_or(|cu| &c.customer_id == cu)
             && self.from.is_none_or(|f| c.created_at >= f)
             && self.to.is_none_or(|t| c.created_at < t)
+            && self.tag.as_ref().is_none_or(|t| c.tags.contains(t))
+            && self.complaint.is_none_or(|x| c.complaint.is_some() == x)
     }
 }
 

@@ -48,6 +48,10 @@ pub(super) struct ContactParams {
     from: Option<i64>,
     /// Created before (ms since the epoch).
     to: Option<i64>,
+    /// Carrying this tag, e.g. `incident:inc-7`.
+    tag: Option<String>,
+    /// Marked as a complaint (`true`) or not (`false`).
+    complaint: Option<bool>,
     /// Cursor: `next_after` of the previous page.
     after: Option<String>,
     /// Page size, 1-1000 (default 100).
@@ -79,6 +83,8 @@ pub(super) async fn list_contacts(
         customer: p.customer,
         from: p.from,
         to: p.to,
+        tag: p.tag,
+        complaint: p.complaint,
         after: p.after,
     };
     let contacts = state
