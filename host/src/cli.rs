@@ -272,13 +272,41 @@ pub enum PluginCommand {
     },
     /// List the plugins bundled in this binary.
     Bundled,
-    /// Upload a component with its manifest to a running server.
+    /// Make an ed25519 signing key for plugins: writes the secret key to
+    /// FILE (readable by you only) and prints the public key, which the
+    /// operator adds to `[plugins] trusted_keys`.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a component and its manifest with your key; writes
+    /// `<component>.sig.json`, which `plugin push` sends along.
+    Sign {
+        /// The `.wasm` component.
+        file: PathBuf,
+        /// Its `manifest.json`.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Your secret key file (`plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the signature [default: <component>.sig.json]
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Upload a component with its manifest to a running server (with
+    /// `<component>.sig.json` when it exists, or --signature).
+    #[command(alias = "upload")]
     Push {
         /// The `.wasm` component.
         file: PathBuf,
         /// Its `manifest.json`.
         #[arg(long)]
         manifest: PathBuf,
+        /// A signature file from `plugin sign`.
+        #[arg(long)]
+        signature: Option<PathBuf>,
         #[command(flatten)]
         remote: crate::client::Remote,
     },
@@ -346,21 +374,68 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
         Command::Token(cmd) => token(cmd),
         Command::Kpi(args) => kpi(args),
+        Command::Plugin(PluginCommand::Keygen { out }) => {
+            anyhow::ensure!(
+                !out.exists(),
+                "{} exists; choose another path (a key is never overwritten)",
+                out.display()
+            );
+            let key = crate::signing::generate()?;
+            write_private(&out, &crate::signing::key_file_text(&key))?;
+            print_line(&format!(
+                "secret key written to {} (keep it secret)\npublic key: {}\n(the operator adds the public key to [plugins] trusted_keys)",
+                out.display(),
+                crate::signing::public_key_text(&key.verifying_key())
+            ));
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Sign {
+            file,
+            manifest,
+            key,
+            out,
+        }) => {
+            let (bytes, manifest) = read_plugin(&file, &manifest)?;
+            let text = std::fs::read_to_string(&key)
+                .with_context(|| format!("cannot read {}", key.display()))?;
+            let key = crate::signing::parse_key_file(&text)
+                .with_context(|| format!("in {}", key.display()))?;
+            let sig = crate::signing::sign(&key, &bytes, &manifest);
+            let out = out.unwrap_or_else(|| signature_path(&file));
+            std::fs::write(&out, serde_json::to_string_pretty(&sig)? + "\n")
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            print_line(&format!(
+                "signed {} with key {}: {}",
+                file.display(),
+                sig.key,
+                out.display()
+            ));
+            Ok(())
+        }
         Command::Plugin(PluginCommand::Push {
             file,
             manifest,
+            signature,
             remote,
         }) => {
             use base64::Engine as _;
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let text = std::fs::read_to_string(&manifest)
-                .with_context(|| format!("cannot read {}", manifest.display()))?;
-            let manifest: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", manifest.display()))?;
+            let (bytes, manifest) = read_plugin(&file, &manifest)?;
+            let signature = match signature {
+                Some(path) => Some(path),
+                None => Some(signature_path(&file)).filter(|p| p.exists()),
+            };
+            let signature: Option<serde_json::Value> = signature
+                .map(|path| -> anyhow::Result<serde_json::Value> {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a signature file", path.display()))
+                })
+                .transpose()?;
             let body = serde_json::json!({
                 "manifest": manifest,
                 "component": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                "signature": signature,
             });
             let v = remote.post("/v1/plugins", &body)?;
             print_line(&format!(
@@ -643,6 +718,37 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
     })
 }
 
+/// A component's bytes and its manifest.
+fn read_plugin(file: &Path, manifest: &Path) -> anyhow::Result<(Vec<u8>, serde_json::Value)> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let manifest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", manifest.display()))?;
+    Ok((bytes, manifest))
+}
+
+/// `<component>.sig.json`.
+fn signature_path(component: &Path) -> PathBuf {
+    let mut name = component.as_os_str().to_owned();
+    name.push(".sig.json");
+    PathBuf::from(name)
+}
+
+/// Write a file only its owner may read.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// `YYYY-MM-DD` (UTC) -> ms since the epoch at 00:00.
 fn day_start(day: &str) -> anyhow::Result<i64> {
     let bad = || anyhow::anyhow!("`{day}` is not a day: write it as YYYY-MM-DD, e.g. 2026-11-23");
@@ -898,10 +1004,10 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
     let engine = Arc::new(engine);
     first_admin_token(&engine, &data_dir)?;
     tracing::info!(data_dir = %data_dir.display(), "loading plugins (the first start compiles the bundled ones)");
-    let registry = Arc::new(crate::registry::Registry::new(
-        engine.clone(),
-        Arc::new(runtime),
-    ));
+    let registry = Arc::new(
+        crate::registry::Registry::new(engine.clone(), Arc::new(runtime))
+            .with_trust(config.trust().map_err(anyhow::Error::msg)?),
+    );
     let slots = registry
         .restore_or_bootstrap()
         .map_err(anyhow::Error::msg)

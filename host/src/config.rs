@@ -31,6 +31,8 @@
 //! default_memory_mib = 32
 //! max_memory_mib = 256
 //! min_timeout_ms = 0       # raise every plugin's time limit to at least this
+//! require_signatures = false
+//! trusted_keys = []         # partners' ed25519 public keys (`plugin keygen` prints one)
 //! ```
 
 use std::net::SocketAddr;
@@ -146,6 +148,11 @@ pub struct PluginsSection {
     /// (time limits are wall time: on a busy or shared machine a call can
     /// be descheduled past a tight limit). 0: no floor.
     pub min_timeout_ms: u64,
+    /// Refuse uploads not signed by one of `trusted_keys`.
+    pub require_signatures: bool,
+    /// Partners' ed25519 public keys (base64), as `switchboard plugin
+    /// keygen` prints them. A signed upload by another key is refused.
+    pub trusted_keys: Vec<String>,
 }
 
 impl Default for PluginsSection {
@@ -159,6 +166,8 @@ impl Default for PluginsSection {
             default_memory_mib: r.limits.default.memory_bytes >> 20,
             max_memory_mib: r.limits.max.memory_bytes >> 20,
             min_timeout_ms: 0,
+            require_signatures: false,
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -200,6 +209,7 @@ impl ConfigFile {
             p.warm_instances as u64 <= u64::from(p.max_instances) && p.max_instances >= 1,
             "plugins.warm_instances must not exceed plugins.max_instances"
         );
+        self.trust().map_err(|e| anyhow::anyhow!("plugins: {e}"))?;
         let a = &self.engine.auto_rollback;
         anyhow::ensure!(
             (0.0..=1.0).contains(&a.max_failure_rate),
@@ -211,6 +221,11 @@ impl ConfigFile {
             "engine.fallback_queue and engine.triage_queue must not be empty"
         );
         Ok(())
+    }
+
+    /// Which plugin signatures uploads need.
+    pub fn trust(&self) -> Result<crate::signing::Trust, String> {
+        crate::signing::Trust::new(&self.plugins.trusted_keys, self.plugins.require_signatures)
     }
 
     /// The engine's settings.

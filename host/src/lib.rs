@@ -31,5 +31,6 @@ pub mod metrics;
 pub mod plugins;
 pub mod registry;
 pub mod server;
+pub mod signing;
 pub mod simulate;
 pub mod store;

@@ -38,6 +38,9 @@ pub struct VersionInfo {
     pub uploaded_at: i64,
     /// `token:<id>`, or `bundled`.
     pub uploaded_by: String,
+    /// The public key (base64) that signed it, when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
     pub manifest: serde_json::Value,
 }
 
@@ -113,6 +116,8 @@ pub struct Registry {
     loaded: Mutex<HashMap<(String, String), Arc<LoadedPlugin>>>,
     /// Serializes changes to slots.
     changes: Mutex<()>,
+    /// Which upload signatures are accepted.
+    trust: crate::signing::Trust,
 }
 
 impl Registry {
@@ -122,7 +127,27 @@ impl Registry {
             runtime,
             loaded: Mutex::new(HashMap::new()),
             changes: Mutex::new(()),
+            trust: crate::signing::Trust::default(),
         }
+    }
+
+    /// Accept uploads by these signature rules (default: unsigned is fine,
+    /// any valid signature is recorded).
+    pub fn with_trust(mut self, trust: crate::signing::Trust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Check an upload's signature; the signer's key when signed.
+    pub fn check_signature(
+        &self,
+        manifest: &serde_json::Value,
+        bytes: &[u8],
+        signature: Option<&crate::signing::PluginSignature>,
+    ) -> Result<Option<String>, RegistryError> {
+        self.trust
+            .check(bytes, manifest, signature)
+            .map_err(RegistryError::Invalid)
     }
 
     fn store(&self) -> &dyn Store {
@@ -148,10 +173,23 @@ impl Registry {
 
     /// Store a new version. The same id and version with the same bytes is
     /// a no-op; with other bytes it is refused (versions are immutable).
+    /// A signature is checked first (see [`crate::signing::Trust`]).
     pub fn upload(
         &self,
         manifest: &serde_json::Value,
         bytes: &[u8],
+        signature: Option<&crate::signing::PluginSignature>,
+        actor: &str,
+    ) -> Result<VersionInfo, RegistryError> {
+        let signed_by = self.check_signature(manifest, bytes, signature)?;
+        self.store_version(manifest, bytes, signed_by, actor)
+    }
+
+    fn store_version(
+        &self,
+        manifest: &serde_json::Value,
+        bytes: &[u8],
+        signed_by: Option<String>,
         actor: &str,
     ) -> Result<VersionInfo, RegistryError> {
         let plugin = self.validate(manifest, bytes)?;
@@ -176,6 +214,7 @@ impl Registry {
             size_bytes: bytes.len(),
             uploaded_at: self.engine.now(),
             uploaded_by: actor.to_owned(),
+            signed_by,
             manifest: serde_json::to_value(plugin.manifest())
                 .map_err(|e| RegistryError::Invalid(e.to_string()))?,
         };
@@ -398,7 +437,8 @@ impl Registry {
             for b in crate::bundled::BUNDLED {
                 let manifest: serde_json::Value = serde_json::from_str(b.manifest)
                     .map_err(|e| RegistryError::Invalid(format!("bundled manifest: {e}")))?;
-                let info = self.upload(&manifest, b.wasm, "bundled")?;
+                // Part of the binary: trusted as the binary is.
+                let info = self.store_version(&manifest, b.wasm, None, "bundled")?;
                 let slot = if info.kind == PluginKind::Routing {
                     ROUTING_SLOT.to_owned()
                 } else {

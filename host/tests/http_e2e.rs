@@ -970,3 +970,114 @@ fn a_day_on_the_floor_from_queue_setup_to_resolution_kpis_audit_and_clean_shutdo
     let status = server.child.wait().unwrap();
     assert!(status.success(), "clean exit: {status:?}");
 }
+
+#[test]
+fn a_server_that_requires_signatures_takes_signed_plugins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str], server: Option<&Server>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        cmd.args(args);
+        if let Some(s) = server {
+            cmd.env("SWITCHBOARD_SERVER", format!("http://{}", s.addr))
+                .env("SWITCHBOARD_TOKEN", &s.token);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    // The partner's key, and someone else's.
+    let (ok, out, err) = cli(&["plugin", "keygen", "--out", &path("partner.key")], None);
+    assert!(ok, "{err}");
+    let public = out
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: "))
+        .unwrap()
+        .to_owned();
+    assert!(cli(&["plugin", "keygen", "--out", &path("other.key")], None).0);
+    let (ok, _, err) = cli(&["plugin", "keygen", "--out", &path("partner.key")], None);
+    assert!(!ok && err.contains("never overwritten"), "{err}");
+
+    std::fs::write(
+        path("server.toml"),
+        format!("[plugins]\nrequire_signatures = true\ntrusted_keys = [\"{public}\"]\n"),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", &path("server.toml")],
+    );
+    std::fs::copy(
+        switchboard::bundled::test_guests::MISBEHAVING,
+        path("p.wasm"),
+    )
+    .unwrap();
+    let manifest = |version: &str| {
+        std::fs::write(
+            path("manifest.json"),
+            misbehaving_upload(version, b"")["manifest"].to_string(),
+        )
+        .unwrap();
+    };
+    manifest("1.0.0");
+    let push = |extra: &[&str]| {
+        let mut args = vec!["plugin", "push", "--manifest"];
+        let (m, w) = (path("manifest.json"), path("p.wasm"));
+        args.extend([m.as_str(), w.as_str()]);
+        args.extend(extra);
+        cli(&args, Some(&server))
+    };
+    // Unsigned: refused, saying how to fix it.
+    let (ok, _, err) = push(&[]);
+    assert!(!ok && err.contains("only signed plugins"), "{err}");
+    // Signed by the trusted key: stored, with the signer recorded.
+    let sign = |key: &str, out: &str| {
+        let (m, w, k, o) = (path("manifest.json"), path("p.wasm"), path(key), path(out));
+        cli(
+            &[
+                "plugin",
+                "sign",
+                &w,
+                "--manifest",
+                &m,
+                "--key",
+                &k,
+                "--out",
+                &o,
+            ],
+            None,
+        )
+    };
+    let (ok, out, err) = sign("partner.key", "p.wasm.sig.json");
+    assert!(ok, "{err}");
+    assert!(out.contains(&public), "{out}");
+    let (ok, out, err) = push(&[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("uploaded misbehaving@1.0.0"), "{out}");
+    let (_, versions) = server.get("/v1/plugins");
+    let stored = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "misbehaving")
+        .unwrap();
+    assert_eq!(stored["signed_by"], public.as_str());
+    // Tampered after signing (the manifest raised a limit): refused.
+    let mut raised = misbehaving_upload("1.0.1", b"")["manifest"].clone();
+    raised["limits"]["timeout_ms"] = json!(5000);
+    std::fs::write(path("manifest.json"), raised.to_string()).unwrap();
+    let (ok, _, err) = push(&[]);
+    assert!(!ok && err.contains("does not match"), "{err}");
+    // Validly signed by a key the server does not trust: refused.
+    let (ok, _, err) = sign("other.key", "other.sig.json");
+    assert!(ok, "{err}");
+    let other = path("other.sig.json");
+    let (ok, _, err) = push(&["--signature", &other]);
+    assert!(!ok && err.contains("does not trust"), "{err}");
+    // The bundled plugins, part of the binary, still run.
+    let (_, health) = server.get("/healthz");
+    assert_eq!(health["plugins"].as_array().unwrap().len(), 4);
+}

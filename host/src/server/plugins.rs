@@ -22,6 +22,11 @@ pub(super) struct UploadBody {
     manifest: serde_json::Value,
     /// The component (`.wasm`), base64 (standard alphabet).
     component: String,
+    /// A detached signature over the component and manifest
+    /// (`switchboard plugin sign`); required when the server is configured
+    /// with `require_signatures`.
+    #[serde(default)]
+    signature: Option<crate::signing::PluginSignature>,
 }
 
 fn component_bytes(b64: &str) -> ApiResult<Vec<u8>> {
@@ -56,7 +61,7 @@ pub(super) async fn upload_plugin(
     let bytes = component_bytes(&body.component)?;
     let actor = caller.actor();
     let info = state
-        .registry(move |r| r.upload(&body.manifest, &bytes, &actor))
+        .registry(move |r| r.upload(&body.manifest, &bytes, body.signature.as_ref(), &actor))
         .await?;
     Ok(created(info))
 }
@@ -87,7 +92,10 @@ pub(super) async fn validate_plugin(
 ) -> ApiResult<Json<Validated>> {
     let bytes = component_bytes(&body.component)?;
     let plugin = state
-        .registry(move |r| r.validate(&body.manifest, &bytes))
+        .registry(move |r| {
+            r.check_signature(&body.manifest, &bytes, body.signature.as_ref())?;
+            r.validate(&body.manifest, &bytes)
+        })
         .await?;
     Ok(Json(Validated {
         valid: true,
