@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::reactions::call_entries;
+use super::reactions::{call_entries, escalation_input};
 use super::{
     Complaint, ContactRecord, DeadlineClock, Engine, EngineError, Ingested, NewContact,
     SurveyScores, decode, encode, history,
 };
 use crate::domain::{Channel, ContactState};
-use crate::plugins::escalation::{EscalationAction, EscalationInput};
+use crate::plugins::escalation::EscalationAction;
 use crate::plugins::types as wit;
 
 pub(super) const INTAKE: &str = "intake";
@@ -307,7 +307,7 @@ impl Engine {
             attributes,
             occurred_at: post.posted_at,
         };
-        let candidate = self.new_record(new.clone())?;
+        let candidate = self.new_record(new)?;
         if let Some(reason) = self.noise(&candidate, &key)? {
             return Ok(IntakeOutcome {
                 outcome: "discarded".into(),
@@ -318,7 +318,7 @@ impl Engine {
             });
         }
         let ingested = self.ingest_with(
-            new,
+            candidate,
             super::Intake {
                 dedup: Some(key),
                 contained: false,
@@ -335,19 +335,12 @@ impl Engine {
         let incidents = self.active_incidents(now);
         let subject = String::from_utf8_lossy(key).into_owned();
         for slot in self.escalation.all() {
-            let input = EscalationInput {
-                now,
-                event: wit::Event {
-                    kind: wit::EventKind::Created,
-                    at: now,
-                    sequence: 0,
-                },
-                contact: super::convert::contact(c),
-                history: history.clone(),
-                queue: None,
-                deadlines: Vec::new(),
-                incidents: incidents.clone(),
+            let event = wit::Event {
+                kind: wit::EventKind::Created,
+                at: now,
+                sequence: 0,
             };
+            let input = escalation_input(c, event, now, &history, None, &incidents);
             let Ok(call) = slot.call(|a| a.on_event(&input)) else {
                 continue;
             };
@@ -444,7 +437,7 @@ impl Engine {
             occurred_at: h.occurred_at,
         };
         let ingested = self.ingest_with(
-            new,
+            self.new_record(new)?,
             super::Intake {
                 dedup: Some(key),
                 contained: h.resolved,

@@ -1003,7 +1003,7 @@ impl Engine {
     /// decision, and return once all of it is durable.
     #[tracing::instrument(skip_all, fields(customer = %new.customer_id))]
     pub fn ingest(&self, new: NewContact) -> Result<Ingested, EngineError> {
-        self.ingest_with(new, Intake::default())
+        self.ingest_with(self.new_record(new)?, Intake::default())
     }
 
     fn new_record(&self, new: NewContact) -> Result<ContactRecord, EngineError> {
@@ -1045,10 +1045,14 @@ impl Engine {
         })
     }
 
-    /// [`Engine::ingest`] with intake options: a deduplication key written
-    /// in the same commit, or a session self-service already resolved.
-    fn ingest_with(&self, new: NewContact, intake: Intake) -> Result<Ingested, EngineError> {
-        let mut contact = self.new_record(new)?;
+    /// [`Engine::ingest`] of a new record with intake options: a
+    /// deduplication key written in the same commit, or a session
+    /// self-service already resolved.
+    fn ingest_with(
+        &self,
+        mut contact: ContactRecord,
+        intake: Intake,
+    ) -> Result<Ingested, EngineError> {
         let now = contact.created_at;
         let history = self.history_of(&contact, now)?;
         let mut r = reactions::Reaction::default();

@@ -99,6 +99,36 @@ struct CallRecord<'a, O: Serialize> {
 }
 
 /// Audit entries for a call: the decision, and a quarantine if it caused one.
+/// What an escalation rule sees of contact `c` at `event`: its running
+/// deadline clocks, the customer history, its queue and the incidents.
+pub(super) fn escalation_input(
+    c: &ContactRecord,
+    event: wit::Event,
+    now: i64,
+    history: &wit::CustomerHistory,
+    queue: Option<wit::QueueStatus>,
+    incidents: &[wit::Incident],
+) -> EscalationInput {
+    EscalationInput {
+        now,
+        event,
+        contact: convert::contact(c),
+        history: history.clone(),
+        queue,
+        deadlines: c
+            .deadlines
+            .iter()
+            .filter(|d| d.running())
+            .map(|d| wit::Deadline {
+                name: d.name.clone(),
+                started_at: d.started_at,
+                due_at: d.due_at,
+            })
+            .collect(),
+        incidents: incidents.to_vec(),
+    }
+}
+
 pub(super) fn call_entries<W: World, T: Serialize>(
     slot: &Slot<W>,
     call: &SlotCall<W, T>,
@@ -234,24 +264,8 @@ impl Engine {
             self.active_incidents(at)
         };
         for slot in escalation {
-            let input = EscalationInput {
-                now,
-                event: event.clone(),
-                contact: convert::contact(c),
-                history: history.clone(),
-                queue: queue.clone(),
-                deadlines: c
-                    .deadlines
-                    .iter()
-                    .filter(|d| d.running())
-                    .map(|d| wit::Deadline {
-                        name: d.name.clone(),
-                        started_at: d.started_at,
-                        due_at: d.due_at,
-                    })
-                    .collect(),
-                incidents: incidents.clone(),
-            };
+            let input =
+                escalation_input(c, event.clone(), now, &history, queue.clone(), &incidents);
             let Ok(call) = slot.call(|a| a.on_event(&input)) else {
                 continue; // empty or quarantined: escalation does nothing
             };
