@@ -93,7 +93,7 @@ fn main() {
         .load(
             Manifest::from_json(
                 &serde_json::json!({"id": "misbehaving", "version": "0.0.0", "kind": "routing",
-                    "wit": "0.1.0", "limits": {"timeout_ms": 5}})
+                    "wit": "0.2.0", "limits": {"timeout_ms": 5}})
                 .to_string(),
             )
             .expect("manifest"),

@@ -51,8 +51,8 @@ fn plugin_inspect_prints_world_version_imports_and_digest() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("routing (world routing-policy)"), "{text}");
-    assert!(text.contains("switchboard:rules@0.1.0"), "{text}");
-    assert!(text.contains("switchboard:rules/log@0.1.0"), "{text}");
+    assert!(text.contains("switchboard:rules@0.2.0"), "{text}");
+    assert!(text.contains("switchboard:rules/log@0.2.0"), "{text}");
     assert!(text.contains("sha256:"), "{text}");
 
     let out = run(&["plugin", "inspect", wasm, "--json"]);

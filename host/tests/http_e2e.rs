@@ -371,7 +371,7 @@ fn misbehaving_upload(version: &str, bytes: &[u8]) -> serde_json::Value {
     use base64::Engine as _;
     json!({
         "manifest": {
-            "id": "misbehaving", "version": version, "kind": "routing", "wit": "0.1.0",
+            "id": "misbehaving", "version": version, "kind": "routing", "wit": "0.2.0",
             "description": "test guest",
             "config_schema": {"type": "object", "additionalProperties": false,
                               "properties": {"fail_configure": {"type": "boolean"}}},

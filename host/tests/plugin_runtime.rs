@@ -26,7 +26,7 @@ fn manifest(kind: &str, limits: serde_json::Value) -> Manifest {
             "id": "misbehaving",
             "version": "1.2.3",
             "kind": kind,
-            "wit": "0.1.0",
+            "wit": "0.2.0",
             "config_schema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -428,11 +428,11 @@ fn a_component_of_another_world_is_rejected_naming_both() {
     assert!(matches!(err, LoadError::WrongWorld { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains("switchboard:rules/routing@0.1.0"),
+        msg.contains("switchboard:rules/routing@0.2.0"),
         "names what it exports: {msg}"
     );
     assert!(
-        msg.contains("switchboard:rules/compliance@0.1.0"),
+        msg.contains("switchboard:rules/compliance@0.2.0"),
         "names what it must export: {msg}"
     );
 }
@@ -464,7 +464,7 @@ fn a_component_with_the_right_name_but_wrong_shape_is_rejected() {
             (core instance $i (instantiate $m))
             (func $f (canon lift (core func $i "f")))
             (instance $routing (export "route" (func $f)))
-            (export "switchboard:rules/routing@0.1.0" (instance $routing))
+            (export "switchboard:rules/routing@0.2.0" (instance $routing))
         )"#,
     )
     .unwrap();
@@ -537,14 +537,14 @@ fn inspect_reports_world_version_imports_and_digest() {
     let bytes = misbehaving_bytes();
     let info = rt.inspect(&bytes).unwrap();
     assert_eq!(info.world, Some("routing-policy"));
-    assert_eq!(info.wit_version.as_deref(), Some("0.1.0"));
+    assert_eq!(info.wit_version.as_deref(), Some("0.2.0"));
     assert!(
         info.exports
-            .contains(&"switchboard:rules/routing@0.1.0".to_owned())
+            .contains(&"switchboard:rules/routing@0.2.0".to_owned())
     );
     assert!(
         info.imports
-            .contains(&"switchboard:rules/log@0.1.0".to_owned()),
+            .contains(&"switchboard:rules/log@0.2.0".to_owned()),
         "{:?}",
         info.imports
     );

@@ -2,7 +2,7 @@
 //! components.
 //!
 //! A switchboard plugin is one of four kinds, each a WIT world of the package
-//! `switchboard:rules@0.1.0` (see `wit/` in the repository):
+//! `switchboard:rules@0.2.0` (see `wit/` in the repository):
 //!
 //! | kind | trait | export macro | question it answers |
 //! |---|---|---|---|
@@ -142,7 +142,7 @@ pub use routing::RoutingPolicy;
 
 /// The version of the WIT package (`switchboard:rules`) this SDK builds
 /// plugins against; a manifest's `"wit"` field must name it.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// The traits, export macros and most used types, for a glob import:
 /// `use switchboard_sdk::prelude::*;`.

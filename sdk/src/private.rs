@@ -39,8 +39,8 @@ pub mod escalation_world {
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         additional_derives: [serde::Serialize, serde::Deserialize, Clone, PartialEq],
         with: {
-            "switchboard:rules/types@0.1.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::types,
-            "switchboard:rules/log@0.1.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::log,
+            "switchboard:rules/types@0.2.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::types,
+            "switchboard:rules/log@0.2.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::log,
         },
     });
 }
@@ -55,8 +55,8 @@ pub mod compliance_world {
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         additional_derives: [serde::Serialize, serde::Deserialize, Clone, PartialEq],
         with: {
-            "switchboard:rules/types@0.1.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::types,
-            "switchboard:rules/log@0.1.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::log,
+            "switchboard:rules/types@0.2.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::types,
+            "switchboard:rules/log@0.2.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::log,
         },
     });
 }
@@ -71,8 +71,8 @@ pub mod kpi_world {
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         additional_derives: [serde::Serialize, serde::Deserialize, Clone, PartialEq],
         with: {
-            "switchboard:rules/types@0.1.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::types,
-            "switchboard:rules/log@0.1.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::log,
+            "switchboard:rules/types@0.2.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::types,
+            "switchboard:rules/log@0.2.0": ::switchboard_sdk::__private::routing_world::switchboard::rules::log,
         },
     });
 }

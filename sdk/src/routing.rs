@@ -48,6 +48,7 @@ impl RoutingDecision {
             preferred_agent: None,
             relaxation: Vec::new(),
             tags: Vec::new(),
+            attributes: Vec::new(),
             reason: String::new(),
         }
     }

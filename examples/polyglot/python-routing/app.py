@@ -222,6 +222,7 @@ def decide(config, inp):
         preferred_agent=preferred_agent,
         relaxation=relaxation,
         tags=tags,
+        attributes=[],
         reason="; ".join(reasons),
     )
 

@@ -337,6 +337,8 @@ struct Routed {
     decided_by: DecidedBy,
     requirements: Requirements,
     tags: Vec<String>,
+    /// Attributes the policy set on the contact (WIT 0.2.0).
+    attributes: Vec<(String, String)>,
     reason: String,
     audit: Vec<AuditEntry>,
 }
@@ -1062,6 +1064,7 @@ impl Engine {
                 decided_by: DecidedBy::SelfService,
                 requirements: Requirements::default(),
                 tags: vec!["self-service".to_owned()],
+                attributes: Vec::new(),
                 reason: "resolved in self-service before any hand-off to an agent".to_owned(),
                 audit: Vec::new(),
             };
@@ -1076,6 +1079,7 @@ impl Engine {
             (routed, input.history)
         };
         contact.tags = routed.tags;
+        contact.attributes.extend(routed.attributes);
         contact.requirements = routed.requirements;
         r.audit.extend(routed.audit);
         let proactive = self.proactive_message(&contact.tags, now);
@@ -1165,7 +1169,7 @@ impl Engine {
             .map_err(|e| StoreError::Corrupt(format!("cannot encode routing input: {e}")))?;
         let input_digest = hex::encode(Sha256::digest(input_json.get().as_bytes()));
         let mut audit = Vec::new();
-        let (decided_by, requirements, tags, reason, output, outcome, duration_us, actor, config) =
+        let (decided_by, requirements, labels, reason, output, outcome, duration_us, actor, config) =
             match self.routing.call(|a| a.route(input)) {
                 Ok(call) => {
                     let actor = reactions::actor(&call.by);
@@ -1181,9 +1185,11 @@ impl Engine {
                     }
                     let outcome = call.outcome();
                     match call.result {
-                        Ok(decision) => {
+                        Ok(mut decision) => {
                             let p = call.by.plugin().id();
                             let output = serde_json::value::to_raw_value(&decision).ok();
+                            let attributes = std::mem::take(&mut decision.attributes);
+                            let attributes = attributes.into_iter().map(|kv| (kv.key, kv.value));
                             let (req, tags, reason) = convert::requirements(decision);
                             (
                                 DecidedBy::Plugin {
@@ -1193,7 +1199,7 @@ impl Engine {
                                     primary_error: call.primary_error.map(|e| e.to_string()),
                                 },
                                 req,
-                                tags,
+                                (tags, attributes.collect()),
                                 reason,
                                 output,
                                 outcome,
@@ -1211,7 +1217,7 @@ impl Engine {
                                     error: err.to_string(),
                                 },
                                 req,
-                                Vec::new(),
+                                (Vec::new(), Vec::new()),
                                 reason,
                                 None,
                                 outcome,
@@ -1236,7 +1242,7 @@ impl Engine {
                             error,
                         },
                         req,
-                        Vec::new(),
+                        (Vec::new(), Vec::new()),
                         reason,
                         None,
                         CallOutcome::Error,
@@ -1266,10 +1272,12 @@ impl Engine {
                 .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?,
             },
         );
+        let (tags, attributes) = labels;
         Ok(Routed {
             decided_by,
             requirements,
             tags,
+            attributes,
             reason,
             audit,
         })

@@ -41,7 +41,7 @@ fn skill_routing(rt: &PluginRuntime) -> Arc<Activation<RoutingPolicy>> {
 fn misbehaving(rt: &PluginRuntime, fail_policy: &str) -> Arc<Activation<RoutingPolicy>> {
     let manifest = Manifest::from_json(
         &serde_json::json!({"id": "misbehaving", "version": "0.0.1", "kind": "routing",
-            "wit": "0.1.0", "fail_policy": fail_policy, "limits": {"timeout_ms": 250}})
+            "wit": "0.2.0", "fail_policy": fail_policy, "limits": {"timeout_ms": 250}})
         .to_string(),
     )
     .unwrap();
@@ -158,6 +158,33 @@ fn a_failing_plugin_never_loses_the_contact_and_the_fail_policy_is_audited() {
     let ok = engine.ingest(new_contact("fine", &[])).unwrap();
     assert!(matches!(ok.decided_by, DecidedBy::Plugin { .. }));
     assert_eq!(engine.audit().verify().unwrap().records, 3);
+}
+
+#[test]
+fn attributes_a_policy_sets_land_on_the_contact_and_in_the_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap();
+    engine.set_routing(Some(misbehaving(runtime(), "fail-open")));
+    let mut contact = new_contact("attr:segment=gold", &[]);
+    contact.attributes.insert("crm.id".into(), "42".into());
+    contact.attributes.insert("segment".into(), "bronze".into());
+    let got = engine.ingest(contact).unwrap();
+    assert_eq!(
+        got.contact.attributes["segment"], "gold",
+        "the policy's value wins"
+    );
+    assert_eq!(got.contact.attributes["crm.id"], "42", "others are kept");
+    let audit = engine.audit().read(got.audit_seq, 1).unwrap();
+    assert_eq!(
+        audit[0].entry.data()["output"]["attributes"],
+        serde_json::json!([{"key": "segment", "value": "gold"}])
+    );
+    let stored = engine.contact(&got.contact.id).unwrap().unwrap();
+    assert_eq!(stored.attributes["segment"], "gold");
 }
 
 #[test]

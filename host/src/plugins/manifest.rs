@@ -6,8 +6,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The current WIT package version (`wit/`): what new plugins are built
+/// against.
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// Every WIT package version this host serves, oldest first. Each has its
+/// own generated bindings (`plugins::bindings`); a component is driven
+/// through the bindings of the version its export declares. Published
+/// versions are frozen under `wit/<version>/` and never removed without
+/// notice (see the compatibility policy in the partner guide).
+pub const WIT_VERSIONS: [&str; 2] = ["0.1.0", WIT_VERSION];
 
 /// The four kinds of plugin, one per WIT world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -52,9 +60,10 @@ impl PluginKind {
         }
     }
 
-    /// The fully qualified export name, e.g. `switchboard:rules/routing@0.1.0`.
-    pub fn export_name(self) -> String {
-        format!("switchboard:rules/{}@{WIT_VERSION}", self.interface())
+    /// The fully qualified export name in WIT `version`, e.g.
+    /// `switchboard:rules/routing@0.2.0`.
+    pub fn export_name(self, version: &str) -> String {
+        format!("switchboard:rules/{}@{version}", self.interface())
     }
 
     /// The kind whose exported interface is `interface` (`routing`, ...).
@@ -178,10 +187,11 @@ impl Manifest {
                 self.version
             ));
         }
-        if self.wit != WIT_VERSION {
+        if !WIT_VERSIONS.contains(&self.wit.as_str()) {
             return Err(format!(
-                "manifest says the plugin was built against WIT {}, but this host implements switchboard:rules@{WIT_VERSION}",
-                self.wit
+                "manifest says the plugin was built against WIT {}, but this host serves switchboard:rules@{} (current: {WIT_VERSION}); rebuild the plugin against the `wit/` of this release",
+                self.wit,
+                WIT_VERSIONS.join(", @")
             ));
         }
         jsonschema::meta::validate(&self.config_schema)
@@ -244,7 +254,7 @@ mod tests {
             "id": "skill-routing",
             "version": "0.1.0",
             "kind": "routing",
-            "wit": "0.1.0",
+            "wit": "0.2.0",
             "config_schema": {
                 "type": "object",
                 "additionalProperties": false,
@@ -314,7 +324,7 @@ mod tests {
     fn kinds_map_to_worlds_and_exports() {
         assert_eq!(PluginKind::Kpi.world(), "kpi-definition");
         assert_eq!(
-            PluginKind::Compliance.export_name(),
+            PluginKind::Compliance.export_name("0.1.0"),
             "switchboard:rules/compliance@0.1.0"
         );
         assert_eq!(

@@ -18,7 +18,9 @@ pub use cache::{CacheStats, CompileSource};
 pub use error::{CallOutcome, LoadError, PluginError};
 pub use limits::{HostLimits, Limits};
 pub use log::{LogBuffer, LogLevel, LogLine, LogSource};
-pub use manifest::{ConfigError, FailPolicy, Manifest, ManifestLimits, PluginKind, WIT_VERSION};
+pub use manifest::{
+    ConfigError, FailPolicy, Manifest, ManifestLimits, PluginKind, WIT_VERSION, WIT_VERSIONS,
+};
 pub use runtime::{
     Activation, ComplianceCheck, ComponentInfo, EscalationRule, KpiDefinition, LoadedPlugin,
     PluginId, PluginRuntime, PluginState, RoutingPolicy, RuntimeConfig, World, outcome_of,

@@ -18,16 +18,19 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, Func, HasSelf, InstancePre, Lift, Linker,
+    Lower, ResourceTable, types::ComponentItem,
+};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{compliance, escalation, kpi, log_iface, routing};
+use super::bindings::{compliance, escalation, kpi, log_iface, routing, v0_1};
 use super::cache::{CacheStats, CompileCache, CompileSource};
 use super::error::{CallOutcome, LoadError, PluginError};
 use super::limits::{HostLimits, Limits, StoreLimiter};
 use super::log::{LogBuffer, LogLevel, LogSource};
-use super::manifest::{Manifest, PluginKind, WIT_VERSION};
+use super::manifest::{Manifest, PluginKind, WIT_VERSION, WIT_VERSIONS};
 use super::wasi::sandboxed_ctx;
 
 /// How the runtime is set up.
@@ -143,6 +146,9 @@ impl PluginRuntime {
             |s| s,
         )
         .map_err(|e| LoadError::Compile(format!("cannot link the log import: {e:#}")))?;
+        // The same for components built against the frozen 0.1.0 contract.
+        v0_1::RoutingPolicy::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Compile(format!("cannot link the 0.1.0 log import: {e:#}")))?;
         let cache = CompileCache::new(&engine, config.cache_dir.clone())?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -239,7 +245,11 @@ impl PluginRuntime {
             return Err(LoadError::ExtraImports { imports: extra });
         }
         let kind = manifest.kind;
-        let export = kind.export_name();
+        let version = WIT_VERSIONS
+            .into_iter()
+            .find(|v| *v == manifest.wit)
+            .unwrap_or(WIT_VERSION);
+        let export = kind.export_name(version);
         if !info.exports.contains(&export) {
             let found = if info.exports.is_empty() {
                 "nothing".to_owned()
@@ -259,7 +269,7 @@ impl PluginRuntime {
         }
         let contract = |e: wasmtime::Error| LoadError::Contract {
             world: kind.world(),
-            version: WIT_VERSION,
+            version,
             detail: format!("{e:#}"),
         };
         let pre = self
@@ -268,6 +278,9 @@ impl PluginRuntime {
             .instantiate_pre(&component)
             .map_err(contract)?;
         let typed = match kind {
+            _ if version != WIT_VERSION => {
+                TypedPre::Legacy(LegacyPre::new(pre, kind, version, &export).map_err(contract)?)
+            }
             PluginKind::Routing => {
                 TypedPre::Routing(routing::RoutingPolicyPre::new(pre).map_err(contract)?)
             }
@@ -280,7 +293,7 @@ impl PluginRuntime {
             PluginKind::Kpi => TypedPre::Kpi(kpi::KpiDefinitionPre::new(pre).map_err(contract)?),
         };
         let limits = self.inner.config.limits.resolve(&manifest.limits);
-        tracing::info!(kind = %kind, ?compiled, size = bytes.len(), "plugin loaded");
+        tracing::info!(kind = %kind, wit = version, ?compiled, size = bytes.len(), "plugin loaded");
         Ok(Arc::new(LoadedPlugin {
             id: PluginId {
                 id: manifest.id.as_str().into(),
@@ -367,7 +380,9 @@ const ALLOWED_WASI: &[&str] = &[
 
 fn import_allowed(name: &str) -> bool {
     if let Some(ours) = name.strip_prefix("switchboard:rules/") {
-        return ours == format!("log@{WIT_VERSION}") || ours == format!("types@{WIT_VERSION}");
+        return ours.split_once('@').is_some_and(|(iface, version)| {
+            matches!(iface, "log" | "types") && WIT_VERSIONS.contains(&version)
+        });
     }
     let (base, version) = name.split_once('@').unwrap_or((name, ""));
     ALLOWED_WASI.contains(&base) && version.starts_with("0.2.")
@@ -397,15 +412,31 @@ impl WasiView for PluginState {
 }
 
 impl super::bindings::types::Host for PluginState {}
+impl v0_1::switchboard::rules::types::Host for PluginState {}
 
 impl log_iface::Host for PluginState {
     fn log(&mut self, level: log_iface::Level, message: String) {
+        use log_iface::Level as L;
         let level = match level {
-            log_iface::Level::Trace => LogLevel::Trace,
-            log_iface::Level::Debug => LogLevel::Debug,
-            log_iface::Level::Info => LogLevel::Info,
-            log_iface::Level::Warn => LogLevel::Warn,
-            log_iface::Level::Error => LogLevel::Error,
+            L::Trace => LogLevel::Trace,
+            L::Debug => LogLevel::Debug,
+            L::Info => LogLevel::Info,
+            L::Warn => LogLevel::Warn,
+            L::Error => LogLevel::Error,
+        };
+        self.log.push(level, LogSource::Guest, &message);
+    }
+}
+
+impl v0_1::log_iface::Host for PluginState {
+    fn log(&mut self, level: v0_1::log_iface::Level, message: String) {
+        use v0_1::log_iface::Level as L;
+        let level = match level {
+            L::Trace => LogLevel::Trace,
+            L::Debug => LogLevel::Debug,
+            L::Info => LogLevel::Info,
+            L::Warn => LogLevel::Warn,
+            L::Error => LogLevel::Error,
         };
         self.log.push(level, LogSource::Guest, &message);
     }
@@ -416,6 +447,121 @@ enum TypedPre {
     Escalation(escalation::EscalationRulePre<PluginState>),
     Compliance(compliance::ComplianceCheckPre<PluginState>),
     Kpi(kpi::KpiDefinitionPre<PluginState>),
+    /// A component built against an older WIT version.
+    Legacy(LegacyPre),
+}
+
+/// A pre-instantiated component of an older WIT version (`wit/<version>/`).
+/// Its exports are found by the versioned interface name, and called with
+/// the current Rust types wherever the version's types are the same shape
+/// (the component model checks them structurally on every typed call);
+/// where they differ (0.1.0's `routing-decision`), the version's own
+/// generated type is read and converted.
+struct LegacyPre {
+    pre: InstancePre<PluginState>,
+    version: &'static str,
+    configure: ComponentExportIndex,
+    /// `route`, `on-event` or `check`.
+    call: ComponentExportIndex,
+    /// `measures`, for KPI definitions.
+    measures: Option<ComponentExportIndex>,
+}
+
+impl LegacyPre {
+    fn new(
+        pre: InstancePre<PluginState>,
+        kind: PluginKind,
+        version: &'static str,
+        export: &str,
+    ) -> wasmtime::Result<Self> {
+        let component = pre.component();
+        let iface = component
+            .get_export_index(None, export)
+            .ok_or_else(|| wasmtime::format_err!("no export `{export}`"))?;
+        let func = |name: &str| {
+            component
+                .get_export_index(Some(&iface), name)
+                .ok_or_else(|| wasmtime::format_err!("`{export}` has no function `{name}`"))
+        };
+        let call = match kind {
+            PluginKind::Routing => "route",
+            PluginKind::Escalation | PluginKind::Kpi => "on-event",
+            PluginKind::Compliance => "check",
+        };
+        Ok(Self {
+            configure: func("configure")?,
+            call: func(call)?,
+            measures: match kind {
+                PluginKind::Kpi => Some(func("measures")?),
+                _ => None,
+            },
+            version,
+            pre,
+        })
+    }
+
+    fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<LegacyFuncs> {
+        let instance = self.pre.instantiate(&mut *store)?;
+        let mut func = |index: &ComponentExportIndex| {
+            instance.get_func(&mut *store, index).ok_or_else(|| {
+                wasmtime::format_err!("a function of WIT {} is missing", self.version)
+            })
+        };
+        Ok(LegacyFuncs {
+            configure: func(&self.configure)?,
+            call: func(&self.call)?,
+            measures: self.measures.as_ref().map(&mut func).transpose()?,
+        })
+    }
+}
+
+/// The functions of one instance of an older-version component.
+pub struct LegacyFuncs {
+    configure: Func,
+    call: Func,
+    measures: Option<Func>,
+}
+
+impl LegacyFuncs {
+    /// A typed call; the types are checked against the component's first.
+    fn invoke<P, R>(func: Func, store: &mut Store<PluginState>, params: P) -> wasmtime::Result<R>
+    where
+        P: ComponentNamedList + Lower,
+        R: ComponentNamedList + Lift,
+    {
+        func.typed::<P, R>(&*store)?.call(&mut *store, params)
+    }
+
+    fn configure(
+        &self,
+        store: &mut Store<PluginState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        Self::invoke::<(&str,), (Result<(), String>,)>(self.configure, store, (config,))
+            .map(|r| r.0)
+    }
+
+    fn call<I: Lower, O: Lift>(
+        &self,
+        store: &mut Store<PluginState>,
+        input: &I,
+    ) -> wasmtime::Result<Result<O, String>> {
+        Self::invoke::<(&I,), (Result<O, String>,)>(self.call, store, (input,)).map(|r| r.0)
+    }
+
+    fn measures(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Vec<kpi::Measure>> {
+        let func = self
+            .measures
+            .ok_or_else(|| wasmtime::format_err!("not a KPI definition"))?;
+        Self::invoke::<(), (Vec<kpi::Measure>,)>(func, store, ()).map(|r| r.0)
+    }
+}
+
+/// An instance's exports: through the current bindings, or an older
+/// version's.
+pub enum Bound<C> {
+    Current(C),
+    Legacy(LegacyFuncs),
 }
 
 /// One validated, pre-instantiated plugin version.
@@ -509,15 +655,15 @@ pub trait World: Send + Sync + 'static {
     /// The kind of plugin this world is.
     const KIND: PluginKind;
     #[doc(hidden)]
-    type Bindings: Send;
+    type Current: Send;
     #[doc(hidden)]
     fn instantiate(
         plugin: &LoadedPlugin,
         store: &mut Store<PluginState>,
-    ) -> wasmtime::Result<Self::Bindings>;
+    ) -> wasmtime::Result<Bound<Self::Current>>;
     #[doc(hidden)]
     fn configure(
-        bindings: &Self::Bindings,
+        bindings: &Bound<Self::Current>,
         store: &mut Store<PluginState>,
         config: &str,
     ) -> wasmtime::Result<Result<(), String>>;
@@ -531,24 +677,28 @@ macro_rules! world {
 
         impl World for $marker {
             const KIND: PluginKind = PluginKind::$kind;
-            type Bindings = $module::$bindings;
+            type Current = $module::$bindings;
 
             fn instantiate(
                 plugin: &LoadedPlugin,
                 store: &mut Store<PluginState>,
-            ) -> wasmtime::Result<Self::Bindings> {
+            ) -> wasmtime::Result<Bound<Self::Current>> {
                 match &plugin.typed {
-                    TypedPre::$variant(pre) => pre.instantiate(store),
+                    TypedPre::$variant(pre) => pre.instantiate(store).map(Bound::Current),
+                    TypedPre::Legacy(pre) => pre.instantiate(store).map(Bound::Legacy),
                     _ => wasmtime::bail!("plugin kind mismatch"),
                 }
             }
 
             fn configure(
-                bindings: &Self::Bindings,
+                bindings: &Bound<Self::Current>,
                 store: &mut Store<PluginState>,
                 config: &str,
             ) -> wasmtime::Result<Result<(), String>> {
-                bindings.$iface().call_configure(store, config)
+                match bindings {
+                    Bound::Current(b) => b.$iface().call_configure(store, config),
+                    Bound::Legacy(l) => l.configure(store, config),
+                }
             }
         }
     };
@@ -593,7 +743,7 @@ world!(
 
 struct Warm<W: World> {
     store: Store<PluginState>,
-    bindings: W::Bindings,
+    bindings: Bound<W::Current>,
 }
 
 /// A plugin version with a validated configuration, ready to be called from
@@ -706,7 +856,10 @@ impl<W: World> Activation<W> {
     /// the instance; the next call gets a fresh one.
     fn call<R: OutputSize>(
         &self,
-        f: impl FnOnce(&W::Bindings, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
+        f: impl FnOnce(
+            &Bound<W::Current>,
+            &mut Store<PluginState>,
+        ) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, PluginError> {
         let started = std::time::Instant::now();
         let result = self.call_inner(f);
@@ -717,7 +870,10 @@ impl<W: World> Activation<W> {
 
     fn call_inner<R: OutputSize>(
         &self,
-        f: impl FnOnce(&W::Bindings, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
+        f: impl FnOnce(
+            &Bound<W::Current>,
+            &mut Store<PluginState>,
+        ) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, PluginError> {
         let pooled = self.pool.lock().pop();
         let mut warm = match pooled {
@@ -780,7 +936,12 @@ impl Activation<RoutingPolicy> {
         &self,
         input: &routing::RoutingInput,
     ) -> Result<routing::RoutingDecision, PluginError> {
-        self.call(|b, s| b.switchboard_rules_routing().call_route(s, input))
+        self.call(|b, s| match b {
+            Bound::Current(b) => b.switchboard_rules_routing().call_route(s, input),
+            Bound::Legacy(l) => Ok(l
+                .call::<_, v0_1::RoutingDecision>(s, input)?
+                .map(routing::RoutingDecision::from)),
+        })
     }
 }
 
@@ -790,7 +951,10 @@ impl Activation<EscalationRule> {
         &self,
         input: &escalation::EscalationInput,
     ) -> Result<escalation::EscalationOutcome, PluginError> {
-        self.call(|b, s| b.switchboard_rules_escalation().call_on_event(s, input))
+        self.call(|b, s| match b {
+            Bound::Current(b) => b.switchboard_rules_escalation().call_on_event(s, input),
+            Bound::Legacy(l) => l.call(s, input),
+        })
     }
 }
 
@@ -800,19 +964,30 @@ impl Activation<ComplianceCheck> {
         &self,
         draft: &compliance::Draft,
     ) -> Result<compliance::ComplianceResult, PluginError> {
-        self.call(|b, s| b.switchboard_rules_compliance().call_check(s, draft))
+        self.call(|b, s| match b {
+            Bound::Current(b) => b.switchboard_rules_compliance().call_check(s, draft),
+            Bound::Legacy(l) => l.call(s, draft),
+        })
     }
 }
 
 impl Activation<KpiDefinition> {
     /// The measures this definition declares.
     pub fn measures(&self) -> Result<Vec<kpi::Measure>, PluginError> {
-        self.call(|b, s| Ok(Ok(b.switchboard_rules_kpi().call_measures(s)?)))
+        self.call(|b, s| {
+            Ok(Ok(match b {
+                Bound::Current(b) => b.switchboard_rules_kpi().call_measures(s)?,
+                Bound::Legacy(l) => l.measures(s)?,
+            }))
+        })
     }
 
     /// Turn an event into samples.
     pub fn on_event(&self, input: &kpi::KpiInput) -> Result<Vec<kpi::Emission>, PluginError> {
-        self.call(|b, s| b.switchboard_rules_kpi().call_on_event(s, input))
+        self.call(|b, s| match b {
+            Bound::Current(b) => b.switchboard_rules_kpi().call_on_event(s, input),
+            Bound::Legacy(l) => l.call(s, input),
+        })
     }
 }
 
@@ -936,6 +1111,9 @@ impl OutputSize for routing::RoutingDecision {
                 })
                 .sum::<usize>()
             + self.tags.output_size()
+            + (self.attributes.iter())
+                .map(|kv| RECORD + kv.key.len() + kv.value.len())
+                .sum::<usize>()
             + self.reason.len()
     }
 }
@@ -1035,6 +1213,9 @@ mod tests {
     fn only_the_contract_and_sandboxed_wasi_may_be_imported() {
         assert!(import_allowed("switchboard:rules/log@0.1.0"));
         assert!(import_allowed("switchboard:rules/types@0.1.0"));
+        assert!(import_allowed("switchboard:rules/log@0.2.0"));
+        assert!(!import_allowed("switchboard:rules/log@0.3.0"));
+        assert!(!import_allowed("switchboard:rules/routing@0.2.0"));
         assert!(import_allowed("wasi:cli/stdout@0.2.3"));
         assert!(!import_allowed("switchboard:rules/log@9.0.0"));
         assert!(!import_allowed("wasi:sockets/tcp@0.2.3"));

@@ -797,6 +797,7 @@ impl RoutingPolicy for SkillRouting {
             preferred_agent,
             relaxation,
             tags,
+            attributes: Vec::new(),
             reason: reasons.join("; "),
         })
     }

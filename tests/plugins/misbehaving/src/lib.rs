@@ -106,6 +106,13 @@ impl RoutingPolicy for Misbehaving {
             }
         };
         let mut decision = RoutingDecision::to_queue("general", 1);
+        // `attr:<key>=<value>` also sets a contact attribute (WIT 0.2.0).
+        if let Some((key, value)) = text.strip_prefix("attr:").and_then(|kv| kv.split_once('=')) {
+            decision.attributes.push(KeyValue {
+                key: key.into(),
+                value: value.into(),
+            });
+        }
         decision.reason = reason;
         Ok(decision)
     }
