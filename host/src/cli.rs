@@ -250,18 +250,64 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Scaffold a working plugin: the rule, manifest.json (config schema,
+    /// default config, limits), fixtures that pass, a README and a
+    /// .gitignore, in `<dir>/<name>/`.
+    ///
+    /// Then, in that directory: `switchboard plugin build`, `switchboard
+    /// plugin test`. JavaScript, Python and C plugins get a copy of the WIT
+    /// package in `wit/`; a Rust plugin depends on switchboard-sdk.
+    New {
+        /// The plugin's name, which becomes its id: lowercase letters,
+        /// digits and '-' (e.g. vip-routing).
+        name: String,
+        /// What the plugin does: which WIT world it implements.
+        #[arg(long, value_enum)]
+        kind: crate::plugins::PluginKind,
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: crate::toolchain::Lang,
+        /// The directory to create the plugin in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Rust only: depend on this switchboard `sdk/` checkout by path
+        /// [default: the checkout this binary was built from, if present,
+        /// else the registry]
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
+    /// Build the plugin in DIR into `DIR/build/<id>.wasm`, then check it as
+    /// the server would (world, WIT version, imports, manifest).
+    ///
+    /// The language is read from the files (Cargo.toml: Rust, package.json:
+    /// JavaScript, app.py: Python, *.c: C). The toolchain is installed on
+    /// first use into $SWITCHBOARD_TOOLCHAINS: componentize-py from PyPI,
+    /// jco and componentize-js from npm, clang and wasi-libc with apt-get,
+    /// the wasm32-wasip2 target with rustup.
+    Build {
+        /// The plugin directory (holding manifest.json).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where toolchains are installed [default: ~/.cache/switchboard/toolchains]
+        #[arg(long, env = "SWITCHBOARD_TOOLCHAINS")]
+        toolchains: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run fixtures through a component in the real sandboxed runtime and
     /// report pass/fail with a diff for each failure; exits 1 if any fails.
     ///
     /// A fixture is a JSON file with `config` (null: the manifest's
     /// default), `call` (route, on-event, check, measures), `input` and
     /// `expected` (the plugin's answer, or {"error": "substring"}); see
-    /// docs/plugins.md.
+    /// docs/plugins.md. With no arguments, in a plugin directory: the
+    /// component `build/<id>.wasm` and the fixtures in `fixtures/`.
     Test {
-        /// The `.wasm` component.
-        component: PathBuf,
-        /// A fixture file, or a directory of them (`*.json`).
-        fixtures: PathBuf,
+        /// The `.wasm` component [default: build/<id>.wasm, id from ./manifest.json]
+        component: Option<PathBuf>,
+        /// A fixture file, or a directory of them (`*.json`) [default: fixtures]
+        fixtures: Option<PathBuf>,
         /// The plugin's manifest [default: manifest.json beside the
         /// fixtures directory, else beside the component]
         #[arg(long)]
@@ -370,7 +416,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             fixtures,
             manifest,
             json,
-        }) => plugin_test(&component, &fixtures, manifest.as_deref(), json),
+        }) => {
+            let component = match component {
+                Some(c) => c,
+                None => default_component()?,
+            };
+            let fixtures = fixtures.unwrap_or_else(|| "fixtures".into());
+            plugin_test(&component, &fixtures, manifest.as_deref(), json)
+        }
+        Command::Plugin(PluginCommand::New {
+            name,
+            kind,
+            lang,
+            dir,
+            sdk_path,
+        }) => plugin_new(crate::toolchain::ScaffoldOptions {
+            name,
+            kind,
+            lang,
+            parent: dir,
+            sdk_path,
+        }),
+        Command::Plugin(PluginCommand::Build {
+            dir,
+            toolchains,
+            json,
+        }) => plugin_build(&dir, toolchains, json),
         Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
         Command::Token(cmd) => token(cmd),
         Command::Kpi(args) => kpi(args),
@@ -546,6 +617,78 @@ fn print_line(line: &str) {
     println!("{line}");
 }
 
+/// `build/<id>.wasm` of the plugin in the current directory.
+fn default_component() -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string("manifest.json").context(
+        "no component given and no manifest.json here: run in a plugin directory, or pass the component and fixtures",
+    )?;
+    let manifest = Manifest::from_json(&text)
+        .map_err(anyhow::Error::msg)
+        .context("in manifest.json")?;
+    let component = PathBuf::from("build").join(format!("{}.wasm", manifest.id));
+    anyhow::ensure!(
+        component.is_file(),
+        "{} does not exist: run `switchboard plugin build` first",
+        component.display()
+    );
+    Ok(component)
+}
+
+/// The compile cache shared by `plugin build`, `plugin test` and
+/// `plugin inspect`: `$SWITCHBOARD_CACHE_DIR`, else ~/.cache/switchboard.
+fn cli_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("SWITCHBOARD_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/switchboard")))
+}
+
+fn plugin_new(opts: crate::toolchain::ScaffoldOptions) -> anyhow::Result<()> {
+    let (dir, files) = crate::toolchain::scaffold(&opts)?;
+    let mut text = format!(
+        "created {} plugin {} in {} ({})\n",
+        opts.kind,
+        opts.name,
+        dir.display(),
+        opts.lang
+    );
+    for f in files.iter().filter(|f| !f.starts_with("wit/")) {
+        text.push_str(&format!("  {f}\n"));
+    }
+    if files.iter().any(|f| f.starts_with("wit/")) {
+        text.push_str("  wit/ (the WIT package, switchboard:rules@");
+        text.push_str(crate::plugins::WIT_VERSION);
+        text.push_str(")\n");
+    }
+    text.push_str(&format!(
+        "next:\n  cd {}\n  switchboard plugin build\n  switchboard plugin test",
+        dir.display()
+    ));
+    print_line(&text);
+    Ok(())
+}
+
+fn plugin_build(dir: &Path, toolchains: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let toolchains = match toolchains {
+        Some(t) => t,
+        None => crate::toolchain::toolchains_dir()?,
+    };
+    let report = crate::toolchain::build(dir, &toolchains, cli_cache_dir())?;
+    if json {
+        print_line(&serde_json::to_string_pretty(&report)?);
+    } else {
+        print_line(&format!(
+            "built {} ({} KiB, {}) in {:.1} s; checked in {:.1} s\n{}",
+            report.output.display(),
+            report.size_bytes / 1024,
+            report.lang,
+            report.build_seconds,
+            report.check_seconds,
+            render_info(&report.component, None)
+        ));
+    }
+    Ok(())
+}
+
 fn plugin_test(
     component: &std::path::Path,
     fixtures: &std::path::Path,
@@ -579,11 +722,8 @@ fn plugin_test(
         .with_context(|| format!("in {}", manifest.display()))?;
     let bytes =
         std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
-    let cache = std::env::var_os("SWITCHBOARD_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/switchboard")));
     let runtime = PluginRuntime::new(RuntimeConfig {
-        cache_dir: cache,
+        cache_dir: cli_cache_dir(),
         ..RuntimeConfig::default()
     })?;
     if bytes.len() > 4 << 20 {

@@ -34,3 +34,4 @@ pub mod server;
 pub mod signing;
 pub mod simulate;
 pub mod store;
+pub mod toolchain;

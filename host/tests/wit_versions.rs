@@ -69,10 +69,7 @@ fn the_published_0_1_0_contract_is_frozen() {
     for f in &files {
         let text = std::fs::read(f).unwrap();
         all.update(hex::encode(Sha256::digest(&text)));
-        all.update(format!(
-            "  {}\n",
-            f.strip_prefix(repo()).unwrap().display()
-        ));
+        all.update(format!("  {}\n", f.strip_prefix(repo()).unwrap().display()));
     }
     assert_eq!(files.len(), 7, "{files:?}");
     assert_eq!(

@@ -24,7 +24,7 @@
 // value or `undefined`, `s64` is a BigInt, and a `result` error is returned
 // by throwing the error payload (a string here).
 
-import { log } from 'switchboard:rules/log@0.1.0';
+import { log } from 'switchboard:rules/log@0.2.0';
 
 const VERDICTS = ['approve', 'revise', 'needs-approval', 'block'];
 

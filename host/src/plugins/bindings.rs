@@ -74,8 +74,8 @@ pub mod v0_1 {
         world: "routing-policy",
         additional_derives: [PartialEq],
     });
-    pub use exports::switchboard::rules::routing::*;
     pub(crate) use self::switchboard::rules::log as log_iface;
+    pub use exports::switchboard::rules::routing::*;
 }
 
 pub(crate) use routing::switchboard::rules::log as log_iface;

@@ -50,14 +50,19 @@ impl Default for HostLimits {
                 timeout: Duration::from_millis(5),
                 memory_bytes: 32 << 20,
                 table_elements: 20_000,
-                instances: 32,
+                // A component's core instances are fixed when it is built
+                // (a component cannot create more at run time): Rust and C
+                // plugins have a handful, a componentize-py (Python)
+                // plugin about 40 (CPython and its libraries linked as
+                // separate modules).
+                instances: 128,
                 max_output_bytes: 256 << 10,
             },
             max: Limits {
                 timeout: Duration::from_millis(1_000),
                 memory_bytes: 256 << 20,
                 table_elements: 100_000,
-                instances: 64,
+                instances: 128,
                 max_output_bytes: 4 << 20,
             },
             min_timeout: Duration::ZERO,

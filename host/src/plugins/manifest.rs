@@ -18,7 +18,18 @@ pub const WIT_VERSION: &str = "0.2.0";
 pub const WIT_VERSIONS: [&str; 2] = ["0.1.0", WIT_VERSION];
 
 /// The four kinds of plugin, one per WIT world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
     /// World `routing-policy`, exports interface `routing`.

@@ -319,7 +319,8 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     let n = config.max_instances.max(4);
     pool.total_component_instances(n);
-    pool.total_core_instances(n * 4);
+    // Python components hold ~40 core instances each, Rust ones 2-4.
+    pool.total_core_instances(n * 16);
     pool.total_memories(n * 2);
     pool.total_tables(n * 4);
     pool.max_memory_size(config.limits.max.memory_bytes);

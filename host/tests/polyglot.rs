@@ -1,0 +1,209 @@
+//! The partner toolchain end to end, as a partner runs it: `switchboard
+//! plugin new` for every kind in every language, `plugin build` (which
+//! installs the language's toolchain from its registry on first use), then
+//! `plugin test` through the real sandboxed runtime; and the polyglot
+//! examples in `examples/polyglot/`, built and tested the same way.
+//!
+//! Toolchains, the compile cache and the Rust scaffolds' target directory
+//! live under cargo's target/tmp and are reused by later runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+const KINDS: [&str; 4] = ["routing", "escalation", "compliance", "kpi"];
+
+fn work() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("polyglot")
+}
+
+fn switchboard(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env("SWITCHBOARD_TOOLCHAINS", work().join("toolchains"))
+        .env("SWITCHBOARD_CACHE_DIR", work().join("cache"))
+        .env("CARGO_TARGET_DIR", work().join("rust-target"))
+        .env("SWITCHBOARD_LOG", "warn")
+        .output()
+        .expect("the switchboard binary runs")
+}
+
+/// stdout of a command that must succeed; its whole output if it did not.
+fn ok(out: Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn fixture_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("fixtures"))
+        .expect("fixtures/")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+        })
+        .count()
+}
+
+/// `plugin build --json` then `plugin test` in `dir`, checking the
+/// component is of `kind`, imports nothing the host refuses, and passes
+/// every fixture. Returns the build report.
+fn build_and_test(dir: &Path, kind: &str) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_str(&ok(
+        switchboard(dir, &["plugin", "build", "--json"]),
+        "plugin build",
+    ))
+    .expect("plugin build --json prints JSON");
+    let component = &report["component"];
+    assert_eq!(component["kind"], kind, "{report:#}");
+    let output = PathBuf::from(report["output"].as_str().expect("output"));
+    assert!(
+        dir.join(&output).is_file() || output.is_file(),
+        "{report:#}"
+    );
+    for import in component["imports"].as_array().expect("imports") {
+        let import = import.as_str().expect("a string");
+        assert!(
+            !import.starts_with("wasi:sockets") && !import.starts_with("wasi:http"),
+            "{import}"
+        );
+    }
+    let n = fixture_count(dir);
+    assert!(n >= 2, "{} has only {n} fixtures", dir.display());
+    let out = ok(switchboard(dir, &["plugin", "test"]), "plugin test");
+    assert!(out.contains(&format!("{n}/{n} passed")), "{out}");
+    report
+}
+
+/// Every kind scaffolded in `lang`, built, and passing its own fixtures.
+fn scaffolds(lang: &str) -> tempfile::TempDir {
+    std::fs::create_dir_all(work()).expect("work dir");
+    let parent = tempfile::tempdir_in(work()).expect("a temp dir");
+    for kind in KINDS {
+        let name = format!("{lang}-{kind}");
+        let out = ok(
+            switchboard(
+                parent.path(),
+                &["plugin", "new", &name, "--kind", kind, "--lang", lang],
+            ),
+            "plugin new",
+        );
+        assert!(out.contains("plugin build"), "{out}");
+        let dir = parent.path().join(&name);
+        assert!(dir.join("README.md").is_file() && dir.join("manifest.json").is_file());
+        let report = build_and_test(&dir, kind);
+        assert_eq!(report["lang"], lang, "{report:#}");
+        assert_eq!(report["component"]["wit_version"], "0.2.0");
+    }
+    parent
+}
+
+/// A copy of `examples/polyglot/<name>` (the `wit` link resolved), so the
+/// build leaves the source tree alone.
+fn example(name: &str) -> (tempfile::TempDir, PathBuf) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("readable") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().expect("a name");
+            if name == "build" || name == "node_modules" {
+                continue;
+            }
+            if path.is_dir() {
+                copy(&path, &to.join(name));
+            } else {
+                std::fs::copy(&path, to.join(name)).expect("copy");
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/polyglot")
+        .join(name);
+    std::fs::create_dir_all(work()).expect("work dir");
+    let tmp = tempfile::tempdir_in(work()).expect("a temp dir");
+    let dir = tmp.path().join(name);
+    copy(&src, &dir);
+    (tmp, dir)
+}
+
+#[test]
+fn rust_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
+    scaffolds("rust");
+}
+
+#[test]
+fn python_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
+    let (_tmp, dir) = example("python-routing");
+    build_and_test(&dir, "routing");
+    scaffolds("python");
+}
+
+#[test]
+fn javascript_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
+    let (_tmp, dir) = example("js-compliance");
+    build_and_test(&dir, "compliance");
+    scaffolds("js");
+}
+
+#[test]
+fn c_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
+    let (_tmp, dir) = example("c-kpi");
+    let report = build_and_test(&dir, "kpi");
+    // Built to import nothing but the switchboard interfaces.
+    let imports = report["component"]["imports"].as_array().expect("imports");
+    assert!(
+        imports.iter().all(|i| i
+            .as_str()
+            .is_some_and(|i| i.starts_with("switchboard:rules/"))),
+        "{report:#}"
+    );
+
+    let parent = scaffolds("c");
+    // A compile error fails the build with the compiler's message and
+    // leaves the last good component in place.
+    let dir = parent.path().join("c-kpi");
+    let built = dir.join("build/c-kpi.wasm");
+    let before = std::fs::read(&built).expect("built");
+    let source = dir.join("plugin.c");
+    let mut text = std::fs::read_to_string(&source).expect("plugin.c");
+    text.push_str("\nthis is not C;\n");
+    std::fs::write(&source, text).expect("write");
+    let out = switchboard(&dir, &["plugin", "build"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("plugin.c") && stderr.contains("clang failed"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&built).expect("still there"), before);
+}
+
+#[test]
+fn build_outside_a_plugin_directory_says_what_to_do() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let out = switchboard(tmp.path(), &["plugin", "build"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("manifest.json") && stderr.contains("plugin new"),
+        "{stderr}"
+    );
+
+    let out = switchboard(tmp.path(), &["plugin", "test"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("manifest.json"), "{stderr}");
+
+    let out = switchboard(
+        tmp.path(),
+        &["plugin", "new", "Bad Name", "--kind", "kpi", "--lang", "c"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase"));
+}
