@@ -315,6 +315,11 @@ pub enum PluginCommand {
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
+        /// Then time N warm calls of each passing fixture through the
+        /// sandbox (limits on) and print the time per call; compare
+        /// languages, or a change, on the same machine.
+        #[arg(long, value_name = "N")]
+        bench: Option<u32>,
     },
     /// List the plugins bundled in this binary.
     Bundled,
@@ -400,10 +405,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let doc = crate::server::openapi_document()
                 .to_pretty_json()
                 .context("rendering the OpenAPI document")?;
-            #[allow(clippy::print_stdout)]
-            {
-                println!("{doc}");
-            }
+            print_line(&doc);
             Ok(())
         }
         Command::Plugin(PluginCommand::Inspect {
@@ -416,13 +418,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             fixtures,
             manifest,
             json,
+            bench,
         }) => {
             let component = match component {
                 Some(c) => c,
                 None => default_component()?,
             };
             let fixtures = fixtures.unwrap_or_else(|| "fixtures".into());
-            plugin_test(&component, &fixtures, manifest.as_deref(), json)
+            plugin_test(&component, &fixtures, manifest.as_deref(), json, bench)
         }
         Command::Plugin(PluginCommand::New {
             name,
@@ -580,6 +583,28 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     s["stats"]["failures"]
                 ));
             }
+            let plugins = remote.get("/v1/plugins")?;
+            print_line(
+                "\nUPLOADED                                  KIND        DIGEST                   SIGNED BY",
+            );
+            for p in plugins["versions"].as_array().into_iter().flatten() {
+                print_line(&format!(
+                    "{:<41} {:<11} {:<24} {}",
+                    format!(
+                        "{}@{}",
+                        p["id"].as_str().unwrap_or("?"),
+                        p["version"].as_str().unwrap_or("?")
+                    ),
+                    p["kind"].as_str().unwrap_or("?"),
+                    p["digest"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .chars()
+                        .take(23)
+                        .collect::<String>(),
+                    p["signed_by"].as_str().unwrap_or("-")
+                ));
+            }
             Ok(())
         }
         Command::Plugin(PluginCommand::Logs {
@@ -612,9 +637,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-#[allow(clippy::print_stdout)]
-fn print_line(line: &str) {
-    println!("{line}");
+/// Print `line` and a newline to stdout. A closed pipe (`| head`) ends
+/// the program quietly, as it does for other Unix tools, instead of
+/// panicking as `println!` would.
+pub(crate) fn print_line(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// `build/<id>.wasm` of the plugin in the current directory.
@@ -659,6 +694,21 @@ fn plugin_new(opts: crate::toolchain::ScaffoldOptions) -> anyhow::Result<()> {
         text.push_str(crate::plugins::WIT_VERSION);
         text.push_str(")\n");
     }
+    if let Some(sdk) = std::fs::read_to_string(dir.join("Cargo.toml"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("switchboard-sdk"))
+                .map(str::to_owned)
+        })
+    {
+        text.push_str(&format!("the SDK: {sdk}\n"));
+        if !sdk.contains("path") {
+            text.push_str(
+                "  (from crates.io; if cargo cannot find it there, point it at the `sdk` directory of a switchboard checkout: `plugin new --sdk-path`, or edit Cargo.toml)\n",
+            );
+        }
+    }
     text.push_str(&format!(
         "next:\n  cd {}\n  switchboard plugin build\n  switchboard plugin test",
         dir.display()
@@ -694,6 +744,7 @@ fn plugin_test(
     fixtures: &std::path::Path,
     manifest: Option<&std::path::Path>,
     json: bool,
+    bench: Option<u32>,
 ) -> anyhow::Result<()> {
     let manifest = match manifest {
         Some(m) => m.to_owned(),
@@ -729,7 +780,7 @@ fn plugin_test(
     if bytes.len() > 4 << 20 {
         tracing::info!(
             size_mib = bytes.len() >> 20,
-            "compiling a large component (cached for the next run)"
+            "loading a large component: the first load compiles it (seconds), later ones read the compile cache"
         );
     }
     let plugin = runtime.load(parsed, &bytes).with_context(|| {
@@ -741,10 +792,24 @@ fn plugin_test(
     })?;
     let files = crate::fixtures::fixture_files(fixtures)?;
     let results = crate::fixtures::run(&plugin, &files);
+    let passing: Vec<PathBuf> = files
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.passed)
+        .map(|(f, _)| f.clone())
+        .collect();
+    let timings = bench.map(|n| crate::fixtures::bench(&plugin, &passing, n));
     if json {
-        print_line(&serde_json::to_string_pretty(&results)?);
+        let mut doc = serde_json::json!({ "results": results });
+        if let Some(t) = &timings {
+            doc["bench"] = serde_json::to_value(t)?;
+        }
+        print_line(&serde_json::to_string_pretty(&doc)?);
     } else {
         print_line(crate::fixtures::report(&plugin, &results).trim_end());
+        if let Some(t) = &timings {
+            print_line(crate::fixtures::bench_report(t).trim_end());
+        }
     }
     let failed = results.iter().filter(|r| !r.passed).count();
     if failed > 0 {
@@ -1105,10 +1170,7 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
     if args.print_config {
         config.log.level = Some(log.0);
         config.log.format = Some(log.1);
-        #[allow(clippy::print_stdout)]
-        {
-            print!("{}", config.to_toml());
-        }
+        print_line(config.to_toml().trim_end());
         return Ok(());
     }
     let data_dir = config.data_dir.clone().unwrap_or_default();

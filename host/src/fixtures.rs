@@ -31,6 +31,9 @@ pub struct FixtureResult {
     pub passed: bool,
     /// What differed, one line per JSON path, or why it could not run.
     pub problems: Vec<String>,
+    /// What the plugin logged while this fixture ran (its `log` calls,
+    /// stdout and stderr, and the host's line for a failed call).
+    pub log: Vec<crate::plugins::LogLine>,
 }
 
 /// Fixture files: `path` itself, or every `*.json` in it, sorted.
@@ -61,8 +64,23 @@ fn parse<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, String> {
     })
 }
 
-/// Run one fixture's call; the plugin's answer as JSON, or why not.
-fn call(plugin: &Arc<LoadedPlugin>, fixture: &Value) -> Result<Value, String> {
+/// A fixture's call, activated and with its input parsed, ready to run
+/// (again and again, for `--bench`). With `answer` false it skips turning
+/// the plugin's answer into JSON and returns `null` on success.
+type PreparedCall = Box<dyn FnMut(bool) -> Result<Value, String>>;
+
+fn answer<T: serde::Serialize>(
+    r: Result<T, crate::plugins::PluginError>,
+    keep: bool,
+) -> Result<Value, String> {
+    match r {
+        Ok(_) if !keep => Ok(Value::Null),
+        r => output(r),
+    }
+}
+
+/// Activate the plugin with the fixture's config and parse its input.
+fn prepare(plugin: &Arc<LoadedPlugin>, fixture: &Value) -> Result<PreparedCall, String> {
     let config = match &fixture["config"] {
         Value::Null => None,
         c => Some(c.clone()),
@@ -70,30 +88,134 @@ fn call(plugin: &Arc<LoadedPlugin>, fixture: &Value) -> Result<Value, String> {
     let call = fixture["call"].as_str().unwrap_or_default();
     let input = &fixture["input"];
     let err = |e: crate::plugins::PluginError| format!("activation failed: {e}");
-    match (plugin.manifest().kind, call) {
+    Ok(match (plugin.manifest().kind, call) {
         (PluginKind::Routing, "route") => {
             let a = plugin.activate::<RoutingPolicy>(config).map_err(err)?;
-            output(a.route(&parse(input)?))
+            let input = parse(input)?;
+            Box::new(move |keep| answer(a.route(&input), keep))
         }
         (PluginKind::Escalation, "on-event") => {
             let a = plugin.activate::<EscalationRule>(config).map_err(err)?;
-            output(a.on_event(&parse(input)?))
+            let input = parse(input)?;
+            Box::new(move |keep| answer(a.on_event(&input), keep))
         }
         (PluginKind::Compliance, "check") => {
             let a = plugin.activate::<ComplianceCheck>(config).map_err(err)?;
-            output(a.check(&parse(input)?))
+            let input = parse(input)?;
+            Box::new(move |keep| answer(a.check(&input), keep))
         }
         (PluginKind::Kpi, "on-event") => {
             let a = plugin.activate::<KpiDefinition>(config).map_err(err)?;
-            output(a.on_event(&parse(input)?))
+            let input = parse(input)?;
+            Box::new(move |keep| answer(a.on_event(&input), keep))
         }
         (PluginKind::Kpi, "measures") => {
             let a = plugin.activate::<KpiDefinition>(config).map_err(err)?;
-            output(a.measures())
+            Box::new(move |keep| answer(a.measures(), keep))
         }
-        (kind, call) => Err(format!(
-            "`call` is `{call}`, which a {kind} plugin does not have (routing: route; escalation: on-event; compliance: check; kpi: on-event, measures)"
-        )),
+        (kind, call) => {
+            return Err(format!(
+                "`call` is `{call}`, which a {kind} plugin does not have (routing: route; escalation: on-event; compliance: check; kpi: on-event, measures)"
+            ));
+        }
+    })
+}
+
+/// Run one fixture's call; the plugin's answer as JSON, or why not.
+fn call(plugin: &Arc<LoadedPlugin>, fixture: &Value) -> Result<Value, String> {
+    prepare(plugin, fixture)?(true)
+}
+
+/// How long one warm call of a fixture takes (`plugin test --bench N`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchResult {
+    pub file: String,
+    pub calls: u32,
+    /// Mean wall-clock time of one call, in nanoseconds, over `calls`
+    /// calls after one warm-up call (the instance pool is warm, the
+    /// answer is not turned into JSON).
+    pub mean_ns: u64,
+    /// The fastest of 5 equal slices of the calls, per call: closer to
+    /// the cost without the machine's noise.
+    pub best_slice_ns: u64,
+}
+
+/// Time `calls` warm calls of every fixture that ran without error.
+pub fn bench(plugin: &Arc<LoadedPlugin>, files: &[PathBuf], calls: u32) -> Vec<BenchResult> {
+    const SLICES: u32 = 5;
+    let calls = calls.max(SLICES);
+    files
+        .iter()
+        .filter_map(|file| {
+            let fixture: Value = serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+            let mut run = prepare(plugin, &fixture).ok()?;
+            run(false).ok()?;
+            let per_slice = calls / SLICES;
+            let mut total = std::time::Duration::ZERO;
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..SLICES {
+                let started = std::time::Instant::now();
+                for _ in 0..per_slice {
+                    // A call that fails now (say, it times out under
+                    // load) still took its time: it counts.
+                    let _ = std::hint::black_box(run(false));
+                }
+                let took = started.elapsed();
+                total += took;
+                best = best.min(took);
+            }
+            let n = per_slice * SLICES;
+            Some(BenchResult {
+                file: file
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                calls: n,
+                mean_ns: (total.as_nanos() / u128::from(n)) as u64,
+                best_slice_ns: (best.as_nanos() / u128::from(per_slice)) as u64,
+            })
+        })
+        .collect()
+}
+
+/// The table `plugin test --bench` prints.
+pub fn bench_report(results: &[BenchResult]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("warm call time per fixture (mean; best of 5 slices):\n");
+    for r in results {
+        let _ = writeln!(
+            out,
+            "  {:>10}  {:>10}  {}  ({} calls)",
+            human_ns(r.mean_ns),
+            human_ns(r.best_slice_ns),
+            r.file,
+            r.calls
+        );
+    }
+    if !results.is_empty() {
+        let mean = results.iter().map(|r| r.mean_ns).sum::<u64>() / results.len() as u64;
+        let _ = writeln!(
+            out,
+            "  {:>10}  mean over {} fixtures",
+            human_ns(mean),
+            results.len()
+        );
+    }
+    out
+}
+
+/// A unit enum's name as it appears in JSON (`info`, `stderr`).
+fn serde_name<T: serde::Serialize>(v: T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+fn human_ns(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.2} us", ns as f64 / 1e3),
+        _ => format!("{:.2} ms", ns as f64 / 1e6),
     }
 }
 
@@ -147,6 +269,7 @@ pub fn run(plugin: &Arc<LoadedPlugin>, files: &[PathBuf]) -> Vec<FixtureResult> 
                         description: String::new(),
                         passed: false,
                         problems: vec![format!("not a fixture: {e}")],
+                        log: Vec::new(),
                     };
                 }
             };
@@ -156,10 +279,15 @@ pub fn run(plugin: &Arc<LoadedPlugin>, files: &[PathBuf]) -> Vec<FixtureResult> 
                 .to_owned();
             let want = &fixture["expected"];
             let mut problems = Vec::new();
-            match (
-                call(plugin, &fixture),
-                want.get("error").and_then(Value::as_str),
-            ) {
+            let logged_before = plugin.log().written();
+            let answer = call(plugin, &fixture);
+            let log = plugin
+                .log()
+                .lines()
+                .into_iter()
+                .filter(|l| l.seq >= logged_before)
+                .collect();
+            match (answer, want.get("error").and_then(Value::as_str)) {
                 (Ok(got), None) => diff("", want, &got, &mut problems),
                 (Ok(got), Some(e)) => {
                     problems.push(format!("want an error containing {e:?}, got {got}"));
@@ -172,6 +300,7 @@ pub fn run(plugin: &Arc<LoadedPlugin>, files: &[PathBuf]) -> Vec<FixtureResult> 
                 description,
                 passed: problems.is_empty(),
                 problems,
+                log,
             }
         })
         .collect()
@@ -188,6 +317,18 @@ pub fn report(plugin: &LoadedPlugin, results: &[FixtureResult]) -> String {
         let _ = writeln!(out, "{mark}  {}  {}", r.file, r.description);
         for p in &r.problems {
             let _ = writeln!(out, "        {p}");
+        }
+        if !r.passed && !r.log.is_empty() {
+            let _ = writeln!(out, "        the plugin's log during this fixture:");
+            for l in &r.log {
+                let _ = writeln!(
+                    out,
+                    "          {} {}: {}",
+                    serde_name(l.level),
+                    serde_name(l.source),
+                    l.message
+                );
+            }
         }
     }
     let passed = results.iter().filter(|r| r.passed).count();

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::audit::AuditEntry;
 use crate::engine::{Engine, EngineError};
@@ -192,19 +193,20 @@ impl Registry {
         signed_by: Option<String>,
         actor: &str,
     ) -> Result<VersionInfo, RegistryError> {
+        // A version already stored is answered before compiling anything
+        // (a Python component takes seconds): the same upload again is a
+        // no-op, anything else a conflict.
+        if let Ok(parsed) = Manifest::from_json(&manifest.to_string())
+            && let Some(existing) = self.existing_version(&parsed, bytes)?
+        {
+            return Ok(existing);
+        }
         let plugin = self.validate(manifest, bytes)?;
         let p = plugin.id();
         let key = version_key(&p.id, &p.version);
         let digest = format!("sha256:{}", p.digest);
-        if let Some(existing) = self.store().get(VERSIONS, &key)? {
-            let existing: VersionInfo = decode(&existing, "plugin version")?;
-            if existing.digest == digest {
-                return Ok(existing);
-            }
-            return Err(RegistryError::Conflict(format!(
-                "{}@{} is already uploaded with digest {}; versions are immutable: bump `version` in the manifest",
-                p.id, p.version, existing.digest
-            )));
+        if let Some(existing) = self.existing_version(plugin.manifest(), bytes)? {
+            return Ok(existing);
         }
         let info = VersionInfo {
             id: p.id.to_string(),
@@ -228,6 +230,34 @@ impl Registry {
             .lock()
             .insert((info.id.clone(), info.version.clone()), plugin);
         Ok(info)
+    }
+
+    /// The stored version `manifest` names, if it is exactly this upload;
+    /// a conflict if that version was uploaded with another component or
+    /// another manifest (a changed limit or fail policy must not be lost
+    /// without a word); `None` if it is new.
+    fn existing_version(
+        &self,
+        manifest: &Manifest,
+        bytes: &[u8],
+    ) -> Result<Option<VersionInfo>, RegistryError> {
+        let key = version_key(&manifest.id, &manifest.version);
+        let Some(existing) = self.store().get(VERSIONS, &key)? else {
+            return Ok(None);
+        };
+        let existing: VersionInfo = decode(&existing, "plugin version")?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        let what = if existing.digest != digest {
+            format!("another component ({})", existing.digest)
+        } else if serde_json::to_value(manifest).ok().as_ref() != Some(&existing.manifest) {
+            "the same component but another manifest (GET /v1/plugins shows it)".to_owned()
+        } else {
+            return Ok(Some(existing));
+        };
+        Err(RegistryError::Conflict(format!(
+            "{}@{} is already uploaded with {what}; versions are immutable: bump `version` in the manifest",
+            manifest.id, manifest.version
+        )))
     }
 
     /// Every uploaded version, by id then version.
@@ -324,7 +354,15 @@ impl Registry {
         let info = SlotInfo {
             slot: slot.to_owned(),
             kind,
-            previous: existing.and_then(|s| s.current),
+            // Activating what already runs (same version, same config)
+            // keeps the slot's history: rollback still goes back to what
+            // ran before it, not to itself.
+            previous: existing.and_then(|s| match s.current {
+                Some(c) if c.plugin == id && c.version == version && c.config == config => {
+                    s.previous
+                }
+                c => c,
+            }),
             current: Some(SlotVersion {
                 plugin: id.to_owned(),
                 version: version.to_owned(),

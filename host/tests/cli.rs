@@ -290,4 +290,76 @@ fn plugin_test_reports_a_failing_fixture_with_a_diff_and_exit_1() {
     assert!(stdout.contains("1/2 passed, 1 failed"), "{stdout}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 of 2 fixtures failed"), "{stderr}");
+
+    // --bench times the passing fixture only; --json carries both.
+    let out = Command::new(BIN)
+        .args(["plugin", "test", "--json", "--bench", "10", "--manifest"])
+        .arg(plugin_dir("skill-routing").join("manifest.json"))
+        .arg(&wasm)
+        .arg(&fixtures)
+        .env("SWITCHBOARD_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{doc}");
+    assert_eq!(results[1]["passed"], false, "{doc}");
+    let bench = doc["bench"].as_array().unwrap();
+    assert_eq!(bench.len(), 1, "{doc}");
+    assert_eq!(bench[0]["file"], "01-good.json");
+    assert_eq!(bench[0]["calls"], 10);
+    assert!(bench[0]["mean_ns"].as_u64().unwrap() > 0, "{doc}");
+    assert!(
+        bench[0]["best_slice_ns"].as_u64().unwrap() <= bench[0]["mean_ns"].as_u64().unwrap(),
+        "{doc}"
+    );
+}
+
+#[test]
+fn plugin_test_shows_what_the_plugin_logged_during_a_failing_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    std::fs::create_dir(&fixtures).unwrap();
+    let source = plugin_dir("skill-routing").join("fixtures");
+    let first = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let mut fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    // The misbehaving test guest panics when the contact's text says so.
+    fixture["config"] = serde_json::json!({});
+    fixture["input"]["contact"]["text"] = serde_json::json!("panic");
+    std::fs::write(fixtures.join("01-panics.json"), fixture.to_string()).unwrap();
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(
+        &manifest,
+        serde_json::json!({
+            "id": "misbehaving", "version": "1.0.0", "kind": "routing", "wit": "0.2.0",
+            "description": "test guest",
+            "config_schema": {"type": "object"}, "default_config": {},
+            "limits": {"timeout_ms": 1000}, "fail_policy": "fail-open"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["plugin", "test", "--manifest"])
+        .arg(&manifest)
+        .arg(switchboard::bundled::test_guests::MISBEHAVING)
+        .arg(&fixtures)
+        .env("SWITCHBOARD_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  01-panics.json"), "{stdout}");
+    assert!(
+        stdout.contains("the plugin's log during this fixture:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("panicked on purpose"), "{stdout}");
+    assert!(stdout.contains("error guest: host:"), "{stdout}");
 }

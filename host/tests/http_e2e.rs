@@ -430,7 +430,16 @@ fn admins_upload_activate_roll_back_and_delete_plugins_and_it_survives_restart()
         let mut other = bytes.clone();
         other.extend_from_slice(&[0, 0]); // a trailing custom-section-less pad changes the digest
         let (status, err) = server.post("/v1/plugins", &misbehaving_upload("1.0.0", &other));
-        assert!(status == 409 || status == 422, "{status} {err}");
+        assert_eq!(status, 409, "{err}");
+        // The same component with another manifest is not silently dropped.
+        let mut changed = misbehaving_upload("1.0.0", &bytes);
+        changed["manifest"]["limits"]["timeout_ms"] = json!(500);
+        let (status, err) = server.post("/v1/plugins", &changed);
+        assert_eq!(status, 409, "{err}");
+        assert!(
+            err["detail"].as_str().unwrap().contains("another manifest"),
+            "{err}"
+        );
 
         // A config that breaks the schema names the field.
         let (status, err) = server.post(
@@ -454,6 +463,16 @@ fn admins_upload_activate_roll_back_and_delete_plugins_and_it_survives_restart()
         );
         assert_eq!(status, 200, "{done}");
         assert_eq!(done["slot"]["previous"]["plugin"], "skill-routing");
+        // Activating what already runs keeps the way back.
+        let (status, again) = server.post(
+            "/v1/slots/routing/activate",
+            &json!({"plugin": "misbehaving", "version": "1.0.0"}),
+        );
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(
+            again["slot"]["previous"]["plugin"], "skill-routing",
+            "{again}"
+        );
         let (_, got) = server.post("/v1/contacts", &contact("cust-1", "hello", "billing"));
         assert_eq!(got["decided_by"]["plugin"], "misbehaving", "{got}");
         assert_eq!(got["reason"], "echo:hello");
@@ -483,7 +502,10 @@ fn admins_upload_activate_roll_back_and_delete_plugins_and_it_survives_restart()
             .filter(|r| r["entry"]["actor"].as_str().unwrap().starts_with("token:"))
             .map(|r| r["entry"]["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, ["plugin.activate", "plugin.rollback"]);
+        assert_eq!(
+            kinds,
+            ["plugin.activate", "plugin.activate", "plugin.rollback"]
+        );
         let (_, log) = server.get("/v1/plugins/misbehaving/1.0.0/log");
         assert!(log["lines"].is_array(), "{log}");
         server.kill();
@@ -876,6 +898,8 @@ fn the_cli_drives_a_running_server() {
         ok && out.contains("misbehaving@3.0.0") && out.contains("skill-routing@"),
         "{out}"
     );
+    // Uploaded versions too, with their digests.
+    assert!(out.contains("UPLOADED") && out.contains("sha256:"), "{out}");
     let (ok, out, err) = cli(&["plugin", "rollback", "routing"], &t);
     assert!(ok && out.contains("back to skill-routing@"), "{out}{err}");
     let (ok, _, err) = cli(&["plugin", "logs", "misbehaving", "3.0.0"], &t);

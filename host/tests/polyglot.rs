@@ -4,11 +4,20 @@
 //! `plugin test` through the real sandboxed runtime; and the polyglot
 //! examples in `examples/polyglot/`, built and tested the same way.
 //!
+//! Each example then goes where the partner guide's tutorials end: pushed
+//! with a partner token to a running server, activated by an admin, and
+//! deciding real traffic.
+//!
 //! Toolchains, the compile cache and the Rust scaffolds' target directory
 //! live under cargo's target/tmp and are reused by later runs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::{Server, token_for};
+use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 const KINDS: [&str; 4] = ["routing", "escalation", "compliance", "kpi"];
@@ -132,6 +141,57 @@ fn example(name: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// The plugin built in `dir` pushed with a partner token (`plugin push`,
+/// which checks and uploads it), activated in `slot` by an admin (`plugin
+/// activate`), put to work by `exercise`; afterwards the slot runs it and
+/// its calls all succeeded.
+fn runs_in_a_server(dir: &Path, id: &str, slot: &str, exercise: impl FnOnce(&Server)) {
+    let data = tempfile::tempdir_in(work()).expect("a temp dir");
+    let server = Server::start(data.path());
+    let partner = token_for(&server, "partner");
+    let cli = |args: &[&str], token: &str| {
+        let out = Command::new(BIN)
+            .current_dir(dir)
+            .args(args)
+            .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
+            .env("SWITCHBOARD_TOKEN", token)
+            .env("SWITCHBOARD_LOG", "warn")
+            .output()
+            .expect("the switchboard binary runs");
+        ok(out, &args.join(" "))
+    };
+    let wasm = format!("build/{id}.wasm");
+    let out = cli(
+        &["plugin", "push", &wasm, "--manifest", "manifest.json"],
+        &partner,
+    );
+    assert!(out.contains(&format!("uploaded {id}@0.1.0")), "{out}");
+    let out = cli(&["plugin", "activate", slot, id, "0.1.0"], &server.token);
+    assert!(out.contains(&format!("{id}@0.1.0 active")), "{out}");
+
+    exercise(&server);
+
+    let (status, slots) = server.get("/v1/slots");
+    assert_eq!(status, 200, "{slots}");
+    let view = slots["slots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .find(|s| s["slot"] == slot)
+        .unwrap_or_else(|| panic!("no slot {slot}: {slots}"));
+    assert_eq!(view["current"]["plugin"], id, "{view}");
+    assert!(view["stats"]["calls"].as_u64().unwrap_or(0) >= 1, "{view}");
+    assert_eq!(view["stats"]["failures"], 0, "{view}");
+    let out = cli(&["plugin", "logs", id, "0.1.0"], &server.token);
+    assert!(!out.contains("trap"), "{out}");
+}
+
+/// A contact as the examples' rules expect one.
+fn contact(topic: &str) -> serde_json::Value {
+    json!({"channel": "chat", "customer_id": "cust-1", "topics": [topic],
+           "text": "I was charged twice", "language": "en"})
+}
+
 #[test]
 fn rust_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
     scaffolds("rust");
@@ -141,6 +201,12 @@ fn rust_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
 fn python_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
     let (_tmp, dir) = example("python-routing");
     build_and_test(&dir, "routing");
+    runs_in_a_server(&dir, "python-routing", "routing", |server| {
+        let (status, got) = server.post("/v1/contacts", &contact("billing"));
+        assert_eq!(status, 201, "{got}");
+        assert_eq!(got["decided_by"]["plugin"], "python-routing", "{got}");
+        assert_eq!(got["contact"]["requirements"]["queue"], "billing", "{got}");
+    });
     scaffolds("python");
 }
 
@@ -148,6 +214,18 @@ fn python_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
 fn javascript_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
     let (_tmp, dir) = example("js-compliance");
     build_and_test(&dir, "compliance");
+    runs_in_a_server(&dir, "js-compliance", "js-compliance", |server| {
+        let (_, got) = server.post("/v1/contacts", &contact("billing"));
+        let id = got["contact"]["id"].as_str().expect("a contact id");
+        // "unfortunately" is only in the example's discouraged phrases.
+        let (status, draft) = server.post(
+            &format!("/v1/contacts/{id}/drafts"),
+            &json!({"agent_id": "a-1", "text": "Unfortunately the refund takes a week."}),
+        );
+        assert_eq!(status, 201, "{draft}");
+        assert_eq!(draft["state"], "needs_revision", "{draft}");
+        assert!(draft.to_string().contains("I'm sorry, but"), "{draft}");
+    });
     scaffolds("js");
 }
 
@@ -155,6 +233,10 @@ fn javascript_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures(
 fn c_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
     let (_tmp, dir) = example("c-kpi");
     let report = build_and_test(&dir, "kpi");
+    runs_in_a_server(&dir, "c-kpi", "c-kpi", |server| {
+        let (status, got) = server.post("/v1/contacts", &contact("billing"));
+        assert_eq!(status, 201, "{got}");
+    });
     // Built to import nothing but the switchboard interfaces.
     let imports = report["component"]["imports"].as_array().expect("imports");
     assert!(

@@ -1,11 +1,12 @@
 // c-kpi: a switchboard KPI definition written in C.
 //
-// Built with clang + wasi-libc (Debian packages) against bindings that
-// wit-bindgen's C generator makes from the `kpi-definition` world of
-// wit/worlds.wit, then turned into a component by `wasm-tools component new`
-// (see build.sh). Nothing here calls stdio, files, clocks or the
-// environment, so the core module imports no WASI at all and the component
-// needs no WASI adapter: its only import is `switchboard:rules/log`.
+// `switchboard plugin build` (see README.md) generates C bindings for the
+// `kpi-definition` world of wit/worlds.wit with wit-bindgen's C generator,
+// compiles them with this file and json.c using clang + wasi-libc (Debian
+// packages) into a wasm32-wasi reactor module, and turns that into a
+// component with wit-component. Nothing here calls stdio, files, clocks or
+// the environment, so the core module imports no WASI at all and the
+// component needs no WASI adapter: its only import is `switchboard:rules/log`.
 //
 // | measure            | aggregation     | sample                                              |
 // |--------------------|-----------------|-----------------------------------------------------|
@@ -30,9 +31,13 @@
 #include "json.h"
 #include "kpi_definition.h"
 
-// C_KPI_DEBUG=1 ./build.sh: trace every event to stderr. stdio needs WASI
-// (fd_write), so that build is adapted with the WASI preview1 adapter; the
-// host sends guest stderr to the plugin log. The default build has no WASI.
+// Debug variant: add `#define KPI_DEBUG 1` above this point and run
+// `switchboard plugin build` to trace every event to stderr (the build has
+// no flag for it). stdio needs WASI (fd_write), so the module then imports
+// wasi_snapshot_preview1 and the build adapts it with the WASI preview1
+// reactor adapter by itself; the server sends guest stderr to the plugin's
+// log (`switchboard plugin logs c-kpi <version>`). The default build has no
+// WASI.
 #ifdef KPI_DEBUG
 #include <stdio.h>
 #define DEBUG(...) fprintf(stderr, __VA_ARGS__)

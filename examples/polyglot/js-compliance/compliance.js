@@ -1,10 +1,11 @@
 // js-compliance: a switchboard compliance check written in JavaScript.
 //
 // Built into a WebAssembly component with jco + componentize-js against the
-// `compliance-check` world of wit/worlds.wit (see build.sh). The host calls
-// `configure` once per instance with the JSON configuration (already
-// validated against `config_schema` in manifest.json), then `check` for every
-// draft reply an agent is about to send.
+// `compliance-check` world of wit/worlds.wit by `switchboard plugin build`
+// (see README.md). The host calls `configure` once per instance with the
+// JSON configuration (already validated against `config_schema` in
+// manifest.json), then `check` for every draft reply an agent is about to
+// send.
 //
 // Findings, each with a character span into the draft:
 //   banned-phrase      error    -> verdict block

@@ -1,9 +1,10 @@
 """python-routing: a switchboard routing policy written in Python.
 
 Built into a WebAssembly component with componentize-py against the
-`routing-policy` world of wit/worlds.wit (see build.sh). The host calls
-`configure` once per instance with the JSON configuration (already validated
-against `config_schema` in manifest.json), then `route` for every contact.
+`routing-policy` world of wit/worlds.wit by `switchboard plugin build` (see
+README.md). The host calls `configure` once per instance with the JSON
+configuration (already validated against `config_schema` in manifest.json),
+then `route` for every contact.
 
 What it decides, each part explained in `reason`:
 

@@ -1029,7 +1029,7 @@ fn classify(
         Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
         Some(Trap::UnreachableCodeReached) => PluginError::Trap {
             plugin,
-            message: "wasm `unreachable` executed (this is how a Rust guest panics; the plugin log has the panic message)".into(),
+            message: "wasm `unreachable` executed: the guest aborted (a Rust panic, an uncaught Python or JavaScript exception, C `abort()`, or a call the sandbox does not allow such as Python `print` or JavaScript `setTimeout`); the plugin log may have its message".into(),
         },
         Some(Trap::MemoryOutOfBounds) => PluginError::Trap {
             plugin,

@@ -195,6 +195,10 @@ fn build_python(dir: &Path, world: &str, toolchains: &Path, out: &Path) -> anyho
     run(
         Command::new(&componentize_py)
             .current_dir(dir)
+            // No __pycache__ in the plugin's directory; and a venv the
+            // partner has active must not leak into the component.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("VIRTUAL_ENV")
             .args([
                 "-d",
                 "wit",
@@ -317,8 +321,32 @@ fn jco(dir: &Path, toolchains: &Path) -> anyhow::Result<PathBuf> {
     if major < 18 {
         bail!("Node.js {major} is too old: jco needs 18 or newer");
     }
-    let package = std::fs::read(dir.join("package.json"))?;
-    let lock = std::fs::read(dir.join("package-lock.json")).unwrap_or_default();
+    // One install per pinning, shared by every plugin that pins the same
+    // versions: the key and the installed package.json hold only what
+    // decides the install (not the plugin's name or description).
+    let package: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("package.json")).context("cannot read package.json")?,
+    )
+    .context("package.json is not JSON")?;
+    let mut toolchain = serde_json::json!({"name": "switchboard-js-toolchain", "private": true});
+    for field in ["dependencies", "devDependencies", "overrides"] {
+        if let Some(v) = package.get(field) {
+            toolchain[field] = v.clone();
+        }
+    }
+    let lock = match std::fs::read(dir.join("package-lock.json")) {
+        Ok(bytes) => {
+            let mut lock: serde_json::Value =
+                serde_json::from_slice(&bytes).context("package-lock.json is not JSON")?;
+            lock["name"] = "switchboard-js-toolchain".into();
+            if let Some(root) = lock.pointer_mut("/packages/") {
+                *root = toolchain.clone();
+            }
+            serde_json::to_vec_pretty(&lock)?
+        }
+        Err(_) => Vec::new(),
+    };
+    let package = serde_json::to_vec_pretty(&toolchain)?;
     let mut hash = Sha256::new();
     hash.update(&package);
     hash.update(&lock);

@@ -228,11 +228,14 @@ fn lang_notes(lang: Lang) -> &'static str {
             "\nNeeds Node.js 18 or newer (installed with apt-get when missing). The\n\
              component embeds a JavaScript engine: about 12 MB, compiled once by the\n\
              server and cached. `plugin.js` must be one ES module (bundle first if you\n\
-             import packages).\n"
+             import packages). jco is installed once per pinning (package.json's\n\
+             devDependencies) under the toolchains directory, not here.\n"
         }
         Lang::Python => {
-            "\nNeeds Python 3.10 or newer with `venv`. The component embeds CPython:\n\
-             about 40 MB, compiled once by the server and cached. Only the standard\n\
+            "\nNeeds Python 3.9 or newer with `venv` (installed with apt-get when\n\
+             missing). The component embeds CPython: about 18 MB, compiled once by\n\
+             the server and cached. `print` has nowhere to go in the sandbox and\n\
+             traps: use `log`. Only the standard\n\
              library is available unless you vendor pure-Python packages next to `app.py`.\n"
         }
         Lang::C => {
