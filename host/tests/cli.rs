@@ -219,6 +219,16 @@ fn plugin_dir(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// The first of the bundled skill-routing plugin's fixtures.
+fn first_skill_routing_fixture() -> serde_json::Value {
+    let first = std::fs::read_dir(plugin_dir("skill-routing").join("fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap()
+}
+
 #[test]
 fn plugin_test_passes_every_bundled_plugins_fixtures_in_the_real_runtime() {
     let dir = tempfile::tempdir().unwrap();
@@ -260,14 +270,7 @@ fn plugin_test_reports_a_failing_fixture_with_a_diff_and_exit_1() {
     let wasm = bundled_component(dir.path(), "skill-routing");
     let fixtures = dir.path().join("fixtures");
     std::fs::create_dir(&fixtures).unwrap();
-    let source = plugin_dir("skill-routing").join("fixtures");
-    let first = std::fs::read_dir(&source)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .min()
-        .unwrap();
-    let mut fixture: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    let mut fixture = first_skill_routing_fixture();
     std::fs::write(fixtures.join("01-good.json"), fixture.to_string()).unwrap();
     fixture["expected"]["queue"] = serde_json::json!("no-such-queue");
     std::fs::write(fixtures.join("02-bad.json"), fixture.to_string()).unwrap();
@@ -321,14 +324,7 @@ fn plugin_test_shows_what_the_plugin_logged_during_a_failing_fixture() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = dir.path().join("fixtures");
     std::fs::create_dir(&fixtures).unwrap();
-    let source = plugin_dir("skill-routing").join("fixtures");
-    let first = std::fs::read_dir(&source)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .min()
-        .unwrap();
-    let mut fixture: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    let mut fixture = first_skill_routing_fixture();
     // The misbehaving test guest panics when the contact's text says so.
     fixture["config"] = serde_json::json!({});
     fixture["input"]["contact"]["text"] = serde_json::json!("panic");
