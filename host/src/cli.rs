@@ -304,7 +304,10 @@ pub enum PluginCommand {
     /// docs/plugins.md. With no arguments, in a plugin directory: the
     /// component `build/<id>.wasm` and the fixtures in `fixtures/`.
     Test {
-        /// The `.wasm` component [default: build/<id>.wasm, id from ./manifest.json]
+        /// The `.wasm` component [default: build/<id>.wasm, id from
+        /// ./manifest.json]. In a plugin directory, a single `.json` file or
+        /// directory here is taken as the fixtures: `plugin test
+        /// fixtures/02-vip.json` runs one fixture.
         component: Option<PathBuf>,
         /// A fixture file, or a directory of them (`*.json`) [default: fixtures]
         fixtures: Option<PathBuf>,
@@ -420,6 +423,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             bench,
         }) => {
+            // One argument that is a fixture file or a directory: the
+            // fixtures, with the plugin directory's component.
+            let (component, fixtures) = match (component, fixtures) {
+                (Some(c), None) if c.is_dir() || c.extension().is_some_and(|x| x == "json") => {
+                    (None, Some(c))
+                }
+                other => other,
+            };
             let component = match component {
                 Some(c) => c,
                 None => default_component()?,

@@ -87,6 +87,22 @@ fn build_and_test(dir: &Path, kind: &str) -> serde_json::Value {
     assert!(n >= 2, "{} has only {n} fixtures", dir.display());
     let out = ok(switchboard(dir, &["plugin", "test"]), "plugin test");
     assert!(out.contains(&format!("{n}/{n} passed")), "{out}");
+    // One fixture, named alone, runs against the plugin's component.
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("fixtures"))
+        .expect("fixtures/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".json"))
+        .collect();
+    files.sort();
+    let one = format!("fixtures/{}", files[0]);
+    let out = ok(
+        switchboard(dir, &["plugin", "test", &one]),
+        "plugin test <one>",
+    );
+    assert!(
+        out.contains("1/1 passed") && out.contains(&files[0]),
+        "{out}"
+    );
     report
 }
 

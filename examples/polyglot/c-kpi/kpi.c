@@ -31,9 +31,8 @@
 #include "json.h"
 #include "kpi_definition.h"
 
-// Debug variant: add `#define KPI_DEBUG 1` above this point and run
-// `switchboard plugin build` to trace every event to stderr (the build has
-// no flag for it). stdio needs WASI (fd_write), so the module then imports
+// Debug variant: `CFLAGS=-DKPI_DEBUG=1 switchboard plugin build` traces
+// every event to stderr. stdio needs WASI (fd_write), so the module then imports
 // wasi_snapshot_preview1 and the build adapts it with the WASI preview1
 // reactor adapter by itself; the server sends guest stderr to the plugin's
 // log (`switchboard plugin logs c-kpi <version>`). The default build has no

@@ -231,6 +231,19 @@ fn componentize_py(toolchains: &Path) -> anyhow::Result<PathBuf> {
             on_path(&["python3"]).context("python3 still missing after apt-get install")?
         }
     };
+    let version_ok = Command::new(&python)
+        .args([
+            "-c",
+            "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !version_ok {
+        bail!(
+            "{} is older than Python 3.9, which componentize-py needs: install a newer python3 and put it first on PATH",
+            python.display()
+        );
+    }
     step(&format!(
         "installing componentize-py {COMPONENTIZE_PY_VERSION} from PyPI into {} (once)",
         venv.display()
@@ -354,6 +367,16 @@ fn jco(dir: &Path, toolchains: &Path) -> anyhow::Result<PathBuf> {
     let prefix = toolchains.join("npm").join(&key[..16]);
     let exe = prefix.join("node_modules/.bin/jco");
     let done = prefix.join(".installed");
+    if exe.is_file() && done.is_file() {
+        return Ok(exe);
+    }
+    // One install at a time per pinning: a second `plugin build` waits for
+    // the first, then finds it done.
+    std::fs::create_dir_all(&prefix)?;
+    let lock_file = std::fs::File::create(prefix.with_extension("lock"))?;
+    lock_file
+        .lock()
+        .context("cannot lock the npm toolchain directory")?;
     if exe.is_file() && done.is_file() {
         return Ok(exe);
     }
@@ -481,6 +504,13 @@ fn build_c(dir: &Path, world: &str, _toolchains: &Path, out: &Path) -> anyhow::R
             .arg(&bindings)
             .arg("-I")
             .arg(dir)
+            // The partner's own flags (`CFLAGS="-DKPI_DEBUG=1 -O3"`), last
+            // so they win.
+            .args(
+                std::env::var("CFLAGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
             .args(&sources)
             .arg(bindings.join(format!("{stem}.c")))
             .arg(bindings.join(format!("{stem}_component_type.o")))
