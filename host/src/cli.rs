@@ -106,6 +106,10 @@ pub struct KpiArgs {
     /// Dimensions to group by (queue, agent, channel, team, topic).
     #[arg(long, value_delimiter = ',')]
     pub group_by: Vec<String>,
+    /// The KPI definition's slot, when two define a measure of the same
+    /// name (`--list` shows each measure's slot).
+    #[arg(long)]
+    pub slot: Option<String>,
     #[command(flatten)]
     pub remote: crate::client::Remote,
 }
@@ -1070,8 +1074,9 @@ fn kpi(args: KpiArgs) -> anyhow::Result<()> {
         let v = args.remote.get("/v1/kpis/measures")?;
         for m in v["measures"].as_array().into_iter().flatten() {
             print_line(&format!(
-                "{:<28} {:<8} {:<10} {}",
+                "{:<28} {:<16} {:<8} {:<10} {}",
                 m["name"].as_str().unwrap_or("?"),
+                m["slot"].as_str().unwrap_or("?"),
                 m["aggregation"].as_str().unwrap_or("?"),
                 m["unit"].as_str().unwrap_or("?"),
                 m["description"].as_str().unwrap_or("")
@@ -1086,7 +1091,7 @@ fn kpi(args: KpiArgs) -> anyhow::Result<()> {
         "/v1/kpis/query",
         &serde_json::json!({
             "measure": args.measure, "from": from, "to": to, "bucket_ms": bucket,
-            "group_by": args.group_by,
+            "group_by": args.group_by, "slot": args.slot,
         }),
     )?;
     for p in v["points"].as_array().into_iter().flatten() {

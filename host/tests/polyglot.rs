@@ -252,6 +252,30 @@ fn c_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
     runs_in_a_server(&dir, "c-kpi", "c-kpi", |server| {
         let (status, got) = server.post("/v1/contacts", &contact("billing"));
         assert_eq!(status, 201, "{got}");
+        // c-kpi and the bundled core-kpis both define contacts_handled:
+        // a query must say which, and then gets that one.
+        let kpi = |args: &[&str]| {
+            Command::new(BIN)
+                .arg("kpi")
+                .args(args)
+                .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
+                .env("SWITCHBOARD_TOKEN", &server.token)
+                .output()
+                .expect("the switchboard binary runs")
+        };
+        let out = kpi(&["contacts_handled"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("c-kpi") && stderr.contains("slot"),
+            "{stderr}"
+        );
+        ok(kpi(&["contacts_handled", "--slot", "c-kpi"]), "kpi --slot");
+        let list = ok(kpi(&["--list"]), "kpi --list");
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with("contacts_handled") && l.contains("c-kpi")),
+            "{list}"
+        );
     });
     // Built to import nothing but the switchboard interfaces.
     let imports = report["component"]["imports"].as_array().expect("imports");

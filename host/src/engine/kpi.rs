@@ -301,27 +301,35 @@ impl Aggregates {
     /// Aggregate one measure over a window, in buckets, grouped and
     /// filtered by dimensions. Reads buckets, never samples.
     pub fn query(&self, q: &KpiQuery) -> Result<KpiSeries, String> {
-        let info = self
+        let matching: Vec<&MeasureInfo> = self
             .measures
             .values()
-            .find(|m| m.name == q.measure && q.slot.as_ref().is_none_or(|s| &m.slot == s))
-            .cloned()
-            .ok_or_else(|| {
-                let known: Vec<String> = self
-                    .measures
-                    .values()
-                    .map(|m| format!("{}/{}", m.slot, m.name))
-                    .collect();
-                format!(
-                    "no KPI measure `{}`; declared measures: {}",
-                    q.measure,
-                    if known.is_empty() {
-                        "none (is a KPI definition active?)".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                )
-            })?;
+            .filter(|m| m.name == q.measure && q.slot.as_ref().is_none_or(|s| &m.slot == s))
+            .collect();
+        if matching.len() > 1 {
+            let slots: Vec<&str> = matching.iter().map(|m| m.slot.as_str()).collect();
+            return Err(format!(
+                "KPI measure `{}` is defined by more than one KPI definition (slots {}): pass `slot` to say which",
+                q.measure,
+                slots.join(", ")
+            ));
+        }
+        let info = matching.first().map(|m| (*m).clone()).ok_or_else(|| {
+            let known: Vec<String> = self
+                .measures
+                .values()
+                .map(|m| format!("{}/{}", m.slot, m.name))
+                .collect();
+            format!(
+                "no KPI measure `{}`; declared measures: {}",
+                q.measure,
+                if known.is_empty() {
+                    "none (is a KPI definition active?)".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })?;
         if q.bucket_ms < BUCKET_MS || q.bucket_ms % BUCKET_MS != 0 {
             return Err(format!(
                 "`bucket` must be a whole number of minutes ({BUCKET_MS} ms); got {} ms",
