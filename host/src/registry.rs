@@ -87,6 +87,12 @@ impl From<EngineError> for RegistryError {
     }
 }
 
+/// An uploaded manifest, checked for shape (not yet against a component).
+fn parse_manifest(manifest: &serde_json::Value) -> Result<Manifest, RegistryError> {
+    Manifest::from_json(&manifest.to_string())
+        .map_err(|e| RegistryError::Invalid(format!("manifest: {e}")))
+}
+
 fn version_key(id: &str, version: &str) -> Vec<u8> {
     format!("{id}\0{version}").into_bytes()
 }
@@ -162,8 +168,14 @@ impl Registry {
         manifest: &serde_json::Value,
         bytes: &[u8],
     ) -> Result<Arc<LoadedPlugin>, RegistryError> {
-        let manifest = Manifest::from_json(&manifest.to_string())
-            .map_err(|e| RegistryError::Invalid(format!("manifest: {e}")))?;
+        self.validate_parsed(parse_manifest(manifest)?, bytes)
+    }
+
+    fn validate_parsed(
+        &self,
+        manifest: Manifest,
+        bytes: &[u8],
+    ) -> Result<Arc<LoadedPlugin>, RegistryError> {
         let plugin = self
             .runtime
             .load(manifest, bytes)
@@ -193,21 +205,22 @@ impl Registry {
         signed_by: Option<String>,
         actor: &str,
     ) -> Result<VersionInfo, RegistryError> {
+        let manifest = parse_manifest(manifest)?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
         // A version already stored is answered before compiling anything
         // (a Python component takes seconds): the same upload again is a
         // no-op, anything else a conflict.
-        if let Ok(parsed) = Manifest::from_json(&manifest.to_string())
-            && let Some(existing) = self.existing_version(&parsed, bytes)?
-        {
+        if let Some(existing) = self.existing_version(&manifest, &digest)? {
             return Ok(existing);
         }
-        let plugin = self.validate(manifest, bytes)?;
+        let plugin = self.validate_parsed(manifest, bytes)?;
+        // Again: another upload of this version may have landed while
+        // this one compiled.
+        if let Some(existing) = self.existing_version(plugin.manifest(), &digest)? {
+            return Ok(existing);
+        }
         let p = plugin.id();
         let key = version_key(&p.id, &p.version);
-        let digest = format!("sha256:{}", p.digest);
-        if let Some(existing) = self.existing_version(plugin.manifest(), bytes)? {
-            return Ok(existing);
-        }
         let info = VersionInfo {
             id: p.id.to_string(),
             version: p.version.to_string(),
@@ -232,21 +245,21 @@ impl Registry {
         Ok(info)
     }
 
-    /// The stored version `manifest` names, if it is exactly this upload;
-    /// a conflict if that version was uploaded with another component or
-    /// another manifest (a changed limit or fail policy must not be lost
-    /// without a word); `None` if it is new.
+    /// The stored version `manifest` names, if it is exactly this upload
+    /// (a component of `digest`, `sha256:<hex>`); a conflict if that
+    /// version was uploaded with another component or another manifest (a
+    /// changed limit or fail policy must not be lost without a word);
+    /// `None` if it is new.
     fn existing_version(
         &self,
         manifest: &Manifest,
-        bytes: &[u8],
+        digest: &str,
     ) -> Result<Option<VersionInfo>, RegistryError> {
         let key = version_key(&manifest.id, &manifest.version);
         let Some(existing) = self.store().get(VERSIONS, &key)? else {
             return Ok(None);
         };
         let existing: VersionInfo = decode(&existing, "plugin version")?;
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
         let what = if existing.digest != digest {
             format!("another component ({})", existing.digest)
         } else if serde_json::to_value(manifest).ok().as_ref() != Some(&existing.manifest) {

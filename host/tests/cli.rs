@@ -219,6 +219,27 @@ fn plugin_dir(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// `switchboard plugin test <flags> --manifest <manifest> <component>
+/// <fixtures>`, with its compile cache in `dir`.
+fn plugin_test(
+    dir: &std::path::Path,
+    flags: &[&str],
+    manifest: &std::path::Path,
+    component: &std::path::Path,
+    fixtures: &std::path::Path,
+) -> std::process::Output {
+    Command::new(BIN)
+        .args(["plugin", "test"])
+        .args(flags)
+        .arg("--manifest")
+        .arg(manifest)
+        .arg(component)
+        .arg(fixtures)
+        .env("SWITCHBOARD_CACHE_DIR", dir.join("cache"))
+        .output()
+        .unwrap()
+}
+
 /// The first of the bundled skill-routing plugin's fixtures.
 fn first_skill_routing_fixture() -> serde_json::Value {
     let first = std::fs::read_dir(plugin_dir("skill-routing").join("fixtures"))
@@ -274,14 +295,8 @@ fn plugin_test_reports_a_failing_fixture_with_a_diff_and_exit_1() {
     std::fs::write(fixtures.join("01-good.json"), fixture.to_string()).unwrap();
     fixture["expected"]["queue"] = serde_json::json!("no-such-queue");
     std::fs::write(fixtures.join("02-bad.json"), fixture.to_string()).unwrap();
-    let out = Command::new(BIN)
-        .args(["plugin", "test", "--manifest"])
-        .arg(plugin_dir("skill-routing").join("manifest.json"))
-        .arg(&wasm)
-        .arg(&fixtures)
-        .env("SWITCHBOARD_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .unwrap();
+    let manifest = plugin_dir("skill-routing").join("manifest.json");
+    let out = plugin_test(dir.path(), &[], &manifest, &wasm, &fixtures);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("PASS  01-good.json"), "{stdout}");
@@ -295,14 +310,13 @@ fn plugin_test_reports_a_failing_fixture_with_a_diff_and_exit_1() {
     assert!(stderr.contains("1 of 2 fixtures failed"), "{stderr}");
 
     // --bench times the passing fixture only; --json carries both.
-    let out = Command::new(BIN)
-        .args(["plugin", "test", "--json", "--bench", "10", "--manifest"])
-        .arg(plugin_dir("skill-routing").join("manifest.json"))
-        .arg(&wasm)
-        .arg(&fixtures)
-        .env("SWITCHBOARD_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .unwrap();
+    let out = plugin_test(
+        dir.path(),
+        &["--json", "--bench", "10"],
+        &manifest,
+        &wasm,
+        &fixtures,
+    );
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = doc["results"].as_array().unwrap();
@@ -341,14 +355,13 @@ fn plugin_test_shows_what_the_plugin_logged_during_a_failing_fixture() {
         .to_string(),
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["plugin", "test", "--manifest"])
-        .arg(&manifest)
-        .arg(switchboard::bundled::test_guests::MISBEHAVING)
-        .arg(&fixtures)
-        .env("SWITCHBOARD_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .unwrap();
+    let out = plugin_test(
+        dir.path(),
+        &[],
+        &manifest,
+        std::path::Path::new(switchboard::bundled::test_guests::MISBEHAVING),
+        &fixtures,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL  01-panics.json"), "{stdout}");

@@ -165,17 +165,7 @@ fn runs_in_a_server(dir: &Path, id: &str, slot: &str, exercise: impl FnOnce(&Ser
     let data = tempfile::tempdir_in(work()).expect("a temp dir");
     let server = Server::start(data.path());
     let partner = token_for(&server, "partner");
-    let cli = |args: &[&str], token: &str| {
-        let out = Command::new(BIN)
-            .current_dir(dir)
-            .args(args)
-            .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
-            .env("SWITCHBOARD_TOKEN", token)
-            .env("SWITCHBOARD_LOG", "warn")
-            .output()
-            .expect("the switchboard binary runs");
-        ok(out, &args.join(" "))
-    };
+    let cli = |args: &[&str], token: &str| ok(against(&server, dir, token, args), &args.join(" "));
     let wasm = format!("build/{id}.wasm");
     let out = cli(
         &["plugin", "push", &wasm, "--manifest", "manifest.json"],
@@ -200,6 +190,18 @@ fn runs_in_a_server(dir: &Path, id: &str, slot: &str, exercise: impl FnOnce(&Ser
     assert_eq!(view["stats"]["failures"], 0, "{view}");
     let out = cli(&["plugin", "logs", id, "0.1.0"], &server.token);
     assert!(!out.contains("trap"), "{out}");
+}
+
+/// `switchboard <args>` in `dir`, talking to `server` with `token`.
+fn against(server: &Server, dir: &Path, token: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
+        .env("SWITCHBOARD_TOKEN", token)
+        .env("SWITCHBOARD_LOG", "warn")
+        .output()
+        .expect("the switchboard binary runs")
 }
 
 /// A contact as the examples' rules expect one.
@@ -255,13 +257,12 @@ fn c_example_and_scaffolds_of_every_kind_build_and_pass_their_fixtures() {
         // c-kpi and the bundled core-kpis both define contacts_handled:
         // a query must say which, and then gets that one.
         let kpi = |args: &[&str]| {
-            Command::new(BIN)
-                .arg("kpi")
-                .args(args)
-                .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
-                .env("SWITCHBOARD_TOKEN", &server.token)
-                .output()
-                .expect("the switchboard binary runs")
+            against(
+                server,
+                Path::new("."),
+                &server.token,
+                &[&["kpi"], args].concat(),
+            )
         };
         let out = kpi(&["contacts_handled"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
