@@ -1023,6 +1023,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
             "transfer_rate" => "transf.",
             "nps" => "NPS",
             "cost_per_contact" => "cost",
+            "missed_offers" => "missed",
             other => other,
         }
         .to_owned()

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub plugin_duration: HistogramVec,
     pub store_write_duration: HistogramVec,
     pub queue_depth: IntGaugeVec,
+    pub missed_offers: IntCounterVec,
+    pub agent_missed_offers: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -60,6 +62,22 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Opts::new("queue_depth", "Contacts waiting, by queue"),
         &["queue"],
     )?;
+    let missed_offers = IntCounterVec::new(
+        Opts::new(
+            "missed_offers_total",
+            "Offers that expired unanswered (the queue's offer_timeout_secs), by queue",
+        ),
+        &["queue"],
+    )?;
+    let agent_missed_offers = IntCounterVec::new(
+        Opts::new(
+            "agent_missed_offers_total",
+            "Offers that expired unanswered, by the agent who was offered the contact",
+        ),
+        &["agent"],
+    )?;
+    registry.register(Box::new(missed_offers.clone()))?;
+    registry.register(Box::new(agent_missed_offers.clone()))?;
     registry.register(Box::new(http_requests.clone()))?;
     registry.register(Box::new(http_duration.clone()))?;
     registry.register(Box::new(plugin_calls.clone()))?;
@@ -74,6 +92,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         plugin_duration,
         store_write_duration,
         queue_depth,
+        missed_offers,
+        agent_missed_offers,
     })
 }
 

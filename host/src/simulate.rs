@@ -62,6 +62,12 @@ pub struct SimulateArgs {
     /// hand-offs, or accepted suggestions (the KPI cross-check models it).
     #[arg(long)]
     pub classic: bool,
+    /// Write the simulator's own log to this file: one JSON line per
+    /// request, `{at, method, path, body, status}` (`at`: the simulated
+    /// time it was made at). A check independent of the server's records
+    /// (the KPI cross-check test) reads what the client asked for here.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub remote: crate::client::Remote,
 }
@@ -72,6 +78,9 @@ struct Api {
     base: String,
     auth: String,
     requests: u64,
+    /// The client's own log (`--log`) and the simulated time of requests.
+    log: Option<std::io::BufWriter<std::fs::File>>,
+    now: i64,
 }
 
 /// A refused request: the status and the problem's detail.
@@ -111,6 +120,12 @@ impl Api {
         let status = res.status().as_u16();
         let text = res.body_mut().read_to_string().unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if let Some(log) = &mut self.log {
+            use std::io::Write as _;
+            let line = json!({"at": self.now, "method": method, "path": path,
+                "body": body, "status": status});
+            writeln!(log, "{line}").context("cannot write the --log file")?;
+        }
         if status >= 500 {
             bail!("{method} {path} failed ({status}): {text}");
         }
@@ -360,6 +375,7 @@ impl Sim {
         if !self.simulated || t <= self.clock {
             return Ok(());
         }
+        self.api.now = t;
         let moved = self
             .api
             .call("POST", "/v1/clock", Some(&json!({ "now": t })))?
@@ -392,6 +408,7 @@ impl Sim {
     }
 
     fn run_action(&mut self, t: i64, action: Action) -> anyhow::Result<()> {
+        self.api.now = t;
         match action {
             Action::Arrive(i) => self.arrive(i, t)?,
             Action::Answer(i) => {
@@ -840,6 +857,14 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         base: args.remote.server.trim_end_matches('/').to_owned(),
         auth: format!("Bearer {}", args.remote.token),
         requests: 0,
+        log: match &args.log {
+            Some(path) => Some(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            )),
+            None => None,
+        },
+        now: 0,
     };
     let clock = api
         .call("GET", "/v1/clock", None)?
@@ -851,6 +876,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         );
     }
     let t0 = clock["now"].as_i64().unwrap_or(0);
+    api.now = t0;
     let end = t0 + i64::from(args.hours) * HOUR;
     let mut rng = StdRng::seed_from_u64(args.seed);
 
@@ -1058,6 +1084,10 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     let final_t = end.max(sim.last + 1);
     sim.advance(final_t)?;
     sim.summary.requests = sim.api.requests;
+    if let Some(log) = &mut sim.api.log {
+        use std::io::Write as _;
+        log.flush().context("cannot write the --log file")?;
+    }
     sim.summary.wall_secs = started.elapsed().as_secs_f64();
     let s = &sim.summary;
     if args.json {

@@ -2,8 +2,10 @@
 //! the real server (`switchboard simulate` against `serve
 //! --simulated-clock`), then every KPI the API reports, overall and grouped
 //! by each dimension, is compared with an independent computation from the
-//! raw event stream (`common/kpi_model.rs`, written from the formulas in
-//! `docs/plugins/core-kpis.md`, not from the plugin).
+//! raw event stream and the client's own request log (`common/kpi_model.rs`,
+//! written from the formulas in `docs/plugins/core-kpis.md`, not from the
+//! plugin; agent time from the client's status requests and the contacts'
+//! events, not from the engine's period records).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -46,6 +48,15 @@ fn all(server: &Server, path: &str, field: &str) -> Vec<Value> {
     }
 }
 
+/// The client's own log: one JSON object per line.
+fn read_log(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +77,9 @@ fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
         ],
     );
     let started = std::time::Instant::now();
-    // --classic: the stream the model replays (no intake, schedules or incident).
+    // --classic: the stream the model replays (no intake, schedules or
+    // incident); --log: the client's own record of what it asked for.
+    let log_path = dir.path().join("client.jsonl");
     let (summary, stderr) = common::simulate(
         &server,
         &[
@@ -77,6 +90,8 @@ fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
             "--seed",
             "11",
             "--classic",
+            "--log",
+            log_path.to_str().unwrap(),
         ],
     );
     eprintln!("{stderr}");
@@ -99,8 +114,8 @@ fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
             .clone();
         events.insert(id, list);
     }
-    let agent_changes = all(&server, "/v1/audit?kind=agent.status_changed", "records");
-    assert!(!agent_changes.is_empty());
+    let client_log = read_log(&log_path);
+    assert!(client_log.len() > 10_000, "{} log lines", client_log.len());
     let agents = get(&server, "/v1/agents")["agents"]
         .as_array()
         .unwrap()
@@ -135,7 +150,7 @@ fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
     let model = kpi_model::recompute_with(&kpi_model::Input {
         contacts: &contacts,
         events: &events,
-        agent_changes: &agent_changes,
+        client_log: &client_log,
         agents: &agents,
         config: &config,
         window,
@@ -190,4 +205,125 @@ fn a_simulated_day_reports_every_kpi_as_recomputed_from_the_raw_events() {
         measures.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Issue 18: one agent, a contact created and offered by the engine's own
+/// dispatch at +60 s, answered, resolved at +120 s; the agent goes offline
+/// at +180 s. Occupancy is 60 s handling of 180 s available: 1/3, as the
+/// model computes it from the client's own log and the contact's events,
+/// and as the API must report it.
+#[test]
+fn occupancy_after_an_offer_by_dispatch_agrees_with_the_model_from_the_clients_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--simulated-clock", &DAY.to_string()],
+    );
+    // The client's own log, as `switchboard simulate --log` writes it.
+    let mut log: Vec<Value> = Vec::new();
+    let mut call = |method: &str, path: &str, body: Value, at: i64| {
+        let (status, answer) = request(
+            server.addr,
+            method,
+            path,
+            Some(&body.to_string()),
+            Some(&server.token),
+        )
+        .unwrap();
+        assert!(status < 300, "{method} {path}: {answer}");
+        log.push(serde_json::json!({"at": at, "method": method, "path": path,
+            "body": body, "status": status}));
+        answer
+    };
+    call(
+        "PUT",
+        "/v1/agents/a-1",
+        serde_json::json!({"id": "a-1", "languages": ["en"], "teams": ["tier1"],
+            "skills": {"billing": 5, "technical": 5},
+            "capacity": {"chat": 1}, "status": "available"}),
+        DAY,
+    );
+    call(
+        "POST",
+        "/v1/clock",
+        serde_json::json!({"now": DAY + 60_000}),
+        DAY + 60_000,
+    );
+    let created = call(
+        "POST",
+        "/v1/contacts",
+        serde_json::json!({"channel": "chat", "customer_id": "cust-1",
+            "occurred_at": DAY + 60_000}),
+        DAY + 60_000,
+    );
+    assert_eq!(created["offered_to"], "a-1", "offered by dispatch: {created}");
+    let id = created["contact"]["id"].as_str().unwrap().to_owned();
+    for (kind, at) in [("answer", 61_000), ("wrap_up", 119_000), ("resolve", 120_000)] {
+        call(
+            "POST",
+            &format!("/v1/contacts/{id}/events"),
+            serde_json::json!({"type": kind, "occurred_at": DAY + at}),
+            DAY + at,
+        );
+    }
+    call(
+        "POST",
+        "/v1/agents/a-1/status",
+        serde_json::json!({"status": "offline", "occurred_at": DAY + 180_000}),
+        DAY + 180_000,
+    );
+
+    let contacts = all(&server, "/v1/contacts", "contacts");
+    let events: BTreeMap<String, Vec<Value>> = contacts
+        .iter()
+        .map(|c| {
+            let id = c["id"].as_str().unwrap().to_owned();
+            let list = get(&server, &format!("/v1/contacts/{id}/events"))["events"]
+                .as_array()
+                .unwrap()
+                .clone();
+            (id, list)
+        })
+        .collect();
+    let agents = get(&server, "/v1/agents")["agents"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let slots = get(&server, "/v1/slots");
+    let config = slots["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"]["plugin"] == "core-kpis")
+        .map(|s| s["current"]["config"].clone())
+        .expect("core-kpis is active");
+    let window = kpi_model::Window {
+        from: DAY,
+        to: DAY + DAY_MS,
+    };
+    let model = kpi_model::recompute(&contacts, &events, &log, &agents, &config, window)
+        .expect("the day replays");
+    assert!(model.warnings.is_empty(), "{:?}", model.warnings);
+    let occupancy = model.overall("occupancy").expect("an occupancy value");
+    assert_eq!(
+        occupancy.value,
+        Some(60.0 / 180.0),
+        "the model: 60 s handling of 180 s"
+    );
+    for measure in ["occupancy", "agent_utilization"] {
+        for dim in ["", "agent"] {
+            let (status, series) = request(
+                server.addr,
+                "POST",
+                "/v1/kpis/query",
+                Some(&kpi_model::query_body(measure, dim, window).to_string()),
+                Some(&server.token),
+            )
+            .unwrap();
+            assert_eq!(status, 200, "{series}");
+            model
+                .check_series(measure, dim, &series)
+                .unwrap_or_else(|e| panic!("{measure} by {dim:?}: {e:?}"));
+        }
+    }
 }

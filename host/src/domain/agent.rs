@@ -138,9 +138,31 @@ pub struct Queue {
     /// Queues with higher priority are served first when an agent frees up.
     #[serde(default)]
     pub priority: u32,
-    /// Where contacts go when this queue cannot serve them.
+    /// Where contacts go when this queue cannot serve them in time: a
+    /// contact still waiting here `overflow_after_secs` after it entered
+    /// the queue moves to this queue, keeping its wait time.
     #[serde(default)]
     pub overflow: Option<String>,
+    /// Seconds a contact waits here before it overflows (with `overflow`).
+    #[serde(default = "default_overflow_after_secs")]
+    pub overflow_after_secs: u32,
     #[serde(default)]
     pub strategy: SelectionStrategy,
+    /// Seconds an agent has to answer an offer from this queue before it
+    /// expires and the contact goes back to its place in line; 0: never.
+    #[serde(default = "default_offer_timeout_secs")]
+    pub offer_timeout_secs: u32,
+}
+
+/// A contact in a queue with `overflow` moves after this long by default.
+pub const DEFAULT_OVERFLOW_AFTER_SECS: u32 = 120;
+/// An offer expires after this long unless the queue says otherwise.
+pub const DEFAULT_OFFER_TIMEOUT_SECS: u32 = 30;
+
+fn default_overflow_after_secs() -> u32 {
+    DEFAULT_OVERFLOW_AFTER_SECS
+}
+
+fn default_offer_timeout_secs() -> u32 {
+    DEFAULT_OFFER_TIMEOUT_SECS
 }

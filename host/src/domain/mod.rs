@@ -6,7 +6,10 @@ mod agent;
 mod contact;
 mod matching;
 
-pub use agent::{Agent, AgentStatus, Queue, SelectionStrategy, ServiceLevelTarget};
+pub use agent::{
+    Agent, AgentStatus, DEFAULT_OFFER_TIMEOUT_SECS, DEFAULT_OVERFLOW_AFTER_SECS, Queue,
+    SelectionStrategy, ServiceLevelTarget,
+};
 pub use contact::{Channel, ContactState, Transition, TransitionError};
 pub use matching::{
     Match, PreferredSkill, Relaxation, RelaxationStep, RequiredSkill, Requirements, select_agent,

@@ -53,7 +53,10 @@ pub(super) fn event_kind(
     let agent = || after.agent_id.clone().unwrap_or_default();
     match kind {
         EventKind::Offer { agent_id } => wit::EventKind::Offered(agent_id.clone()),
-        EventKind::Decline | EventKind::Escalate { .. } => {
+        EventKind::Decline
+        | EventKind::OfferExpired
+        | EventKind::Overflow { .. }
+        | EventKind::Escalate { .. } => {
             wit::EventKind::Queued(after.requirements.queue.clone())
         }
         EventKind::Answer => wit::EventKind::Answered(agent()),

@@ -14,8 +14,16 @@ use super::{CONTACTS, ContactRecord, EVENTS, Engine, EngineError, convert, decod
 pub enum EventKind {
     /// Offered to an agent.
     Offer { agent_id: String },
-    /// The agent declined or let the offer time out; back to the queue.
+    /// The agent declined; back to its place in the queue.
     Decline,
+    /// The agent let the offer ring out: back to its place in the queue,
+    /// counted as a missed offer. The engine records it when the queue's
+    /// `offer_timeout_secs` pass; a channel may report it too.
+    OfferExpired,
+    /// Recorded by the engine: the contact waited too long in queue `from`
+    /// (the queue's `overflow`, or a routing relaxation step) and now
+    /// waits in queue `to`, keeping its place by wait time.
+    Overflow { from: String, to: String },
     /// The agent answered.
     Answer,
     /// Put on hold (while assigned).
@@ -81,7 +89,7 @@ impl EventKind {
     fn transition(&self) -> Option<Transition> {
         Some(match self {
             EventKind::Offer { .. } => Transition::Offer,
-            EventKind::Decline => Transition::Decline,
+            EventKind::Decline | EventKind::OfferExpired => Transition::Decline,
             EventKind::Answer => Transition::Answer,
             EventKind::WrapUp => Transition::WrapUp,
             EventKind::Resolve => Transition::Resolve,
@@ -89,6 +97,7 @@ impl EventKind {
             EventKind::Transfer { .. } => Transition::Transfer,
             EventKind::Escalate { .. } => Transition::Escalate,
             EventKind::Hold
+            | EventKind::Overflow { .. }
             | EventKind::Resume
             | EventKind::Message { .. }
             | EventKind::Survey { .. } => {
@@ -124,7 +133,27 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
             c.agent_id = Some(agent_id.clone());
             c.offered_at = Some(at);
         }
-        EventKind::Decline => c.agent_id = None,
+        EventKind::Decline | EventKind::OfferExpired => c.agent_id = None,
+        EventKind::Overflow { from, to } => {
+            if c.state != ContactState::Queued || &c.requirements.queue != from {
+                return Err(EngineError::Invalid(format!(
+                    "cannot overflow a contact that is {} in queue `{}` from queue `{from}`",
+                    c.state, c.requirements.queue
+                )));
+            }
+            c.requirements.queue = to.clone();
+            c.in_queue_since = Some(at);
+            // The steps that moved it (or that its move supersedes) are
+            // spent: waiting longer must not pull it back.
+            let waited = ((at - c.queued_at.unwrap_or(at)).max(0) / 1000) as u32;
+            for step in &mut c.requirements.relaxation {
+                if step.after_secs <= waited {
+                    step.actions
+                        .retain(|a| !matches!(a, crate::domain::Relaxation::Overflow(_)));
+                }
+            }
+            c.requirements.relaxation.retain(|s| !s.actions.is_empty());
+        }
         EventKind::Answer => c.answered_at = Some(at),
         EventKind::Hold => {
             if c.state != ContactState::Assigned || c.held_since.is_some() {
@@ -169,6 +198,7 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
             // A transfer re-queues the contact at once.
             c.state = c.state.apply(Transition::Enqueue)?;
             c.queued_at = Some(at);
+            c.in_queue_since = None;
         }
         EventKind::Escalate { .. } => {
             // Back in the queue for someone more senior: like a transfer,
@@ -177,6 +207,7 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
             c.state = c.state.apply(Transition::Enqueue)?;
             c.transfers += 1;
             c.queued_at = Some(at);
+            c.in_queue_since = None;
             c.agent_id = None;
             c.held_since = None;
             if !c.tags.iter().any(|t| t == "escalated") {
@@ -282,44 +313,95 @@ impl Engine {
                     c.last_event_at
                 )));
             }
-            let before = c.clone();
-            apply(&mut c, &event.kind, at)?;
-            c.last_event_at = at;
-            c.events += 1;
-            let mut r = Reaction::default();
-            self.load_changed(&before, &c, at, &mut r)?;
-            if c.state == ContactState::Queued && before.state != ContactState::Queued {
-                self.schedule_rematch(&c, &mut r)?;
+            if !internal && matches!(event.kind, EventKind::Overflow { .. }) {
+                return Err(EngineError::Invalid(
+                    "`overflow` is recorded by the engine when a queue's `overflow_after_secs` pass; to move a contact to another queue post `transfer`".into(),
+                ));
             }
-            let kind = convert::event_kind(&before, &c, &event.kind);
-            self.react(&mut c, kind, at, None, None, &mut r)?;
-            let recorded = RecordedEvent {
-                contact_id: c.id.clone(),
-                sequence: c.events,
-                at,
-                kind: event.kind,
-            };
-            r.writes.put(
-                EVENTS,
-                event_key(&c.id, recorded.sequence),
-                encode(&recorded)?,
-            );
-            r.writes.put(CONTACTS, c.id.as_bytes(), encode(&c)?);
+            let mut r = Reaction::default();
+            let recorded = self.apply_event(&mut c, event.kind, at, &mut r)?;
             self.audit.commit(r.audit, r.writes)?;
             self.aggregates.write().apply(&r.kpi);
-            (c, recorded, r.timers)
+            (c, recorded, (r.timers, r.missed))
         };
+        let (timers, missed) = timers;
         self.store.make_durable()?;
+        super::count_missed(&missed);
         if timers {
             self.wakeup.notify();
         }
-        self.floor.lock().track(&contact, at);
+        self.event_recorded(&contact, &recorded);
+        Ok((contact, recorded))
+    }
+
+    /// Apply event `kind` at `at` to contact `c` (read under the `updates`
+    /// lock) with all it causes (agent periods, offer and overflow timers,
+    /// plugin reactions, the event and contact rows) into `r`; the caller
+    /// commits `r` and then calls [`Engine::event_recorded`].
+    pub(super) fn apply_event(
+        &self,
+        c: &mut ContactRecord,
+        kind: EventKind,
+        at: i64,
+        r: &mut Reaction,
+    ) -> Result<RecordedEvent, EngineError> {
+        let before = c.clone();
+        apply(c, &kind, at)?;
+        c.last_event_at = at;
+        c.events += 1;
+        self.load_changed(&before, c, at, r)?;
+        self.offer_changed(&before, c, &kind, at, r)?;
+        let requeued = c.state == ContactState::Queued && before.state != ContactState::Queued;
+        if requeued {
+            self.schedule_rematch(c, r)?;
+        }
+        if let EventKind::Overflow { from, to } = &kind {
+            // Audited before the state it explains (same commit).
+            r.audit.push(crate::audit::AuditEntry {
+                at,
+                actor: "engine".into(),
+                kind: "queue.overflow".into(),
+                subject: c.id.clone(),
+                data: serde_json::value::to_raw_value(&serde_json::json!({
+                    "from": from,
+                    "to": to,
+                    "queued_at": c.queued_at,
+                    "waited_ms": c.queued_at.map(|q| at - q),
+                }))
+                .map_err(|e| {
+                    crate::store::StoreError::Corrupt(format!("cannot encode audit record: {e}"))
+                })?,
+            });
+        }
+        if requeued || matches!(kind, EventKind::Overflow { .. }) {
+            self.schedule_overflow(c, at, r)?;
+        }
+        let wit_kind = convert::event_kind(&before, c, &kind);
+        self.react(c, wit_kind, at, None, None, r)?;
+        let recorded = RecordedEvent {
+            contact_id: c.id.clone(),
+            sequence: c.events,
+            at,
+            kind,
+        };
+        r.writes.put(
+            EVENTS,
+            event_key(&c.id, recorded.sequence),
+            encode(&recorded)?,
+        );
+        r.writes.put(CONTACTS, c.id.as_bytes(), encode(c)?);
+        Ok(recorded)
+    }
+
+    /// After the commit of an event: the floor follows the contact and live
+    /// views hear of it.
+    pub(super) fn event_recorded(&self, contact: &ContactRecord, recorded: &RecordedEvent) {
+        self.floor.lock().track(contact, recorded.at);
         let change = serde_json::to_value(&recorded.kind)
             .ok()
             .and_then(|v| v["type"].as_str().map(str::to_owned))
             .unwrap_or_default();
-        self.publish(&contact, &change, at);
-        Ok((contact, recorded))
+        self.publish(contact, &change, recorded.at);
     }
 
     /// The events of contact `id`, in order.

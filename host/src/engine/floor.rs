@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{Agent, Channel, ContactState, Queue, Requirements, select_agent};
+use crate::domain::{
+    Agent, AgentStatus, Channel, ContactState, Queue, Requirements, select_agent,
+};
 
 use super::ContactRecord;
 use crate::plugins::types as wit;
@@ -15,6 +17,9 @@ struct Waiting {
     channel: Channel,
     requirements: Requirements,
     queued_at: i64,
+    /// An agent who let an offer of this contact expire, and until when
+    /// they are not offered it again.
+    avoid: Option<(String, i64)>,
 }
 
 /// A contact the floor decided to offer to an agent.
@@ -31,6 +36,9 @@ pub(super) struct Floor {
     waiting: BTreeMap<String, Waiting>,
     /// contact id -> (agent id, channel) for offered, assigned and wrap-up contacts.
     handling: HashMap<String, (String, Channel)>,
+    /// Seats dispatch reserved for offers not yet recorded: they count
+    /// against capacity, but not in the load of the agent's period.
+    reserved: HashMap<String, (String, Channel)>,
     rotation: HashMap<String, usize>,
     /// Planned activities per agent (shifts, breaks, training, meetings).
     pub plans: super::schedules::Plans,
@@ -39,6 +47,7 @@ pub(super) struct Floor {
 impl Floor {
     /// Bring the floor in line with a contact's current state (idempotent).
     pub fn track(&mut self, c: &ContactRecord, at: i64) {
+        self.reserved.remove(&c.id);
         if c.state == ContactState::Queued {
             self.waiting.insert(
                 c.id.clone(),
@@ -46,6 +55,10 @@ impl Floor {
                     channel: c.channel,
                     requirements: c.requirements.clone(),
                     queued_at: c.queued_at.unwrap_or(c.created_at),
+                    avoid: c
+                        .missed_offer
+                        .as_ref()
+                        .map(|m| (m.agent_id.clone(), m.retry_after)),
                 },
             );
         } else {
@@ -69,6 +82,18 @@ impl Floor {
                 }
             }
         }
+    }
+
+    /// Agent `id`'s recorded load: the contacts offered to, assigned to or
+    /// wrapped up by them, without seats reserved by a dispatch in flight.
+    pub fn recorded_load(&self, id: &str) -> BTreeMap<Channel, u32> {
+        let mut load = BTreeMap::new();
+        for (agent, channel) in self.handling.values() {
+            if agent == id {
+                *load.entry(*channel).or_default() += 1;
+            }
+        }
+        load
     }
 
     /// Queue `name` as escalation rules see it at `now`.
@@ -172,7 +197,7 @@ impl Floor {
         let mut agents: Vec<Agent> = self.agents.values().cloned().collect();
         for a in &mut agents {
             a.load.clear();
-            for (agent, channel) in self.handling.values() {
+            for (agent, channel) in self.handling.values().chain(self.reserved.values()) {
                 if agent == &a.id {
                     *a.load.entry(*channel).or_default() += 1;
                 }
@@ -235,19 +260,31 @@ impl Floor {
                 .map(|q| q.strategy)
                 .unwrap_or_default();
             let rotation = self.rotation.entry(queue).or_default();
-            let Some(m) = select_agent(
+            // The agent who just let this contact's offer expire sits this
+            // one out until `retry_after` (one lookup, only then).
+            let avoided = w
+                .avoid
+                .as_ref()
+                .filter(|(_, until)| now < *until)
+                .and_then(|(a, _)| agents.iter().position(|x| &x.id == a));
+            let saved = avoided.map(|i| std::mem::replace(&mut agents[i].status, AgentStatus::Break));
+            let chosen = select_agent(
                 &w.requirements,
                 w.channel,
                 waited,
                 &agents,
                 strategy,
                 rotation,
-            ) else {
+            );
+            if let (Some(i), Some(status)) = (avoided, saved) {
+                agents[i].status = status;
+            }
+            let Some(m) = chosen else {
                 continue;
             };
             let channel = w.channel;
             self.waiting.remove(&id);
-            self.handling
+            self.reserved
                 .insert(id.clone(), (m.agent_id.clone(), channel));
             if let Some(a) = agents.iter_mut().find(|a| a.id == m.agent_id) {
                 *a.load.entry(channel).or_default() += 1;

@@ -224,6 +224,53 @@ pub(super) fn plan(
     Ok(())
 }
 
+/// The slot of the measures the host itself records (not a KPI definition).
+pub const HOST_SLOT: &str = "engine";
+/// Offers that expired unanswered (a host measure: sum, one per missed offer).
+pub const MISSED_OFFERS: &str = "missed_offers";
+
+/// The measures the host records itself.
+pub(super) fn host_measures() -> Vec<MeasureInfo> {
+    vec![MeasureInfo {
+        slot: HOST_SLOT.into(),
+        name: MISSED_OFFERS.into(),
+        unit: "count".into(),
+        aggregation: Aggregation::Sum,
+        description: "Offers that expired before the agent answered (the queue's offer_timeout_secs), \
+                      by queue, agent, team and channel."
+            .into(),
+    }]
+}
+
+/// A sample the host records itself (`id` keeps it unique and replayable).
+pub(super) fn plan_host_sample(
+    measure: &str,
+    id: &str,
+    at: i64,
+    mut dims: Vec<(String, String)>,
+    value: f64,
+    writes: &mut Writes,
+    changes: &mut Vec<Change>,
+) -> Result<(), StoreError> {
+    dims.sort();
+    let key = sample_key(HOST_SLOT, measure, &format!("i:{id}"));
+    let new = Stored {
+        at,
+        dims,
+        value,
+        denominator: 0.0,
+    };
+    writes.put(SAMPLES, key.clone(), super::encode(&new)?);
+    changes.push(Change {
+        slot: HOST_SLOT.to_owned(),
+        measure: measure.to_owned(),
+        key,
+        old: None,
+        new: Some(new),
+    });
+    Ok(())
+}
+
 impl Aggregates {
     /// Declare a measure (as a KPI definition's `measures()` does).
     pub fn declare(&mut self, m: MeasureInfo) {

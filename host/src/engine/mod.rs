@@ -14,6 +14,7 @@ mod history;
 mod incidents;
 mod intake;
 mod kpi;
+mod offers;
 mod reactions;
 mod schedules;
 mod slots;
@@ -136,6 +137,29 @@ pub struct ContactRecord {
     /// The customer's survey answer, once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub survey: Option<SurveyScores>,
+    /// While offered: when the offer expires unanswered (the queue's
+    /// `offer_timeout_secs` after the offer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_expires_at: Option<i64>,
+    /// The id of the offer's expiry timer, removed when the offer closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_timer: Option<u64>,
+    /// When it entered its current queue, if an overflow moved it there
+    /// after `queued_at` (its wait still counts from `queued_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_queue_since: Option<i64>,
+    /// The latest offer of this contact that expired unanswered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_offer: Option<MissedOffer>,
+}
+
+/// An offer that expired unanswered: the agent who missed it is not
+/// offered the contact again before `retry_after`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MissedOffer {
+    pub agent_id: String,
+    pub at: i64,
+    pub retry_after: i64,
 }
 
 /// A post-contact survey answer, as kept on the contact.
@@ -293,6 +317,8 @@ pub struct QueueStats {
     /// Share answered within the threshold today (`None` before the first
     /// answered or abandoned contact, or without a `service_level` KPI).
     pub service_level_today: Option<f64>,
+    /// Offers of this queue's contacts that expired unanswered today.
+    pub missed_offers_today: u64,
 }
 
 /// A change on the floor, for live views (`GET /v1/stream`).
@@ -509,6 +535,9 @@ impl Engine {
         engine.rebuild_floor()?;
         engine.load_incidents()?;
         engine.load_plans()?;
+        for m in kpi::host_measures() {
+            engine.aggregates.write().declare(m);
+        }
         let samples = engine.aggregates.write().load(&*engine.store)?;
         tracing::debug!(samples, "KPI aggregates rebuilt");
         Ok(engine)
@@ -565,12 +594,15 @@ impl Engine {
         {
             // One change of an agent at a time, so durations chain exactly.
             let _guard = self.updates.lock();
-            let before = self
-                .floor
-                .lock()
-                .agents_with_load()
-                .into_iter()
-                .find(|a| a.id == agent.id);
+            let before = {
+                let floor = self.floor.lock();
+                floor.agents.get(&agent.id).cloned().map(|mut b| {
+                    // The period's load: recorded contacts, not seats
+                    // reserved by a dispatch in flight.
+                    b.load = floor.recorded_load(&b.id);
+                    b
+                })
+            };
             agent.status_since = match &before {
                 Some(b) if b.status == agent.status => b.status_since,
                 Some(b) if now < b.status_since => {
@@ -636,6 +668,19 @@ impl Engine {
             return Err(EngineError::Invalid(
                 "queue `name` must not be empty".into(),
             ));
+        }
+        if let Some(to) = &queue.overflow {
+            if to.trim().is_empty() || to == &queue.name {
+                return Err(EngineError::Invalid(format!(
+                    "queue `{}` cannot overflow to `{to}`: name another queue, or leave `overflow` out",
+                    queue.name
+                )));
+            }
+            if queue.overflow_after_secs == 0 {
+                return Err(EngineError::Invalid(
+                    "`overflow_after_secs` must be at least 1 when `overflow` is set".into(),
+                ));
+            }
         }
         let mut writes = Writes::default();
         writes.put(QUEUES, queue.name.as_bytes(), encode(&queue)?);
@@ -960,12 +1005,28 @@ impl Engine {
             })
             .ok()
             .and_then(|s| s.points.first().and_then(|p| p.value));
+        let missed = self
+            .aggregates
+            .read()
+            .query(&KpiQuery {
+                measure: kpi::MISSED_OFFERS.into(),
+                slot: Some(kpi::HOST_SLOT.into()),
+                from: day_start,
+                to,
+                bucket_ms: to - day_start,
+                group_by: Vec::new(),
+                filter: [("queue".to_owned(), name.to_owned())].into(),
+            })
+            .ok()
+            .and_then(|s| s.points.first().and_then(|p| p.value))
+            .unwrap_or(0.0);
         Ok(QueueStats {
             queue,
             waiting: status.waiting,
             oldest_wait_secs: status.oldest_wait_secs,
             available_agents: status.available_agents,
             service_level_today: service_level,
+            missed_offers_today: missed.max(0.0) as u64,
         })
     }
 
@@ -1044,6 +1105,10 @@ impl Engine {
             complaint: None,
             deadlines: Vec::new(),
             survey: None,
+            offer_expires_at: None,
+            offer_timer: None,
+            in_queue_since: None,
+            missed_offer: None,
         })
     }
 
@@ -1094,6 +1159,7 @@ impl Engine {
             });
         }
         self.schedule_rematch(&contact, &mut r)?;
+        self.schedule_overflow(&contact, now, &mut r)?;
         self.react(
             &mut contact,
             wit::EventKind::Created,
@@ -1376,11 +1442,44 @@ impl Engine {
         let guard = self.updates.lock();
         let contact = self.contact(&timer.contact_id)?;
         let mut changed = None;
+        let mut recorded = None;
         if let Some(mut c) = contact {
             let before = c.clone();
             let at = timer.due_at;
+            // An offer that expired, or a contact that waited long enough
+            // to move on: an event of its own, in this timer's commit.
+            let event = match &timer.kind {
+                TimerKind::OfferExpiry { offered_at }
+                    if c.state == ContactState::Offered && c.offered_at == Some(*offered_at) =>
+                {
+                    Some(EventKind::OfferExpired)
+                }
+                TimerKind::Overflow { .. } | TimerKind::Rematch => self
+                    .overflow_target(&c, &timer.kind, at)
+                    .map(|(from, to)| EventKind::Overflow { from, to }),
+                _ => None,
+            };
+            if let Some(kind) = event {
+                let mut next = c.clone();
+                let mut caused = reactions::Reaction::default();
+                match self.apply_event(&mut next, kind, at.max(c.last_event_at), &mut caused) {
+                    Ok(e) => {
+                        c = next;
+                        r = caused;
+                        recorded = Some(e);
+                        rematch = true;
+                    }
+                    // Cannot happen after the checks above; never let a
+                    // timer that cannot apply fire forever.
+                    Err(e @ (EngineError::Invalid(_) | EngineError::Transition(_))) => {
+                        tracing::warn!(contact = %c.id, error = %e, "timer event not applied");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             match &timer.kind {
-                TimerKind::Rematch => rematch = c.state == ContactState::Queued,
+                TimerKind::Rematch => rematch |= c.state == ContactState::Queued,
+                TimerKind::OfferExpiry { .. } | TimerKind::Overflow { .. } => {}
                 TimerKind::Recheck { slot, name } => {
                     self.react(
                         &mut c,
@@ -1441,8 +1540,15 @@ impl Engine {
         self.aggregates.write().apply(&r.kpi);
         drop(guard);
         self.store.make_durable()?;
+        count_missed(&r.missed);
+        if r.timers {
+            self.wakeup.notify();
+        }
         if let Some(c) = changed {
-            self.floor.lock().track(&c, now);
+            match &recorded {
+                Some(e) => self.event_recorded(&c, e),
+                None => self.floor.lock().track(&c, now),
+            }
             rematch |= c.state == ContactState::Queued;
         }
         Ok(rematch)
@@ -1505,6 +1611,15 @@ impl Engine {
             },
             format!("routing plugin failed ({error}); {what} {queue}"),
         )
+    }
+}
+
+/// Count committed missed offers in `/metrics`.
+fn count_missed(missed: &[(String, String)]) {
+    let m = crate::metrics::metrics();
+    for (queue, agent) in missed {
+        m.missed_offers.with_label_values(&[queue]).inc();
+        m.agent_missed_offers.with_label_values(&[agent]).inc();
     }
 }
 

@@ -76,6 +76,9 @@ pub(super) struct Reaction {
     pub kpi: Vec<kpi::Change>,
     /// New timers were scheduled: wake the timer thread.
     pub timers: bool,
+    /// Offers that expired: (queue, agent), counted in `/metrics` once
+    /// committed.
+    pub missed: Vec<(String, String)>,
 }
 
 /// The audit data of one plugin call: enough to replay it.
@@ -379,9 +382,12 @@ impl Engine {
             return Ok(());
         }
         for id in [was, is].into_iter().flatten() {
-            let Ok(agent) = self.agent(&id) else {
+            let Ok(mut agent) = self.agent(&id) else {
                 continue; // deleted meanwhile: nobody to measure
             };
+            // The period ending here had the contacts recorded so far, not
+            // the seats dispatch has reserved for offers being recorded.
+            agent.load = self.floor.lock().recorded_load(&id);
             let mut next = agent.clone();
             next.period_since = at;
             next.load.clear();

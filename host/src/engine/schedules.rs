@@ -247,7 +247,10 @@ pub struct Goal {
 impl Goal {
     pub fn direction(&self) -> Direction {
         self.direction.unwrap_or(
-            if self.measure.starts_with("average_") || self.measure.starts_with("cost_") {
+            if self.measure.starts_with("average_")
+                || self.measure.starts_with("cost_")
+                || self.measure == "missed_offers"
+            {
                 Direction::AtMost
             } else {
                 Direction::AtLeast

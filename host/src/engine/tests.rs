@@ -1012,3 +1012,294 @@ fn a_watched_version_is_kept_below_the_failure_rate_and_rolled_back_at_it() {
     };
     assert_eq!(plugin, "skill-routing");
 }
+
+/// Issue 18: an offer made by the engine's own dispatch ends the agent's
+/// idle period; the idle time before it is not counted as busy.
+#[test]
+fn an_offer_by_dispatch_ends_the_idle_period_so_occupancy_counts_only_handling() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = Engine::new(
+        SledStore::open(dir.path(), Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap()
+    .with_clock(|| T0);
+    e.activate_kpi("core-kpis", bundled(rt, "core-kpis"))
+        .unwrap();
+    e.upsert_agent_at(agent("a", &[], 1), Some(T0)).unwrap();
+    let got = e
+        .ingest(NewContact {
+            occurred_at: Some(T0 + 60_000),
+            ..new_contact("hello", &[])
+        })
+        .unwrap();
+    assert_eq!(got.offered_to.as_deref(), Some("a"), "offered by dispatch");
+    let id = got.contact.id;
+    for (kind, at) in [
+        (EventKind::Answer, 60_000),
+        (EventKind::WrapUp, 120_000),
+        (EventKind::Resolve, 120_000),
+    ] {
+        e.record_event(
+            &id,
+            ContactEvent {
+                kind,
+                occurred_at: Some(T0 + at),
+            },
+        )
+        .unwrap();
+    }
+    e.set_agent_status_at("a", AgentStatus::Offline, Some(T0 + 180_000))
+        .unwrap();
+    let occupancy = e
+        .kpi_query(&KpiQuery {
+            measure: "occupancy".into(),
+            slot: None,
+            from: T0 - T0 % HOUR,
+            to: T0 - T0 % HOUR + HOUR,
+            bucket_ms: HOUR,
+            group_by: vec![],
+            filter: Default::default(),
+        })
+        .unwrap();
+    let value = occupancy.points[0].value.unwrap();
+    assert!(
+        (value - 1.0 / 3.0).abs() < 1e-9,
+        "60 s handling of 180 s logged in: {value}"
+    );
+}
+
+fn queue(name: &str) -> Queue {
+    serde_json::from_value(serde_json::json!({ "name": name })).unwrap()
+}
+
+fn plain_engine(dir: &std::path::Path) -> Engine {
+    Engine::new(
+        SledStore::open(dir, Durability::Group).unwrap(),
+        FallbackQueues::default(),
+    )
+    .unwrap()
+    .with_clock(|| T0)
+}
+
+fn at(kind: EventKind, t: i64) -> ContactEvent {
+    ContactEvent {
+        kind,
+        occurred_at: Some(t),
+    }
+}
+
+/// Issue 18: an offer nobody answers expires after the queue's
+/// `offer_timeout_secs` (a durable timer, across a restart), the contact
+/// goes back to its place in line, the agent who missed it is passed over
+/// for a while, and the miss is counted per queue and agent.
+#[test]
+fn an_unanswered_offer_expires_back_to_its_place_and_counts_as_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let e = plain_engine(dir.path());
+        e.upsert_queue(Queue {
+            offer_timeout_secs: 20,
+            ..queue("general")
+        })
+        .unwrap();
+        e.upsert_agent_at(agent("a", &[], 1), Some(T0)).unwrap();
+        let got = e.ingest(new_contact("first", &[])).unwrap();
+        assert_eq!(got.offered_to.as_deref(), Some("a"));
+        assert_eq!(got.contact.offer_expires_at, None, "set by the offer");
+        let c = e.contact(&got.contact.id).unwrap().unwrap();
+        assert_eq!(c.offer_expires_at, Some(T0 + 20_000));
+        got.contact.id
+    };
+    // Restart: the expiry is a durable timer.
+    let e = plain_engine(dir.path());
+    let second = e
+        .ingest(NewContact {
+            occurred_at: Some(T0 + 5_000),
+            ..new_contact("second", &[])
+        })
+        .unwrap()
+        .contact
+        .id;
+    assert_eq!(e.fire_due_timers(T0 + 19_999).unwrap(), 0);
+    let (fired, offers) = e.advance(T0 + 20_000).unwrap();
+    assert_eq!(fired, 1);
+    let c = e.contact(&first).unwrap().unwrap();
+    assert_eq!(c.state, ContactState::Queued);
+    assert_eq!(c.queued_at, Some(T0), "it keeps its wait");
+    assert_eq!(c.agent_id, None);
+    let missed = c.missed_offer.clone().unwrap();
+    assert_eq!((missed.agent_id.as_str(), missed.at), ("a", T0 + 20_000));
+    assert!(matches!(
+        e.events(&first).unwrap().last().unwrap().kind,
+        EventKind::OfferExpired
+    ));
+    // The agent who missed it is offered the next contact instead.
+    assert_eq!(offers, vec![(second.clone(), "a".to_owned())]);
+    // Answering closes the offer and its timer.
+    e.record_event(&second, at(EventKind::Answer, T0 + 21_000))
+        .unwrap();
+    assert!(
+        !e.pending_timers()
+            .unwrap()
+            .iter()
+            .any(|t| t.contact_id == second && matches!(t.kind, TimerKind::OfferExpiry { .. })),
+        "an answered offer leaves no expiry timer"
+    );
+    // A newer contact waits behind the first: the next free agent gets the
+    // first, which kept its place in line.
+    e.ingest(NewContact {
+        occurred_at: Some(T0 + 22_000),
+        ..new_contact("third", &[])
+    })
+    .unwrap();
+    let offers = e
+        .upsert_agent_at(agent("b", &[], 1), Some(T0 + 23_000))
+        .unwrap();
+    assert_eq!(offers, vec![(first.clone(), "b".to_owned())]);
+    // Counted where supervisors and reports look.
+    assert_eq!(e.queue_stats("general").unwrap().missed_offers_today, 1);
+    let by_agent = e
+        .kpi_query(&KpiQuery {
+            measure: "missed_offers".into(),
+            slot: None,
+            from: T0 - T0 % HOUR,
+            to: T0 - T0 % HOUR + HOUR,
+            bucket_ms: HOUR,
+            group_by: vec!["agent".into(), "queue".into()],
+            filter: Default::default(),
+        })
+        .unwrap();
+    assert_eq!(by_agent.points.len(), 1, "{by_agent:?}");
+    assert_eq!(by_agent.points[0].group["agent"], "a");
+    assert_eq!(by_agent.points[0].group["queue"], "general");
+    assert_eq!(by_agent.points[0].value, Some(1.0));
+    let audit = e
+        .audit()
+        .query(
+            &crate::audit::AuditQuery {
+                subject: Some(first.clone()),
+                kind: Some("offer.expired".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].entry.data()["agent"], "a");
+}
+
+/// Issue 18: a queue's `overflow` moves a contact that waited there
+/// `overflow_after_secs` (a durable timer, audited), keeping its wait; it
+/// is counted in the queue it waits in from then on.
+#[test]
+fn a_queue_overflow_moves_a_waiting_contact_and_it_counts_where_it_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let e = plain_engine(dir.path());
+        e.upsert_queue(Queue {
+            overflow: Some("backup".into()),
+            overflow_after_secs: 60,
+            ..queue("general")
+        })
+        .unwrap();
+        e.upsert_queue(queue("backup")).unwrap();
+        let err = e
+            .upsert_queue(Queue {
+                overflow: Some("backup".into()),
+                ..queue("backup")
+            })
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Invalid(_)), "{err}");
+        e.ingest(new_contact("hello", &[])).unwrap().contact.id
+    };
+    let e = plain_engine(dir.path());
+    assert_eq!(
+        e.queue_depths(),
+        vec![("backup".to_owned(), 0), ("general".to_owned(), 1)]
+    );
+    assert_eq!(e.fire_due_timers(T0 + 59_999).unwrap(), 0);
+    assert_eq!(e.fire_due_timers(T0 + 60_000).unwrap(), 1);
+    let c = e.contact(&id).unwrap().unwrap();
+    assert_eq!(c.requirements.queue, "backup");
+    assert_eq!(c.queued_at, Some(T0), "it keeps its wait");
+    assert_eq!(
+        e.events(&id).unwrap().last().unwrap().kind,
+        EventKind::Overflow {
+            from: "general".into(),
+            to: "backup".into()
+        }
+    );
+    assert_eq!(
+        e.queue_depths(),
+        vec![("backup".to_owned(), 1), ("general".to_owned(), 0)]
+    );
+    assert_eq!(e.queue_stats("backup").unwrap().waiting, 1);
+    assert_eq!(e.queue_stats("general").unwrap().waiting, 0);
+    let audit = e
+        .audit()
+        .query(
+            &crate::audit::AuditQuery {
+                subject: Some(id.clone()),
+                kind: Some("queue.overflow".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].entry.data()["to"], "backup");
+    // Only the engine records an overflow.
+    let err = e
+        .record_event(
+            &id,
+            at(
+                EventKind::Overflow {
+                    from: "backup".into(),
+                    to: "general".into(),
+                },
+                T0 + 61_000,
+            ),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("transfer"), "{err}");
+}
+
+/// Issue 18: a routing relaxation step that overflows the contact moves it
+/// when its timer fires: queue stats, depths and KPIs by queue count it in
+/// the queue it waits in.
+#[test]
+fn a_relaxation_overflow_counts_the_contact_in_the_queue_it_waits_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    let id = e
+        .ingest(new_contact("hello", &["billing"]))
+        .unwrap()
+        .contact
+        .id;
+    assert_eq!(e.contact(&id).unwrap().unwrap().requirements.queue, "billing");
+    // The bundled skill-routing overflows to `general` after 300 s.
+    e.fire_due_timers(T0 + 300_000).unwrap();
+    let c = e.contact(&id).unwrap().unwrap();
+    assert_eq!(c.requirements.queue, "general");
+    let depths: std::collections::BTreeMap<String, usize> = e.queue_depths().into_iter().collect();
+    assert_eq!(depths.get("general"), Some(&1), "{depths:?}");
+    assert_eq!(depths.get("billing").copied().unwrap_or(0), 0, "{depths:?}");
+    e.record_event(&id, at(EventKind::Abandon, T0 + 301_000))
+        .unwrap();
+    let sl = e
+        .kpi_query(&KpiQuery {
+            measure: "abandonment_rate".into(),
+            slot: None,
+            from: T0 - HOUR,
+            to: T0 + HOUR,
+            bucket_ms: 2 * HOUR,
+            group_by: vec!["queue".into()],
+            filter: Default::default(),
+        })
+        .unwrap();
+    let queues: Vec<&str> = sl.points.iter().map(|p| p.group["queue"].as_str()).collect();
+    assert_eq!(queues, vec!["general"], "{sl:?}");
+}

@@ -1,12 +1,14 @@
 //! Durable timers: relaxation steps and preferred-agent timeouts (re-run
-//! matching), escalation re-checks, and deadline-clock warnings and due
-//! times. Each timer is a key in the `timers` keyspace ordered by due time,
+//! matching), escalation re-checks, deadline-clock warnings and due
+//! times, offer expiry and queue overflow. Each timer is a key in the `timers` keyspace ordered by due time,
 //! written in the same atomic commit as the decision that asked for it, and
 //! removed in the same atomic commit as the decision it causes, so a timer
 //! reaches the plugin's decision path exactly once, across restarts.
 //!
 //! Cancellation is lazy: a stopped deadline or a contact that is no longer
-//! waiting makes its timers no-ops when they come due.
+//! waiting makes its timers no-ops when they come due. An offer's expiry
+//! timer is the exception: answering or declining removes it in the same
+//! commit, as every offer has one.
 
 use std::ops::Bound;
 use std::time::Duration;
@@ -30,6 +32,11 @@ pub enum TimerKind {
     DeadlineWarning { name: String, due_at: i64 },
     /// A deadline clock is due.
     DeadlineDue { name: String, due_at: i64 },
+    /// An offer made at `offered_at` expires unless answered by now.
+    OfferExpiry { offered_at: i64 },
+    /// A contact queued at `queued_at` still waiting in queue `from` moves
+    /// to that queue's `overflow`.
+    Overflow { from: String, queued_at: i64 },
 }
 
 /// A stored timer.
@@ -47,14 +54,14 @@ pub(super) fn key(due_at: i64, id: u64) -> Vec<u8> {
     k
 }
 
-/// Add a timer to `writes`; returns its due time.
+/// Add a timer to `writes`; returns its id (its key is `key(due_at, id)`).
 pub(super) fn schedule(
     store: &dyn Store,
     writes: &mut Writes,
     contact_id: &str,
     due_at: i64,
     kind: TimerKind,
-) -> Result<i64, StoreError> {
+) -> Result<u64, StoreError> {
     let timer = Timer {
         id: store.generate_id()?,
         contact_id: contact_id.to_owned(),
@@ -62,7 +69,7 @@ pub(super) fn schedule(
         kind,
     };
     writes.put(TIMERS, key(due_at, timer.id), super::encode(&timer)?);
-    Ok(due_at)
+    Ok(timer.id)
 }
 
 /// The earliest timer, if any.

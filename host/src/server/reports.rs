@@ -16,7 +16,7 @@ use crate::engine::{Adherence, Direction, Engine, Goal, GoalScope, KpiQuery};
 
 /// The measures a report shows, in order (those no active KPI definition
 /// declares are left out).
-pub const REPORT_MEASURES: [&str; 10] = [
+pub const REPORT_MEASURES: [&str; 11] = [
     "contacts_handled",
     "average_handle_time",
     "average_after_contact_work",
@@ -27,6 +27,8 @@ pub const REPORT_MEASURES: [&str; 10] = [
     "transfer_rate",
     "nps",
     "cost_per_contact",
+    // Recorded by the host itself (offers that expired unanswered).
+    "missed_offers",
 ];
 
 /// Measures the host computes from schedules and presence.
@@ -145,8 +147,10 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
                     filter: BTreeMap::new(),
                 })
                 .map_err(|e| e.to_string())?;
+            // A count with no sample is zero, not undefined.
+            let none = (m == "missed_offers").then_some(0.0);
             for row in rows.values_mut() {
-                row.kpis.insert(m.clone(), None);
+                row.kpis.insert(m.clone(), none);
             }
             for p in series.points {
                 let Some(key) = p.group.get(dim).filter(|k| !k.is_empty()) else {

@@ -1,7 +1,12 @@
-//! An independent model of the `core-kpis` measures: every KPI the server
-//! reports, recomputed from the raw event stream (contacts, their recorded
-//! events, the agents' status changes) with nothing but `std` and
-//! `serde_json`, for the KPI correctness test.
+//! An independent model of the `core-kpis` measures (and the host's own
+//! `missed_offers`): every KPI the server reports, recomputed from raw
+//! records and the client's own log (contacts, their recorded events, and
+//! the agent status changes the client asked for) with nothing but `std`
+//! and `serde_json`, for the KPI correctness test. Agent time (occupancy,
+//! utilization, agent cost) is rebuilt from those inputs too: each agent's
+//! status from the client's requests, their load from the contacts'
+//! events, never from the engine's `agent.status_changed` periods (the
+//! thing being checked).
 //!
 //! Three layers, each written from its spec rather than from the code it
 //! checks:
@@ -108,6 +113,18 @@ pub const MEASURES: [(&str, Aggregation); 23] = [
 ];
 /// Declared after the others, only with a `cost_model`.
 pub const COST_PER_CONTACT: &str = "cost_per_contact";
+/// The measures the host records itself (`engine/kpi.rs` `host_measures`).
+pub const HOST_MEASURES: [(&str, Aggregation); 1] = [(MISSED_OFFERS, Aggregation::Sum)];
+/// Offers that expired unanswered: one sample per `offer_expired` event.
+pub const MISSED_OFFERS: &str = "missed_offers";
+
+/// Every measure the server declares with `config`: the plugin's, then
+/// the host's.
+pub fn all_measures(config: &Config) -> Vec<(String, Aggregation)> {
+    let mut m = config.measures();
+    m.extend(HOST_MEASURES.iter().map(|(n, a)| ((*n).to_owned(), *a)));
+    m
+}
 /// The measures that carry a `mix` dimension (query them grouped by `mix`).
 pub const MIX_MEASURES: [&str; 2] = ["channel_mix", "contact_type_mix"];
 
@@ -1152,7 +1169,7 @@ fn report(config: &Config, window: Window, agg: &Aggregates) -> BTreeMap<Key, Re
     let mut out = BTreeMap::new();
     let width = window.level();
     let start = window.from.div_euclid(width) * width;
-    for (measure, how) in config.measures() {
+    for (measure, how) in all_measures(config) {
         let Some(cells) = agg.cells.get(measure.as_str()) else {
             continue;
         };
@@ -1315,6 +1332,8 @@ struct Event {
     kind: String,
     agent_id: Option<String>,
     queue: Option<String>,
+    /// An overflow's new queue.
+    to: Option<String>,
     csat: Option<u8>,
     nps: Option<u8>,
     ces: Option<u8>,
@@ -1334,6 +1353,7 @@ fn parse_event(v: &Value) -> Result<Event, String> {
         kind: ty.to_owned(),
         agent_id: kind["agent_id"].as_str().map(str::to_owned),
         queue: kind["queue"].as_str().map(str::to_owned),
+        to: kind["to"].as_str().map(str::to_owned),
         csat: score("csat"),
         nps: score("nps"),
         ces: score("ces"),
@@ -1378,44 +1398,75 @@ fn parse_agent(v: &Value) -> Result<AgentInfo, String> {
     })
 }
 
-/// An agent status change (`agent.status_changed` audit data).
+/// An agent status the client asked for and the server accepted (a line
+/// of the client's own log).
 #[derive(Debug, Clone)]
-struct Change {
+struct StatusRequest {
     agent: String,
     at: i64,
-    from: String,
-    to: String,
-    duration_ms: u64,
-    load: u32,
+    status: String,
 }
 
-fn parse_change(v: &Value) -> Result<Change, String> {
-    // The audit record's `entry.data` (`GET /v1/audit` record), an
-    // `entry`'s `data`, or the data itself.
-    let d = [v, &v["data"], &v["entry"]["data"]]
-        .into_iter()
-        .find(|d| d.get("agent").is_some())
-        .unwrap_or(v);
-    let s = |k: &str| {
-        d[k].as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("agent status change without `{k}`: {v}"))
-    };
-    Ok(Change {
-        agent: s("agent")?,
-        at: d["at"]
+/// The accepted agent status requests of the client's log (`switchboard
+/// simulate --log`: `{at, method, path, body, status}` per request): `PUT
+/// /v1/agents/{id}` and `POST /v1/agents/{id}/status`, at the body's
+/// `occurred_at` (else the line's `at`, the server's clock then).
+fn parse_requests(log: &[Value]) -> Result<Vec<StatusRequest>, String> {
+    let mut out = Vec::new();
+    for line in log {
+        if line["status"].as_u64().is_none_or(|s| s >= 400) {
+            continue;
+        }
+        let path = line["path"].as_str().unwrap_or_default();
+        let Some(rest) = path.strip_prefix("/v1/agents/") else {
+            continue;
+        };
+        let agent = match (line["method"].as_str(), rest.strip_suffix("/status")) {
+            (Some("POST"), Some(id)) => id,
+            (Some("PUT"), None) if !rest.contains('/') => rest,
+            _ => continue,
+        };
+        let body = &line["body"];
+        let status = body["status"]
+            .as_str()
+            .ok_or_else(|| format!("agent request without a `status`: {line}"))?;
+        let at = body["occurred_at"]
             .as_i64()
-            .ok_or_else(|| format!("agent status change without `at`: {v}"))?,
-        from: s("from")?,
-        to: s("to")?,
-        duration_ms: d["duration_ms"]
-            .as_u64()
-            .ok_or_else(|| format!("agent status change without `duration_ms`: {v}"))?,
-        load: d["load"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| format!("agent status change without `load`: {v}"))?,
-    })
+            .or(line["at"].as_i64())
+            .ok_or_else(|| format!("log line without `at`: {line}"))?;
+        out.push(StatusRequest {
+            agent: agent.to_owned(),
+            at,
+            status: status.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// An agent's time as the model keeps it: the status the client set and
+/// since when, the start of the current period (one status, one load),
+/// and the contacts they handle.
+#[derive(Debug, Clone)]
+struct AgentTime {
+    status: String,
+    status_since: i64,
+    period_since: i64,
+}
+
+/// The period of `a` that ends at `at` (`to`: the status after it).
+fn period_end(a: &AgentTime, info: AgentInfo, to: &str, at: i64, load: u32) -> KpiEvent {
+    let since = a.period_since.max(a.status_since);
+    KpiEvent::AgentStatus {
+        agent: info,
+        from: a.status.clone(),
+        to: to.to_owned(),
+        duration_ms: if since == 0 {
+            0
+        } else {
+            u64::try_from(at - since).unwrap_or(0)
+        },
+        load,
+    }
 }
 
 /// Contact id -> queue at creation, from the routing decisions
@@ -1444,9 +1495,10 @@ pub struct Input<'a> {
     pub contacts: &'a [Value],
     /// Contact id -> `GET /v1/contacts/{id}/events`, in sequence order.
     pub events: &'a BTreeMap<String, Vec<Value>>,
-    /// `GET /v1/audit?kind=agent.status_changed` records (or their
-    /// `entry.data`: `{agent, at, from, to, duration_ms, load}`), in order.
-    pub agent_changes: &'a [Value],
+    /// The client's own log, one object per request (`switchboard simulate
+    /// --log`): `{at, method, path, body, status}`. The agents' statuses
+    /// come from here, their loads from `events`.
+    pub client_log: &'a [Value],
     /// `GET /v1/agents` `agents`.
     pub agents: &'a [Value],
     /// The core-kpis config the server ran.
@@ -1466,7 +1518,7 @@ pub struct Input<'a> {
 pub fn recompute(
     contacts: &[Value],
     events: &BTreeMap<String, Vec<Value>>,
-    agent_changes: &[Value],
+    client_log: &[Value],
     agents: &[Value],
     config: &Value,
     window: Window,
@@ -1474,7 +1526,7 @@ pub fn recompute(
     recompute_with(&Input {
         contacts,
         events,
-        agent_changes,
+        client_log,
         agents,
         config,
         window,
@@ -1583,11 +1635,7 @@ pub fn recompute_with(input: &Input<'_>) -> Result<Model, String> {
             return Err(format!("events of {id}, which is not among the contacts"));
         }
     }
-    let changes: Vec<Change> = input
-        .agent_changes
-        .iter()
-        .map(parse_change)
-        .collect::<Result<_, _>>()?;
+    let changes = parse_requests(input.client_log)?;
 
     // The merged timeline: ascending `at`; at one millisecond, creations
     // first, then the action, then the offers the engine made after it.
@@ -1663,6 +1711,14 @@ pub fn recompute_with(input: &Input<'_>) -> Result<Model, String> {
         ..Aggregates::default()
     };
     let mut missing_agents = std::collections::BTreeSet::new();
+    let mut times: HashMap<String, AgentTime> = HashMap::new();
+    // Agent -> contacts offered to, assigned to or wrapped up by them.
+    let mut loads: HashMap<String, u32> = HashMap::new();
+    let handler = |c: &Live| {
+        matches!(c.state, State::Offered | State::Assigned | State::WrapUp)
+            .then(|| c.agent_id.clone())
+            .flatten()
+    };
     for (_, item) in &timeline {
         match *item {
             Item::Created(i) => {
@@ -1711,12 +1767,21 @@ pub fn recompute_with(input: &Input<'_>) -> Result<Model, String> {
                         c.offered_at = Some(at);
                         KpiEvent::Other
                     }
-                    "decline" => {
+                    "decline" | "offer_expired" => {
                         if c.state != State::Offered {
                             return Err(illegal(c));
                         }
                         c.state = State::Queued;
                         c.agent_id = None;
+                        KpiEvent::Other
+                    }
+                    "overflow" => {
+                        // Recorded by the engine: it now waits in `to`,
+                        // keeping its wait (no new queue entry).
+                        if c.state != State::Queued {
+                            return Err(illegal(c));
+                        }
+                        c.queue = e.to.clone().unwrap_or_default();
                         KpiEvent::Other
                     }
                     "answer" => {
@@ -1792,6 +1857,66 @@ pub fn recompute_with(input: &Input<'_>) -> Result<Model, String> {
                     "hold" | "resume" | "message" => KpiEvent::Other,
                     other => return Err(format!("contact {}: unknown event type `{other}`", c.id)),
                 };
+                // The engine ends the period of each agent whose load this
+                // event changes, before the contact's own samples.
+                let (was, is) = (handler(&before), handler(&live[i]));
+                if was != is {
+                    for id in [&was, &is].into_iter().flatten() {
+                        if let Some(a) = times.get_mut(id) {
+                            let load = loads.get(id).copied().unwrap_or(0);
+                            let info = info_of(&agents, Some(id)).unwrap_or_else(|| AgentInfo {
+                                id: id.clone(),
+                                ..AgentInfo::default()
+                            });
+                            let status = a.status.clone();
+                            let kin = KpiInput {
+                                at,
+                                event: period_end(a, info, &status, at, load),
+                                contact: None,
+                                history: None,
+                                agent: None,
+                            };
+                            a.period_since = at;
+                            let origin = format!("agent {id} load {load} to {at}");
+                            for em in emissions(&config, &kin) {
+                                agg.apply(em, at, &origin);
+                            }
+                        }
+                    }
+                    if let Some(id) = &was {
+                        let n = loads.entry(id.clone()).or_default();
+                        *n = n.saturating_sub(1);
+                    }
+                    if let Some(id) = &is {
+                        *loads.entry(id.clone()).or_default() += 1;
+                    }
+                }
+                if e.kind == "offer_expired" {
+                    // The host's own sample (`engine/offers.rs`).
+                    let agent = before.agent_id.clone().unwrap_or_default();
+                    let c = &live[i];
+                    let mut dims = vec![
+                        ("queue".to_owned(), c.queue.clone()),
+                        ("agent".to_owned(), agent.clone()),
+                        ("channel".to_owned(), c.channel.clone()),
+                    ];
+                    if let Some(t) = agents.get(&agent).and_then(|a| a.teams.first()) {
+                        dims.push(("team".to_owned(), t.clone()));
+                    }
+                    let origin = format!("{}#{} offer_expired", c.id, e.sequence);
+                    agg.apply(
+                        Emission {
+                            op: Op::Record,
+                            measure: MISSED_OFFERS,
+                            id: None,
+                            dims,
+                            value: 1.0,
+                            denominator: 0.0,
+                        },
+                        at,
+                        &origin,
+                    );
+                }
                 if matches!(event, KpiEvent::Other) {
                     continue;
                 }
@@ -1825,30 +1950,43 @@ pub fn recompute_with(input: &Input<'_>) -> Result<Model, String> {
                 }
             }
             Item::Agent(k) => {
-                let ch = &changes[k];
-                let info = agents.get(&ch.agent).cloned().unwrap_or_else(|| {
-                    missing_agents.insert(ch.agent.clone());
+                let req = &changes[k];
+                let Some(a) = times.get_mut(&req.agent) else {
+                    // Created: the first period starts now.
+                    times.insert(
+                        req.agent.clone(),
+                        AgentTime {
+                            status: req.status.clone(),
+                            status_since: req.at,
+                            period_since: req.at,
+                        },
+                    );
+                    continue;
+                };
+                if a.status == req.status {
+                    continue; // no change: the period goes on
+                }
+                let info = agents.get(&req.agent).cloned().unwrap_or_else(|| {
+                    missing_agents.insert(req.agent.clone());
                     AgentInfo {
-                        id: ch.agent.clone(),
+                        id: req.agent.clone(),
                         ..AgentInfo::default()
                     }
                 });
+                let load = loads.get(&req.agent).copied().unwrap_or(0);
                 let kin = KpiInput {
-                    at: ch.at,
-                    event: KpiEvent::AgentStatus {
-                        agent: info,
-                        from: ch.from.clone(),
-                        to: ch.to.clone(),
-                        duration_ms: ch.duration_ms,
-                        load: ch.load,
-                    },
+                    at: req.at,
+                    event: period_end(a, info, &req.status, req.at, load),
                     contact: None,
                     history: None,
                     agent: None,
                 };
-                let origin = format!("agent {} {}->{}", ch.agent, ch.from, ch.to);
+                let origin = format!("agent {} {}->{}", req.agent, a.status, req.status);
+                a.status = req.status.clone();
+                a.status_since = req.at;
+                a.period_since = req.at;
                 for em in emissions(&config, &kin) {
-                    agg.apply(em, ch.at, &origin);
+                    agg.apply(em, req.at, &origin);
                 }
             }
         }
@@ -1902,7 +2040,7 @@ pub fn recompute_with(input: &Input<'_>) -> Result<Model, String> {
 
     let reported = report(&config, window, &agg);
     Ok(Model {
-        measures: config.measures(),
+        measures: all_measures(&config),
         config,
         window,
         reported,
