@@ -389,7 +389,7 @@ impl Engine {
             event_key(&c.id, recorded.sequence),
             encode(&recorded)?,
         );
-        r.writes.put(CONTACTS, c.id.as_bytes(), encode(c)?);
+        r.writes.put(CONTACTS, c.id.as_bytes(), encode(&*c)?);
         Ok(recorded)
     }
 
