@@ -1448,6 +1448,11 @@ impl Engine {
             let at = timer.due_at;
             // An offer that expired, or a contact that waited long enough
             // to move on: an event of its own, in this timer's commit.
+            // It happens when the engine acts on it (`now`, at most a
+            // second after it is due on the timer thread; on a moved
+            // simulated clock, later): until then the seat stayed taken,
+            // and events recorded meanwhile must not be rewritten.
+            let acted = now.max(c.last_event_at);
             let event = match &timer.kind {
                 TimerKind::OfferExpiry { offered_at }
                     if c.state == ContactState::Offered && c.offered_at == Some(*offered_at) =>
@@ -1455,14 +1460,14 @@ impl Engine {
                     Some(EventKind::OfferExpired)
                 }
                 TimerKind::Overflow { .. } | TimerKind::Rematch => self
-                    .overflow_target(&c, &timer.kind, at)
+                    .overflow_target(&c, &timer.kind, acted)
                     .map(|(from, to)| EventKind::Overflow { from, to }),
                 _ => None,
             };
             if let Some(kind) = event {
                 let mut next = c.clone();
                 let mut caused = reactions::Reaction::default();
-                match self.apply_event(&mut next, kind, at.max(c.last_event_at), &mut caused) {
+                match self.apply_event(&mut next, kind, acted, &mut caused) {
                     Ok(e) => {
                         c = next;
                         r = caused;

@@ -389,13 +389,16 @@ impl Engine {
             // the seats dispatch has reserved for offers being recorded.
             agent.load = self.floor.lock().recorded_load(&id);
             let mut next = agent.clone();
-            next.period_since = at;
+            // An event dated before the period began (a late `occurred_at`)
+            // ends nothing: never move a period's start back.
+            let since = at.max(agent.period_since);
+            next.period_since = since;
             next.load.clear();
             self.agent_status_changed(&agent, &next, at, r)?;
             r.writes
                 .put(super::AGENTS, id.as_bytes(), super::encode(&next)?);
             if let Some(a) = self.floor.lock().agents.get_mut(&id) {
-                a.period_since = at;
+                a.period_since = since;
             }
         }
         Ok(())

@@ -1876,7 +1876,8 @@ pub fn recompute_with(input: &Input<'_>) -> Result<Model, String> {
                                 history: None,
                                 agent: None,
                             };
-                            a.period_since = at;
+                            // A late-dated event never moves a period's start back.
+                            a.period_since = a.period_since.max(at);
                             let origin = format!("agent {id} load {load} to {at}");
                             for em in emissions(&config, &kin) {
                                 agg.apply(em, at, &origin);
