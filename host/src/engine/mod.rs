@@ -1448,11 +1448,16 @@ impl Engine {
             let at = timer.due_at;
             // An offer that expired, or a contact that waited long enough
             // to move on: an event of its own, in this timer's commit.
-            // It happens when the engine acts on it (`now`, at most a
-            // second after it is due on the timer thread; on a moved
-            // simulated clock, later): until then the seat stayed taken,
-            // and events recorded meanwhile must not be rewritten.
-            let acted = now.max(c.last_event_at);
+            // Dated when due, but never before what is already recorded:
+            // the contact's latest event, and for an expiry the start of
+            // its agent's current period (the seat stayed taken until the
+            // engine acted, so a period must not be rewritten).
+            let mut acted = at.max(c.last_event_at);
+            if let (TimerKind::OfferExpiry { .. }, Some(agent)) = (&timer.kind, &c.agent_id)
+                && let Some(a) = self.floor.lock().agents.get(agent)
+            {
+                acted = acted.max(a.period_since.max(a.status_since));
+            }
             let event = match &timer.kind {
                 TimerKind::OfferExpiry { offered_at }
                     if c.state == ContactState::Offered && c.offered_at == Some(*offered_at) =>
