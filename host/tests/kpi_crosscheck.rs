@@ -256,9 +256,16 @@ fn occupancy_after_an_offer_by_dispatch_agrees_with_the_model_from_the_clients_l
             "occurred_at": DAY + 60_000}),
         DAY + 60_000,
     );
-    assert_eq!(created["offered_to"], "a-1", "offered by dispatch: {created}");
+    assert_eq!(
+        created["offered_to"], "a-1",
+        "offered by dispatch: {created}"
+    );
     let id = created["contact"]["id"].as_str().unwrap().to_owned();
-    for (kind, at) in [("answer", 61_000), ("wrap_up", 119_000), ("resolve", 120_000)] {
+    for (kind, at) in [
+        ("answer", 61_000),
+        ("wrap_up", 119_000),
+        ("resolve", 120_000),
+    ] {
         call(
             "POST",
             &format!("/v1/contacts/{id}/events"),

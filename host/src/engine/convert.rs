@@ -56,9 +56,7 @@ pub(super) fn event_kind(
         EventKind::Decline
         | EventKind::OfferExpired
         | EventKind::Overflow { .. }
-        | EventKind::Escalate { .. } => {
-            wit::EventKind::Queued(after.requirements.queue.clone())
-        }
+        | EventKind::Escalate { .. } => wit::EventKind::Queued(after.requirements.queue.clone()),
         EventKind::Answer => wit::EventKind::Answered(agent()),
         EventKind::Hold => wit::EventKind::Held,
         EventKind::Resume => wit::EventKind::Resumed,

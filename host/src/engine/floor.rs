@@ -5,9 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{
-    Agent, AgentStatus, Channel, ContactState, Queue, Requirements, select_agent,
-};
+use crate::domain::{Agent, AgentStatus, Channel, ContactState, Queue, Requirements, select_agent};
 
 use super::ContactRecord;
 use crate::plugins::types as wit;
@@ -267,7 +265,8 @@ impl Floor {
                 .as_ref()
                 .filter(|(_, until)| now < *until)
                 .and_then(|(a, _)| agents.iter().position(|x| &x.id == a));
-            let saved = avoided.map(|i| std::mem::replace(&mut agents[i].status, AgentStatus::Break));
+            let saved =
+                avoided.map(|i| std::mem::replace(&mut agents[i].status, AgentStatus::Break));
             let chosen = select_agent(
                 &w.requirements,
                 w.channel,

@@ -236,9 +236,10 @@ pub(super) fn host_measures() -> Vec<MeasureInfo> {
         name: MISSED_OFFERS.into(),
         unit: "count".into(),
         aggregation: Aggregation::Sum,
-        description: "Offers that expired before the agent answered (the queue's offer_timeout_secs), \
+        description:
+            "Offers that expired before the agent answered (the queue's offer_timeout_secs), \
                       by queue, agent, team and channel."
-            .into(),
+                .into(),
     }]
 }
 

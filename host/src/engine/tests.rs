@@ -1283,7 +1283,10 @@ fn a_relaxation_overflow_counts_the_contact_in_the_queue_it_waits_in() {
         .unwrap()
         .contact
         .id;
-    assert_eq!(e.contact(&id).unwrap().unwrap().requirements.queue, "billing");
+    assert_eq!(
+        e.contact(&id).unwrap().unwrap().requirements.queue,
+        "billing"
+    );
     // The bundled skill-routing overflows to `general` after 300 s.
     e.fire_due_timers(T0 + 300_000).unwrap();
     let c = e.contact(&id).unwrap().unwrap();
@@ -1304,6 +1307,10 @@ fn a_relaxation_overflow_counts_the_contact_in_the_queue_it_waits_in() {
             filter: Default::default(),
         })
         .unwrap();
-    let queues: Vec<&str> = sl.points.iter().map(|p| p.group["queue"].as_str()).collect();
+    let queues: Vec<&str> = sl
+        .points
+        .iter()
+        .map(|p| p.group["queue"].as_str())
+        .collect();
     assert_eq!(queues, vec!["general"], "{sl:?}");
 }
