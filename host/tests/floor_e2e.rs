@@ -609,3 +609,78 @@ fn a_simulated_day_exercises_schedules_goals_intake_handoffs_incidents_and_sugge
     let (_, goals) = server.get("/v1/goals");
     assert_eq!(goals["goals"].as_array().unwrap().len(), 3);
 }
+
+/// Issue 18: an offer nobody answers expires after the queue's
+/// `offer_timeout_secs`; the contact is back in line, and the miss shows in
+/// queue stats, `/metrics` and the agent report.
+#[test]
+fn an_expired_offer_is_requeued_and_counted_in_stats_metrics_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = DAY + 8 * HOUR;
+    let server = Server::start_with(dir.path(), &["--simulated-clock", &start.to_string()]);
+    let (status, q) = server.put(
+        "/v1/queues/general",
+        &json!({"name": "general", "offer_timeout_secs": 20}),
+    );
+    assert_eq!(status, 204, "{q}");
+    let (status, bad) = server.put(
+        "/v1/queues/loop",
+        &json!({"name": "loop", "overflow": "loop"}),
+    );
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(
+        server.put("/v1/agents/a-1", &agent("a-1", json!({}))).0,
+        200
+    );
+    let (status, got) = server.post(
+        "/v1/contacts",
+        &json!({"channel": "chat", "customer_id": "cust-1", "occurred_at": start}),
+    );
+    assert_eq!(status, 201, "{got}");
+    assert_eq!(got["offered_to"], "a-1", "{got}");
+    assert_eq!(got["contact"]["requirements"]["queue"], "general", "{got}");
+    let id = got["contact"]["id"].as_str().unwrap().to_owned();
+    let (_, c) = server.get(&format!("/v1/contacts/{id}"));
+    assert_eq!(c["offer_expires_at"], start + 20_000, "{c}");
+
+    let (status, moved) = server.post("/v1/clock", &json!({"now": start + 20_000}));
+    assert_eq!(status, 200, "{moved}");
+    let (_, c) = server.get(&format!("/v1/contacts/{id}"));
+    assert_eq!(c["state"], "queued", "{c}");
+    assert_eq!(c["queued_at"], start, "it keeps its place in line");
+    assert_eq!(c["missed_offer"]["agent_id"], "a-1", "{c}");
+    let (_, events) = server.get(&format!("/v1/contacts/{id}/events"));
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["offer", "offer_expired"]);
+
+    let (_, stats) = server.get("/v1/queues/general/stats");
+    assert_eq!(stats["missed_offers_today"], 1, "{stats}");
+    let (status, text) = request(server.addr, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(status, 200);
+    let text = text.as_str().unwrap_or_default().to_owned();
+    for needle in [
+        "switchboard_missed_offers_total{queue=\"general\"} 1",
+        "switchboard_agent_missed_offers_total{agent=\"a-1\"} 1",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from /metrics:\n{text}"
+        );
+    }
+    let (_, report) = server.get(&format!(
+        "/v1/reports/agents?from={DAY}&to={}",
+        DAY + 24 * HOUR
+    ));
+    let row = report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "a-1")
+        .unwrap();
+    assert_eq!(row["kpis"]["missed_offers"], 1.0, "{row}");
+}
