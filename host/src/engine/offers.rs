@@ -154,7 +154,12 @@ impl Engine {
         // Back in line after an offer it keeps its time in this queue, so
         // the move may be due at once.
         let entered = c.in_queue_since.unwrap_or(queued_at).min(at);
-        let due = (entered + i64::from(after) * 1000).max(at);
+        // Never due in the engine's past: queues that overflow into each
+        // other move a long-waiting (or back-dated) contact one step per
+        // clock tick, not round and round within one firing.
+        let due = (entered + i64::from(after) * 1000)
+            .max(at)
+            .max((self.clock)() + 1);
         timers::schedule(
             &*self.store,
             &mut r.writes,

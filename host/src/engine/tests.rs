@@ -1314,3 +1314,33 @@ fn a_relaxation_overflow_counts_the_contact_in_the_queue_it_waits_in() {
         .collect();
     assert_eq!(queues, vec!["general"], "{sl:?}");
 }
+
+/// Queues that overflow into each other move a back-dated contact one
+/// step per clock tick, never round and round within one firing.
+#[test]
+fn queues_overflowing_into_each_other_move_a_contact_once_per_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = plain_engine(dir.path());
+    for (name, to) in [("general", "backup"), ("backup", "general")] {
+        e.upsert_queue(Queue {
+            overflow: Some(to.into()),
+            overflow_after_secs: 1,
+            ..queue(name)
+        })
+        .unwrap();
+    }
+    let id = e
+        .ingest(NewContact {
+            occurred_at: Some(T0 - HOUR),
+            ..new_contact("waited an hour already", &[])
+        })
+        .unwrap()
+        .contact
+        .id;
+    // Due long ago, so due at the next tick; the move schedules the next
+    // one a full `overflow_after_secs` later.
+    assert_eq!(e.fire_due_timers(T0 + 1).unwrap(), 1);
+    let c = e.contact(&id).unwrap().unwrap();
+    assert_eq!(c.requirements.queue, "backup");
+    assert_eq!(e.events(&id).unwrap().len(), 1, "one move");
+}
