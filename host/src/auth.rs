@@ -74,6 +74,8 @@ pub enum Action {
     ApproveDrafts,
     /// Create and revoke tokens.
     ManageTokens,
+    /// Take a backup of the whole store (customer data, tokens, audit).
+    Backup,
 }
 
 impl Role {
@@ -110,7 +112,7 @@ impl Role {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::WriteContacts,
         Action::ReadContacts,
         Action::ManageFloor,
@@ -121,6 +123,7 @@ impl Action {
         Action::ReadAudit,
         Action::ApproveDrafts,
         Action::ManageTokens,
+        Action::Backup,
     ];
 
     /// The action's name in the API (`whoami`), e.g. `read_floor`.
@@ -136,6 +139,7 @@ impl Action {
             Action::ReadAudit => "read_audit",
             Action::ApproveDrafts => "approve_drafts",
             Action::ManageTokens => "manage_tokens",
+            Action::Backup => "backup",
         }
     }
 

@@ -86,6 +86,26 @@ pub enum Command {
     /// runs, use `POST /v1/tokens` with an admin token).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Back up a running server: a point-in-time copy of its whole store
+    /// (contacts, tokens, plugin versions, the audit chain) written into a
+    /// new data directory, then checked with the audit chain's verification.
+    ///
+    /// Restore: stop the server, move its data directory aside, and start it
+    /// with `--data-dir` on the backup (docs/operations.md).
+    Backup(BackupArgs),
+}
+
+/// Options of `switchboard backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub remote: crate::client::Remote,
+    /// The new data directory to write (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `switchboard kpi`.
@@ -463,6 +483,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
         Command::Token(cmd) => token(cmd),
         Command::Kpi(args) => kpi(args),
+        Command::Backup(args) => backup(&args),
         Command::Plugin(PluginCommand::Keygen { out }) => {
             anyhow::ensure!(
                 !out.exists(),
@@ -922,6 +943,65 @@ fn audit_verify(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn backup(args: &BackupArgs) -> anyhow::Result<()> {
+    if args.out.exists() {
+        anyhow::bail!(
+            "{} already exists: a backup goes into a new directory",
+            args.out.display()
+        );
+    }
+    let body = args.remote.get_stream("/v1/backup")?;
+    create_private_dir(&args.out)?;
+    let db = args.out.join("db");
+    let summary = match crate::store::restore_stream(body, &db) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&args.out);
+            return Err(anyhow::Error::new(e).context("the backup was not written"));
+        }
+    };
+    let store = open_store(&args.out)?;
+    let verification = crate::audit::AuditLog::open(std::sync::Arc::new(store))?.verify()?;
+    if let Some(broken) = &verification.broken {
+        anyhow::bail!(
+            "the backup in {} was written, but its audit chain is BROKEN at {broken}",
+            args.out.display()
+        );
+    }
+    if args.json {
+        print_line(&serde_json::to_string_pretty(&serde_json::json!({
+            "dir": args.out,
+            "keyspaces": summary.keyspaces,
+            "keys": summary.keys,
+            "bytes": summary.bytes,
+            "audit_records": verification.records,
+        }))?);
+    } else {
+        print_line(&format!(
+            "backup written to {}: {} keys in {} keyspaces ({} bytes); audit chain OK: {} records verified",
+            args.out.display(),
+            summary.keys,
+            summary.keyspaces,
+            summary.bytes,
+            verification.records
+        ));
+    }
+    Ok(())
+}
+
+/// Create `dir` readable by its owner only: a data directory holds
+/// customer text.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {} to its owner", dir.display()))?;
+    }
+    Ok(())
+}
+
 fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
     if !data_dir.exists() {
         anyhow::bail!(
@@ -930,12 +1010,7 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
         );
     }
     let db = data_dir.join("db");
-    SledStore::open(&db, Durability::Group).with_context(|| {
-        format!(
-            "cannot open the store in {} (is a server running on it? stop it first)",
-            data_dir.display()
-        )
-    })
+    Ok(SledStore::open(&db, Durability::Group)?)
 }
 
 /// A component's bytes and its manifest.
@@ -1205,12 +1280,8 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
             "writes are acknowledged before they are on disk: a crash loses up to the last half second (simulations and demos only)"
         );
     }
-    let store = SledStore::open(&db, durability.store()).with_context(|| {
-        format!(
-            "cannot open the store in {} (is another switchboard running on this --data-dir?)",
-            db.display()
-        )
-    })?;
+    // The error says what happened (locked, read-only, damaged) and what to do.
+    let store = SledStore::open(&db, durability.store())?;
     let mut engine = Engine::with_settings(Arc::new(store), config.engine_settings())?;
     let clock = args.simulated_clock.map(crate::engine::ManualClock::new);
     if let Some(clock) = clock.clone() {

@@ -65,6 +65,28 @@ impl Remote {
         self.finish(&format!("GET {path}"), r)
     }
 
+    /// `GET path`, its body as a reader (for large answers such as a backup).
+    pub fn get_stream(&self, path: &str) -> anyhow::Result<impl std::io::Read + use<>> {
+        let r = Self::agent()
+            .get(self.url(path))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call();
+        let res = r.with_context(|| {
+            format!(
+                "cannot reach the server at {}: is it running? (--server)",
+                self.server
+            )
+        })?;
+        if !res.status().is_success() {
+            let status = res.status();
+            return Err(self
+                .finish(&format!("GET {path}"), Ok(res))
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("GET {path} failed ({status})")));
+        }
+        Ok(res.into_body().into_reader())
+    }
+
     /// `POST path` with a JSON body.
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         let r = Self::agent()

@@ -929,6 +929,15 @@ impl Engine {
         &self.audit
     }
 
+    /// Write a point-in-time copy of the whole store to `out` as a backup
+    /// stream (`switchboard backup`; docs/operations.md).
+    pub fn backup(
+        &self,
+        out: &mut dyn std::io::Write,
+    ) -> Result<crate::store::BackupSummary, EngineError> {
+        Ok(self.store.backup(out)?)
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

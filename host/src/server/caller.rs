@@ -97,6 +97,7 @@ pub mod perm {
         ReadAudit,
         ApproveDrafts,
         ManageTokens,
+        Backup,
     );
 }
 

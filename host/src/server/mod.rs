@@ -11,6 +11,7 @@
 //! annotations, so `/openapi.json` cannot miss a route.
 
 mod audit;
+mod backup;
 mod caller;
 mod clock;
 pub mod console;
@@ -234,6 +235,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::agents))
         .routes(routes!(audit::audit))
         .routes(routes!(audit::audit_verify))
+        .routes(routes!(backup::backup))
         .routes(routes!(tokens::whoami))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))

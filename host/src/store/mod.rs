@@ -5,12 +5,14 @@
 //! commit ([`GroupCommit`]), so durability does not cost one flush per
 //! contact. Depends on nothing else in the host.
 
+mod backup;
 mod group_commit;
 
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use backup::{restore_stream, write_stream};
 pub use group_commit::{Durability, GroupCommit};
 
 /// The on-disk format this build reads and writes.
@@ -18,6 +20,9 @@ pub const FORMAT_VERSION: u32 = 3;
 
 const META_TREE: &str = "meta";
 const VERSION_KEY: &[u8] = b"format_version";
+/// Added to sled's id generator, which a copied store does not inherit: a
+/// restored backup must never hand out an id its source already used.
+const ID_FLOOR_KEY: &[u8] = b"id_floor";
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +39,74 @@ pub enum StoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "the store in {dir} is locked by another process: is another switchboard (or `switchboard audit verify`) running on this --data-dir? Stop it first"
+    )]
+    Locked { dir: String },
+    #[error(
+        "cannot write to the store in {dir} ({source}): switchboard needs a writable data directory; check that the file system is mounted read-write and that the directory belongs to the user running switchboard"
+    )]
+    NotWritable {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the store in {dir} is damaged ({detail}): stop switchboard, move the directory aside and restore the last backup into its place (docs/operations.md, \"Backup and restore\"), or start on an empty --data-dir"
+    )]
+    Damaged { dir: String, detail: String },
+    #[error("{dir} already exists: a backup goes into a new directory")]
+    BackupTargetExists { dir: String },
+}
+
+/// Why `sled::Config::open` failed, said so an operator knows what to do.
+/// sled reports a held lock, a read-only file system and a damaged file all
+/// as errors of one type; only the details tell them apart.
+fn open_error(dir: &Path, e: sled::Error) -> StoreError {
+    let dir = dir.display().to_string();
+    match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked { dir }
+        }
+        sled::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            StoreError::NotWritable { dir, source: io }
+        }
+        sled::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            StoreError::Damaged {
+                dir,
+                detail: io.to_string(),
+            }
+        }
+        // sled says "created using a sled version earlier than 0.29" for a
+        // `conf` file it cannot parse; no switchboard ever wrote such a store.
+        sled::Error::Unsupported(detail) => StoreError::Damaged { dir, detail },
+        sled::Error::Corruption { at, .. } => StoreError::Damaged {
+            dir,
+            detail: format!("sled found corruption at {at:?}"),
+        },
+        other => StoreError::Sled(other),
+    }
+}
+
+/// What [`SledStore::backup_into`] copied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupSummary {
+    /// Keyspaces copied.
+    pub keyspaces: usize,
+    /// Keys copied, over all keyspaces.
+    pub keys: u64,
+    /// Bytes of keys and values copied.
+    pub bytes: u64,
 }
 
 /// One write of a [`Writes`] set: `value: None` removes the key.
@@ -118,6 +191,10 @@ pub trait Store: Send + Sync + 'static {
     /// The group-commit counters (writes acknowledged, flushes performed).
     fn commit_stats(&self) -> (u64, u64);
 
+    /// Write a copy of every keyspace, as of one point in time, to `out` as
+    /// a backup stream ([`restore_stream`] reads it into a new store).
+    fn backup(&self, out: &mut dyn std::io::Write) -> Result<BackupSummary, StoreError>;
+
     /// Every key with `prefix` in `space`, in order.
     fn scan_prefix(&self, space: &'static str, prefix: &[u8]) -> Scan<'_> {
         let start = Bound::Included(prefix.to_vec());
@@ -156,6 +233,12 @@ pub struct SledStore {
     db: sled::Db,
     trees: Arc<parking_lot::RwLock<std::collections::HashMap<&'static str, sled::Tree>>>,
     commit: Arc<GroupCommit>,
+    /// Commits hold it shared; a backup holds it exclusively while it copies,
+    /// so the copy is one point in time across every keyspace.
+    barrier: Arc<parking_lot::RwLock<()>>,
+    /// See [`ID_FLOOR_KEY`].
+    id_floor: u64,
+    dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -186,10 +269,10 @@ impl SledStore {
                 {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(open_error(dir, e)),
             }
         };
-        let meta = db.open_tree(META_TREE)?;
+        let meta = db.open_tree(META_TREE).map_err(|e| open_error(dir, e))?;
         match meta.get(VERSION_KEY)? {
             None => {
                 meta.insert(VERSION_KEY, FORMAT_VERSION.to_string().as_bytes())?;
@@ -204,11 +287,79 @@ impl SledStore {
                 });
             }
         }
+        let id_floor = match meta.get(ID_FLOOR_KEY)? {
+            None => 0,
+            Some(v) => std::str::from_utf8(&v)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| StoreError::Damaged {
+                    dir: dir.display().to_string(),
+                    detail: "the id floor in its meta keyspace is not a number".into(),
+                })?,
+        };
         Ok(Self {
             db,
             trees: Default::default(),
             commit: Arc::new(GroupCommit::new(durability)),
+            barrier: Default::default(),
+            id_floor,
+            dir: dir.to_path_buf(),
         })
+    }
+
+    /// Copy the whole store into a new store at `dir` (which must not exist),
+    /// as of one point in time: commits wait while the keys are copied (not
+    /// while the copy is flushed). The copy opens like any data directory's
+    /// `db`, and its ids continue after every id this store handed out.
+    pub fn backup_into(&self, dir: &Path) -> Result<BackupSummary, StoreError> {
+        self.copy_into(dir).map(|(_, summary)| summary)
+    }
+
+    /// [`SledStore::backup_into`], keeping the copy open (sled releases a
+    /// closed database's lock from a background thread, so reopening it at
+    /// once can fail).
+    fn copy_into(&self, dir: &Path) -> Result<(sled::Db, BackupSummary), StoreError> {
+        if dir.exists() {
+            return Err(StoreError::BackupTargetExists {
+                dir: dir.display().to_string(),
+            });
+        }
+        let copy = sled::Config::new()
+            .path(dir)
+            .create_new(true)
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let mut summary = BackupSummary {
+            keyspaces: 0,
+            keys: 0,
+            bytes: 0,
+        };
+        {
+            let _paused = self.barrier.write();
+            for name in self.db.tree_names() {
+                let from = self.db.open_tree(&name)?;
+                let to = copy.open_tree(&name)?;
+                let mut batch = sled::Batch::default();
+                for (i, kv) in from.iter().enumerate() {
+                    let (k, v) = kv?;
+                    summary.keys += 1;
+                    summary.bytes += (k.len() + v.len()) as u64;
+                    batch.insert(k, v);
+                    // Bounded memory for large keyspaces.
+                    if (i + 1).is_multiple_of(4096) {
+                        to.apply_batch(std::mem::take(&mut batch))?;
+                    }
+                }
+                to.apply_batch(batch)?;
+                summary.keyspaces += 1;
+            }
+            // Every id handed out so far is below this one.
+            let next = self.generate_id()?;
+            copy.open_tree(META_TREE)?
+                .insert(ID_FLOOR_KEY, next.to_string().as_bytes())?;
+        }
+        copy.flush()?;
+        Ok((copy, summary))
     }
 
     fn space(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
@@ -249,6 +400,7 @@ impl Store for SledStore {
     }
 
     fn commit(&self, writes: Writes) -> Result<(), StoreError> {
+        let _shared = self.barrier.read();
         for w in writes.0 {
             let tree = self.space(w.space)?;
             match w.value {
@@ -261,6 +413,7 @@ impl Store for SledStore {
 
     fn commit_atomic(&self, writes: Writes) -> Result<(), StoreError> {
         use sled::Transactional as _;
+        let _shared = self.barrier.read();
         let mut batches: Vec<(&'static str, sled::Batch)> = Vec::new();
         for w in writes.0 {
             let i = match batches.iter().position(|(s, _)| *s == w.space) {
@@ -304,7 +457,7 @@ impl Store for SledStore {
     }
 
     fn generate_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+        Ok(self.db.generate_id()? + self.id_floor)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -314,6 +467,25 @@ impl Store for SledStore {
 
     fn commit_stats(&self) -> (u64, u64) {
         self.commit.stats()
+    }
+
+    fn backup(&self, out: &mut dyn std::io::Write) -> Result<BackupSummary, StoreError> {
+        // The point-in-time copy goes beside the store (same file system,
+        // same owner), then is streamed from there without pausing writers.
+        let name = self
+            .dir
+            .file_name()
+            .map_or_else(|| "db".into(), |n| n.to_string_lossy().into_owned());
+        let scratch = self.dir.with_file_name(format!(
+            "{name}.backup-{}-{}",
+            std::process::id(),
+            self.db.generate_id()?
+        ));
+        let result = self
+            .copy_into(&scratch)
+            .and_then(|(copy, _)| write_stream(&copy, out));
+        let _ = std::fs::remove_dir_all(&scratch);
+        result
     }
 }
 
@@ -342,6 +514,111 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains(&format!("format {FORMAT_VERSION}")), "{msg}");
+    }
+
+    #[test]
+    fn a_damaged_store_says_so_and_how_to_recover_not_that_another_server_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SledStore::open(dir.path(), Durability::Group).unwrap());
+        // What the issue saw: a `conf` file sled cannot parse.
+        std::fs::write(dir.path().join("conf"), [0xff; 32]).unwrap();
+        let err = SledStore::open(dir.path(), Durability::Group).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::Damaged { .. }), "{msg}");
+        assert!(msg.contains("damaged") && msg.contains("backup"), "{msg}");
+        assert!(!msg.contains("another switchboard"), "{msg}");
+    }
+
+    #[test]
+    fn a_store_held_by_another_process_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = SledStore::open(dir.path(), Durability::Group).unwrap();
+        // flock is per open file: a second open in this process is refused
+        // like a second server's.
+        let err = SledStore::open(dir.path(), Durability::Group).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("another switchboard"), "{err}");
+    }
+
+    #[test]
+    fn a_read_only_or_forbidden_store_says_it_cannot_write() {
+        // Root ignores file modes and tests cannot mount: classify the errors
+        // sled returns for EROFS and EACCES.
+        for io in [
+            std::io::Error::from_raw_os_error(30), // EROFS
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        ] {
+            let err = open_error(Path::new("/srv/sb/db"), sled::Error::Io(io));
+            let msg = err.to_string();
+            assert!(matches!(err, StoreError::NotWritable { .. }), "{msg}");
+            assert!(
+                msg.contains("writable") && msg.contains("/srv/sb/db"),
+                "{msg}"
+            );
+            assert!(!msg.contains("another switchboard"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_backup_is_one_point_in_time_across_keyspaces_while_writers_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&tmp.path().join("src"), Durability::Group).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                // Each commit puts the same key in two keyspaces.
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || i < 2_000 {
+                    let mut w = Writes::default();
+                    w.put("first", i.to_be_bytes().to_vec(), vec![1; 64]);
+                    w.put("second", i.to_be_bytes().to_vec(), vec![2; 64]);
+                    store.commit(w).unwrap();
+                    i += 1;
+                }
+                i
+            })
+        };
+        // Wait (by data, not time) until the writer is well under way.
+        while store
+            .get("second", &1_000u64.to_be_bytes())
+            .unwrap()
+            .is_none()
+        {
+            std::thread::yield_now();
+        }
+        let copies: Vec<_> = (0..3)
+            .map(|n| {
+                store
+                    .copy_into(&tmp.path().join(format!("copy{n}")))
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.join().unwrap();
+        for copy in copies {
+            let keys = |space: &str| {
+                copy.open_tree(space)
+                    .unwrap()
+                    .iter()
+                    .keys()
+                    .map(|k| k.unwrap().to_vec())
+                    .collect::<Vec<_>>()
+            };
+            let (first, second) = (keys("first"), keys("second"));
+            assert!(first.len() >= 1_000 && (first.len() as u64) <= written);
+            assert_eq!(
+                first.len(),
+                second.len(),
+                "a commit is in the copy whole or not at all"
+            );
+            assert_eq!(first, second);
+        }
+        assert!(matches!(
+            store.backup_into(tmp.path()),
+            Err(StoreError::BackupTargetExists { .. })
+        ));
     }
 
     #[test]
