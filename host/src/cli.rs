@@ -1252,13 +1252,17 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let state = crate::server::AppState {
         engine: engine.clone(),
-        registry,
+        registry: registry.clone(),
         clock,
     };
     let served = rt.block_on(crate::server::run(listen, state));
     engine.stop_timers();
     if let Some(t) = timers {
         let _ = t.join();
+    }
+    // A rollback made in the last moments is stored as it runs.
+    if let Err(e) = registry.sync_auto_rollbacks() {
+        tracing::error!(error = %e, "recording automatic rollbacks at shutdown failed");
     }
     engine
         .store()

@@ -1264,3 +1264,89 @@ fn refused_uploads_and_validation_leave_no_compiled_artifact_in_the_cache() {
     assert_eq!(status, 201, "{up}");
     assert_eq!(files().len(), before.len() + 1, "{:?}", files());
 }
+
+#[test]
+fn under_traffic_every_decision_comes_after_the_record_of_its_versions_activation() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(switchboard::bundled::test_guests::MISBEHAVING).unwrap();
+    let server = Server::start(dir.path());
+    // One component, many versions: each activation is told apart in the log.
+    let versions: Vec<String> = (1..=20).map(|i| format!("1.0.{i}")).collect();
+    for v in &versions {
+        assert_eq!(server.post("/v1/plugins", &misbehaving_upload(v, &bytes)).0, 201);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, token) = (server.addr, server.token.clone());
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (stop, token) = (stop.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = contact(&format!("w{w}-{i}"), "hello", "billing").to_string();
+                    let (status, got) =
+                        request(addr, "POST", "/v1/contacts", Some(&body), Some(&token)).unwrap();
+                    assert_eq!(status, 201, "{got}");
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for v in &versions {
+        let (status, done) = server.post(
+            "/v1/slots/routing/activate",
+            &json!({"plugin": "misbehaving", "version": v}),
+        );
+        assert_eq!(status, 200, "{done}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    // The raw log, oldest first: the seq of each version's activation record.
+    let mut activated = std::collections::HashMap::<String, u64>::new();
+    let mut decisions = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = server.get(&format!("/v1/audit?after={after}&limit=1000"));
+        assert_eq!(status, 200, "{page}");
+        let records = page["records"].as_array().unwrap().clone();
+        if records.is_empty() {
+            break;
+        }
+        for r in &records {
+            let seq = r["seq"].as_u64().unwrap();
+            after = after.max(seq);
+            let e = &r["entry"];
+            match e["kind"].as_str().unwrap() {
+                "plugin.activate" | "plugin.rollback" | "plugin.auto_rollback" => {
+                    let c = &e["data"]["current"];
+                    let key = format!("{}@{}", c["plugin"].as_str().unwrap(), c["version"].as_str().unwrap());
+                    activated.entry(key).or_insert(seq);
+                }
+                "routing.decision" => {
+                    let d = &e["data"]["decided_by"];
+                    if let (Some(p), Some(v)) = (d["plugin"].as_str(), d["version"].as_str()) {
+                        decisions.push((seq, format!("{p}@{v}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let early: Vec<_> = decisions
+        .iter()
+        .filter(|(seq, v)| activated.get(v).is_none_or(|a| a > seq))
+        .collect();
+    eprintln!(
+        "{} decisions under {} activations; {} before their activation record",
+        decisions.len(),
+        versions.len(),
+        early.len()
+    );
+    assert!(early.is_empty(), "decided before the activation record: {early:?}");
+    assert!(
+        versions.iter().any(|v| decisions.iter().any(|(_, d)| *d == format!("misbehaving@{v}"))),
+        "the new versions made decisions"
+    );
+}
