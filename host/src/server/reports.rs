@@ -244,8 +244,7 @@ fn progress(goal: &Goal, kpis: &BTreeMap<String, Option<f64>>) -> GoalProgress {
     params(ReportParams),
     responses(
         (status = 200, description = "The report", body = AgentReport),
-        (status = 422, description = "A bad window", body = Problem),
-        (status = 500, description = "The store failed", body = Problem)),
+        (status = 422, description = "A bad window", body = Problem)),
     extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
 pub(super) async fn agents(
     State(state): State<AppState>,
