@@ -609,7 +609,11 @@ impl Registry {
                 let runs = s.current().is_some_and(|c| Arc::ptr_eq(&c, &rb.to));
                 let id = |a: &crate::plugins::Activation<W>| {
                     let p = a.plugin().id();
-                    (p.id.to_string(), p.version.to_string(), a.config().to_owned())
+                    (
+                        p.id.to_string(),
+                        p.version.to_string(),
+                        a.config().to_owned(),
+                    )
                 };
                 let json = |a: &crate::plugins::Activation<W>| {
                     let p = a.plugin().id();
@@ -642,8 +646,7 @@ impl Registry {
             // stored slot said (it may have been emptied meanwhile).
             let known = [info.current.clone(), info.previous.clone()];
             let version = |(plugin, version, config): (String, String, String)| {
-                let config: serde_json::Value =
-                    serde_json::from_str(&config).unwrap_or_default();
+                let config: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
                 known
                     .iter()
                     .flatten()

@@ -123,8 +123,7 @@ fn fixture() -> Fixture {
         broken: Mutex::new(Vec::new()),
         hook: Mutex::new(None),
     });
-    let engine =
-        Arc::new(Engine::with_settings(store.clone(), EngineSettings::default()).unwrap());
+    let engine = Arc::new(Engine::with_settings(store.clone(), EngineSettings::default()).unwrap());
     let runtime = PluginRuntime::new(RuntimeConfig {
         cache_dir: Some(dir.path().join("cache")),
         ..RuntimeConfig::default()
@@ -219,7 +218,10 @@ async fn activating_into_a_slot_of_another_kind_is_a_conflict() {
     let (status, problem) = f
         .call(
             "POST",
-            &format!("/v1/slots/{}/activate", escalation["slot"].as_str().unwrap()),
+            &format!(
+                "/v1/slots/{}/activate",
+                escalation["slot"].as_str().unwrap()
+            ),
             Some(serde_json::json!({
                 "plugin": compliance["current"]["plugin"],
                 "version": compliance["current"]["version"],
@@ -229,6 +231,9 @@ async fn activating_into_a_slot_of_another_kind_is_a_conflict() {
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["error"], "conflict", "{problem}");
 }
+
+/// Store events, each with the routing version serving at that moment.
+type Seen = Vec<(StoreEvent, Option<String>)>;
 
 /// The routing version that serves calls right now.
 fn serving(engine: &Engine) -> Option<String> {
@@ -251,7 +256,7 @@ fn an_activation_is_recorded_durably_before_any_call_can_use_it() {
     f.registry.upload(&manifest, &bytes, None, "test").unwrap();
     // What serves calls at the moment each activation record is written,
     // and when it has become durable.
-    let seen: Arc<Mutex<Vec<(StoreEvent, Option<String>)>>> = Arc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let (engine, log) = (Arc::downgrade(&f.engine), seen.clone());
     *f.store.hook.lock() = Some(Box::new(move |event| {
         if let Some(engine) = engine.upgrade() {
@@ -277,8 +282,16 @@ fn an_activation_is_recorded_durably_before_any_call_can_use_it() {
     };
     // The old version still serves while the record is written and flushed.
     let old = Some(before.clone());
-    assert_eq!(after_record("plugin.activate"), (old.clone(), old), "{seen:?}");
+    assert_eq!(
+        after_record("plugin.activate"),
+        (old.clone(), old),
+        "{seen:?}"
+    );
     let new = Some("misbehaving@1.0.0".to_owned());
-    assert_eq!(after_record("plugin.rollback"), (new.clone(), new), "{seen:?}");
+    assert_eq!(
+        after_record("plugin.rollback"),
+        (new.clone(), new),
+        "{seen:?}"
+    );
     assert_eq!(serving(&f.engine), Some(before));
 }

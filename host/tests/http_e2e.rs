@@ -1112,10 +1112,10 @@ fn routing_slot(server: &Server) -> serde_json::Value {
     assert_eq!(status, 200, "{slots}");
     slots["slots"]
         .as_array()
-        .unwrap()
+        .expect("a list of slots")
         .iter()
         .find(|s| s["slot"] == "routing")
-        .unwrap()
+        .expect("the routing slot")
         .clone()
 }
 
@@ -1180,7 +1180,10 @@ fn a_quarantined_slot_shows_a_flag_keeps_its_stats_and_fail_closed_keeps_holding
         assert_eq!(got["decided_by"]["plugin"], "misbehaving", "{got}");
     }
     for i in 0..5 {
-        let (_, got) = server.post("/v1/contacts", &contact(&format!("p{i}"), "panic", "billing"));
+        let (_, got) = server.post(
+            "/v1/contacts",
+            &contact(&format!("p{i}"), "panic", "billing"),
+        );
         assert_eq!(got["decided_by"]["policy"], "fail-closed", "{got}");
     }
     let routing = routing_slot(&server);
@@ -1197,7 +1200,10 @@ fn a_quarantined_slot_shows_a_flag_keeps_its_stats_and_fail_closed_keeps_holding
         "{routing}"
     );
     assert_eq!(
-        (routing["stats"]["calls"].as_u64(), routing["stats"]["failures"].as_u64()),
+        (
+            routing["stats"]["calls"].as_u64(),
+            routing["stats"]["failures"].as_u64()
+        ),
         (Some(15), Some(5)),
         "{routing}"
     );
@@ -1273,7 +1279,10 @@ fn under_traffic_every_decision_comes_after_the_record_of_its_versions_activatio
     // One component, many versions: each activation is told apart in the log.
     let versions: Vec<String> = (1..=20).map(|i| format!("1.0.{i}")).collect();
     for v in &versions {
-        assert_eq!(server.post("/v1/plugins", &misbehaving_upload(v, &bytes)).0, 201);
+        assert_eq!(
+            server.post("/v1/plugins", &misbehaving_upload(v, &bytes)).0,
+            201
+        );
     }
     let stop = Arc::new(AtomicBool::new(false));
     let (addr, token) = (server.addr, server.token.clone());
@@ -1321,7 +1330,11 @@ fn under_traffic_every_decision_comes_after_the_record_of_its_versions_activatio
             match e["kind"].as_str().unwrap() {
                 "plugin.activate" | "plugin.rollback" | "plugin.auto_rollback" => {
                     let c = &e["data"]["current"];
-                    let key = format!("{}@{}", c["plugin"].as_str().unwrap(), c["version"].as_str().unwrap());
+                    let key = format!(
+                        "{}@{}",
+                        c["plugin"].as_str().unwrap(),
+                        c["version"].as_str().unwrap()
+                    );
                     activated.entry(key).or_insert(seq);
                 }
                 "routing.decision" => {
@@ -1344,9 +1357,14 @@ fn under_traffic_every_decision_comes_after_the_record_of_its_versions_activatio
         versions.len(),
         early.len()
     );
-    assert!(early.is_empty(), "decided before the activation record: {early:?}");
     assert!(
-        versions.iter().any(|v| decisions.iter().any(|(_, d)| *d == format!("misbehaving@{v}"))),
+        early.is_empty(),
+        "decided before the activation record: {early:?}"
+    );
+    assert!(
+        versions.iter().any(|v| decisions
+            .iter()
+            .any(|(_, d)| *d == format!("misbehaving@{v}"))),
         "the new versions made decisions"
     );
 }

@@ -270,7 +270,12 @@ impl Engine {
                 Ok(call) => call,
                 // Quarantined under fail-closed: a person still looks at
                 // what the rule cannot, as when a call fails.
-                Err(unserved @ Unserved::Quarantined { policy: FailPolicy::FailClosed, .. }) => {
+                Err(
+                    unserved @ Unserved::Quarantined {
+                        policy: FailPolicy::FailClosed,
+                        ..
+                    },
+                ) => {
                     self.notify(
                         c,
                         slot.name(),

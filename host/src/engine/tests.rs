@@ -1047,7 +1047,10 @@ fn a_quarantined_fail_closed_escalation_rule_keeps_notifying_supervisors() {
     let mut contacts = Vec::new();
     for _ in 0..4 {
         let got = e
-            .ingest(new_contact("this is unacceptable, I want a refund", &["billing"]))
+            .ingest(new_contact(
+                "this is unacceptable, I want a refund",
+                &["billing"],
+            ))
             .unwrap();
         contacts.push(got.contact.id);
     }

@@ -251,9 +251,7 @@ impl PluginRuntime {
 
     /// Write the compiled form of `plugin` to the cache, if it is not there.
     pub fn save_compiled(&self, plugin: &LoadedPlugin) -> Result<(), LoadError> {
-        self.inner
-            .cache
-            .save(&plugin.id.digest, &plugin.component)
+        self.inner.cache.save(&plugin.id.digest, &plugin.component)
     }
 
     fn load_with(

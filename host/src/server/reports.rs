@@ -134,16 +134,15 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
     }
     for m in &measures {
         for (dim, rows) in [("agent", &mut by_agent), ("team", &mut by_team)] {
-            let series = engine
-                .kpi_query(&KpiQuery {
-                    measure: m.clone(),
-                    slot: None,
-                    from,
-                    to,
-                    bucket_ms: to - from,
-                    group_by: vec![dim.to_owned()],
-                    filter: BTreeMap::new(),
-                })?;
+            let series = engine.kpi_query(&KpiQuery {
+                measure: m.clone(),
+                slot: None,
+                from,
+                to,
+                bucket_ms: to - from,
+                group_by: vec![dim.to_owned()],
+                filter: BTreeMap::new(),
+            })?;
             for row in rows.values_mut() {
                 row.kpis.insert(m.clone(), None);
             }
