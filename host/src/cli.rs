@@ -597,6 +597,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     s["stats"]["calls"],
                     s["stats"]["failures"]
                 ));
+                let q = &s["quarantined"];
+                if q.is_object() {
+                    // Its fail policy answers until a version is activated.
+                    print_line(&format!(
+                        "  QUARANTINED {} after {} failures in a row: {}",
+                        v(q),
+                        q["consecutive_failures"],
+                        q["reason"].as_str().unwrap_or("?")
+                    ));
+                }
             }
             let plugins = remote.get("/v1/plugins")?;
             print_line(

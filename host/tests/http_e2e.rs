@@ -1223,6 +1223,23 @@ fn a_quarantined_slot_shows_a_flag_keeps_its_stats_and_fail_closed_keeps_holding
         .find(|p| p["slot"] == "routing")
         .unwrap();
     assert_eq!(running["quarantined"]["version"], "1.0.0", "{health}");
+    let (status, ready) = request(server.addr, "GET", "/readyz", None, None).unwrap();
+    assert_eq!(
+        (status, &ready["routing_quarantined"]),
+        (503, &json!(true)),
+        "{ready}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["plugin", "list"])
+        .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
+        .env("SWITCHBOARD_TOKEN", &server.token)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("QUARANTINED misbehaving@1.0.0 after 5 failures in a row"),
+        "{listed}"
+    );
     // Fail-closed still holds contacts for a person, without calling it.
     let (_, got) = server.post("/v1/contacts", &contact("after", "hi", "billing"));
     assert_eq!(got["decided_by"]["policy"], "fail-closed", "{got}");
