@@ -56,7 +56,16 @@ export async function render(root, { me, title }) {
       columns: [
         { label: 'Slot', cell: (s) => h('strong', {}, s.slot) },
         { label: 'Kind', cell: (s) => s.kind },
-        { label: 'Runs', cell: (s) => h('span', { 'data-testid': `slot-current-${s.slot}` }, s.current ? name(s.current) : 'nothing (deactivated)') },
+        {
+          label: 'Runs',
+          cell: (s) => h('span', {},
+            h('span', { 'data-testid': `slot-current-${s.slot}` }, s.current ? name(s.current) : 'nothing (deactivated)'),
+            // A quarantined version is not called; the slot's fail policy answers until a version is activated.
+            s.quarantined ? [' ', h('span', {
+              class: 'chip bad', 'data-testid': `slot-quarantined-${s.slot}`,
+              title: `Since ${fmtTime(s.quarantined.since)} after ${s.quarantined.consecutive_failures} failures in a row: ${s.quarantined.reason}. Activate a version to resume.`,
+            }, `QUARANTINED ${s.quarantined.plugin}@${s.quarantined.version}`)] : null),
+        },
         { label: 'Digest', cell: (s) => h('code', { title: digestOf(s.current) || '' }, short(digestOf(s.current))) },
         { label: 'Activated', cell: (s) => (s.current ? `${fmtTime(s.current.activated_at)} by ${s.current.activated_by}` : '—') },
         { label: 'Previous', cell: (s) => h('span', { 'data-testid': `slot-previous-${s.slot}` }, s.previous ? name(s.previous) : '—') },

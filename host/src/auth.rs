@@ -188,6 +188,9 @@ pub enum AuthError {
         "a token with role `{role}` may not do this; ask an admin for a token with a role that may"
     )]
     Forbidden { role: Role },
+    /// The token store could not be read: a storage fault, not a bad token.
+    #[error("the token store could not be read: {0}")]
+    Unavailable(String),
 }
 
 fn random_hex(bytes: usize) -> Result<String, StoreError> {
@@ -276,12 +279,15 @@ impl<'a> Tokens<'a> {
     pub fn authenticate(&self, presented: &str) -> Result<TokenInfo, AuthError> {
         let rest = presented.strip_prefix("sb_").ok_or(AuthError::Invalid)?;
         let (id, secret) = rest.split_once('_').ok_or(AuthError::Invalid)?;
+        // A store that cannot answer says nothing about the token: the
+        // client must hear "try again", not "your token is bad".
         let stored = self
             .store
             .get(TOKENS, id.as_bytes())
-            .map_err(|_| AuthError::Invalid)?
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?
             .ok_or(AuthError::Invalid)?;
-        let info: TokenInfo = serde_json::from_slice(&stored).map_err(|_| AuthError::Invalid)?;
+        let info: TokenInfo = serde_json::from_slice(&stored)
+            .map_err(|e| AuthError::Unavailable(format!("stored token `{id}` is corrupt: {e}")))?;
         let presented_hash = hash(secret);
         if presented_hash.as_bytes().ct_eq(info.hash.as_bytes()).into() {
             Ok(info)

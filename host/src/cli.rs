@@ -618,6 +618,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     s["stats"]["calls"],
                     s["stats"]["failures"]
                 ));
+                let q = &s["quarantined"];
+                if q.is_object() {
+                    // Its fail policy answers until a version is activated.
+                    print_line(&format!(
+                        "  QUARANTINED {} after {} failures in a row: {}",
+                        v(q),
+                        q["consecutive_failures"],
+                        q["reason"].as_str().unwrap_or("?")
+                    ));
+                }
             }
             let plugins = remote.get("/v1/plugins")?;
             print_line(
@@ -1324,13 +1334,17 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let state = crate::server::AppState {
         engine: engine.clone(),
-        registry,
+        registry: registry.clone(),
         clock,
     };
     let served = rt.block_on(crate::server::run(listen, state));
     engine.stop_timers();
     if let Some(t) = timers {
         let _ = t.join();
+    }
+    // A rollback made in the last moments is stored as it runs.
+    if let Err(e) = registry.sync_auto_rollbacks() {
+        tracing::error!(error = %e, "recording automatic rollbacks at shutdown failed");
     }
     engine
         .store()

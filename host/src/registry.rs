@@ -82,7 +82,10 @@ impl From<EngineError> for RegistryError {
         match e {
             EngineError::Store(s) => RegistryError::Store(s),
             EngineError::NotFound(m) => RegistryError::NotFound(m),
-            other => RegistryError::Invalid(other.to_string()),
+            // A clash with the current state is a conflict (409), not bad input.
+            EngineError::Conflict(m) => RegistryError::Conflict(m),
+            EngineError::Transition(t) => RegistryError::Conflict(t.to_string()),
+            EngineError::Invalid(m) => RegistryError::Invalid(m),
         }
     }
 }
@@ -176,9 +179,10 @@ impl Registry {
         manifest: Manifest,
         bytes: &[u8],
     ) -> Result<Arc<LoadedPlugin>, RegistryError> {
+        // Not cached yet: a refused component must leave nothing behind.
         let plugin = self
             .runtime
-            .load(manifest, bytes)
+            .load_unsaved(manifest, bytes)
             .map_err(|e| RegistryError::Invalid(e.to_string()))?;
         probe(&plugin)?;
         Ok(plugin)
@@ -239,6 +243,10 @@ impl Registry {
         let entry = self.entry(actor, "plugin.upload", &info.id, &info)?;
         self.engine.audit().commit(vec![entry], w)?;
         self.store().make_durable()?;
+        // Stored: now its compiled form is worth keeping.
+        if let Err(e) = self.runtime.save_compiled(&plugin) {
+            tracing::warn!(plugin = %plugin.id(), error = %e, "could not cache the compiled component");
+        }
         self.loaded
             .lock()
             .insert((info.id.clone(), info.version.clone()), plugin);
@@ -282,8 +290,14 @@ impl Registry {
             .collect::<Result<_, StoreError>>()?)
     }
 
-    /// What every slot runs.
+    /// What every slot runs (automatic rollbacks not yet recorded are
+    /// recorded first).
     pub fn slots(&self) -> Result<Vec<SlotInfo>, RegistryError> {
+        self.sync_auto_rollbacks()?;
+        self.stored_slots()
+    }
+
+    fn stored_slots(&self) -> Result<Vec<SlotInfo>, RegistryError> {
         Ok(self
             .store()
             .scan_prefix(SLOTS, b"")
@@ -344,6 +358,8 @@ impl Registry {
     ) -> Result<Activated, RegistryError> {
         let started = Instant::now();
         let _guard = self.changes.lock();
+        // Change the slot as it runs: record an automatic rollback first.
+        self.sync_auto_rollbacks_locked()?;
         let plugin = self.plugin(id, version)?;
         let kind = plugin.manifest().kind;
         if (slot == ROUTING_SLOT) != (kind == PluginKind::Routing) {
@@ -355,26 +371,29 @@ impl Registry {
         if let Some(s) = &existing
             && s.kind != kind
         {
-            return Err(RegistryError::Invalid(format!(
+            // The request is well-formed; it clashes with what the slot is.
+            return Err(RegistryError::Conflict(format!(
                 "slot `{slot}` runs {} plugins, not {kind}; pick another slot name",
                 s.kind
             )));
         }
         let config = config.unwrap_or_else(|| plugin.manifest().default_config.clone());
-        self.install(slot, &plugin, config.clone(), true)?;
+        let ready = self.prepare(slot, &plugin, config.clone())?;
         let swap_us = started.elapsed().as_micros() as u64;
         let now = self.engine.now();
         let info = SlotInfo {
             slot: slot.to_owned(),
             kind,
-            // Activating what already runs (same version, same config)
-            // keeps the slot's history: rollback still goes back to what
-            // ran before it, not to itself.
+            // As the engine's slot keeps it: activating what already runs
+            // (same version, same config) keeps the way back to what ran
+            // before it; activating into an emptied slot keeps the version
+            // that ran before the deactivation.
             previous: existing.and_then(|s| match s.current {
                 Some(c) if c.plugin == id && c.version == version && c.config == config => {
                     s.previous
                 }
-                c => c,
+                Some(c) => Some(c),
+                None => s.previous,
             }),
             current: Some(SlotVersion {
                 plugin: id.to_owned(),
@@ -384,7 +403,10 @@ impl Registry {
                 activated_by: actor.to_owned(),
             }),
         };
+        // The record first: no call can be decided by this version before
+        // the record of its activation is durable.
         let audit_seq = self.save(&info, actor, "plugin.activate", swap_us)?;
+        ready.put(&self.engine, slot, true);
         Ok(Activated {
             slot: info,
             swap_us,
@@ -396,6 +418,8 @@ impl Registry {
     pub fn rollback(&self, slot: &str, actor: &str) -> Result<Activated, RegistryError> {
         let started = Instant::now();
         let _guard = self.changes.lock();
+        // Change the slot as it runs: record an automatic rollback first.
+        self.sync_auto_rollbacks_locked()?;
         let info = self
             .slot(slot)?
             .ok_or_else(|| RegistryError::NotFound(format!("no plugin slot `{slot}`")))?;
@@ -405,7 +429,7 @@ impl Registry {
             )));
         };
         let plugin = self.plugin(&previous.plugin, &previous.version)?;
-        self.install(slot, &plugin, previous.config.clone(), false)?;
+        let ready = self.prepare(slot, &plugin, previous.config.clone())?;
         let swap_us = started.elapsed().as_micros() as u64;
         let info = SlotInfo {
             slot: slot.to_owned(),
@@ -414,6 +438,7 @@ impl Registry {
             previous: info.current,
         };
         let audit_seq = self.save(&info, actor, "plugin.rollback", swap_us)?;
+        ready.put(&self.engine, slot, false);
         Ok(Activated {
             slot: info,
             swap_us,
@@ -424,16 +449,19 @@ impl Registry {
     /// Stop running anything in `slot`.
     pub fn deactivate(&self, slot: &str, actor: &str) -> Result<SlotInfo, RegistryError> {
         let _guard = self.changes.lock();
+        // Change the slot as it runs: record an automatic rollback first.
+        self.sync_auto_rollbacks_locked()?;
         let info = self
             .slot(slot)?
             .ok_or_else(|| RegistryError::NotFound(format!("no plugin slot `{slot}`")))?;
-        self.deactivate_engine(slot, info.kind);
+        let kind = info.kind;
         let info = SlotInfo {
             previous: info.current.or(info.previous),
             current: None,
             ..info
         };
         self.save(&info, actor, "plugin.deactivate", 0)?;
+        self.deactivate_engine(slot, kind);
         Ok(info)
     }
 
@@ -451,8 +479,10 @@ impl Registry {
             v.as_ref()
                 .is_some_and(|v| v.plugin == id && v.version == version)
         };
+        // Under `changes`: record pending rollbacks without taking it again.
+        self.sync_auto_rollbacks_locked()?;
         if let Some(s) = self
-            .slots()?
+            .stored_slots()?
             .into_iter()
             .find(|s| uses(&s.current) || uses(&s.previous))
         {
@@ -503,7 +533,8 @@ impl Registry {
             // Previous first, so the engine keeps it for last-good.
             for v in [&s.previous, &s.current].into_iter().flatten() {
                 let plugin = self.plugin(&v.plugin, &v.version)?;
-                self.install(&s.slot, &plugin, v.config.clone(), false)?;
+                self.prepare(&s.slot, &plugin, v.config.clone())?
+                    .put(&self.engine, &s.slot, false);
             }
             if s.current.is_none() {
                 self.deactivate_engine(&s.slot, s.kind);
@@ -521,98 +552,127 @@ impl Registry {
         }
     }
 
-    /// Activate in the engine (validates the config, warms one instance).
-    /// `watched`: a new version, rolled back on its own if it fails too
-    /// often early on.
-    fn install(
+    /// Get `plugin` ready to serve in `slot` with `config` (validates the
+    /// config, warms one instance, asks a KPI definition for its measures)
+    /// without touching the engine: [`Ready::put`] swaps it in.
+    fn prepare(
         &self,
         slot: &str,
         plugin: &Arc<LoadedPlugin>,
         config: serde_json::Value,
-        watched: bool,
-    ) -> Result<(), RegistryError> {
-        fn put<W: crate::plugins::World>(
-            s: &crate::engine::Slot<W>,
-            a: crate::plugins::Activation<W>,
-            watched: bool,
-        ) {
-            if watched {
-                s.activate_watched(Arc::new(a));
-            } else {
-                s.activate(Arc::new(a));
-            }
-        }
+    ) -> Result<Ready, RegistryError> {
         let err = |e: crate::plugins::PluginError| RegistryError::Invalid(e.to_string());
-        let e = &self.engine;
-        match plugin.manifest().kind {
-            PluginKind::Routing => {
-                let a = plugin
+        Ok(match plugin.manifest().kind {
+            PluginKind::Routing => Ready::Routing(Arc::new(
+                plugin
                     .activate::<RoutingPolicy>(Some(config))
-                    .map_err(err)?;
-                put(e.routing(), a, watched);
-            }
-            PluginKind::Escalation => {
-                let a = plugin
+                    .map_err(err)?,
+            )),
+            PluginKind::Escalation => Ready::Escalation(Arc::new(
+                plugin
                     .activate::<EscalationRule>(Some(config))
-                    .map_err(err)?;
-                put(&e.escalation().slot(slot), a, watched);
-            }
-            PluginKind::Compliance => {
-                let a = plugin
+                    .map_err(err)?,
+            )),
+            PluginKind::Compliance => Ready::Compliance(Arc::new(
+                plugin
                     .activate::<ComplianceCheck>(Some(config))
-                    .map_err(err)?;
-                put(&e.compliance().slot(slot), a, watched);
-            }
+                    .map_err(err)?,
+            )),
             PluginKind::Kpi => {
                 let a = plugin
                     .activate::<KpiDefinition>(Some(config))
                     .map_err(err)?;
-                e.register_measures(slot, &a).map_err(err)?;
-                put(&e.kpis().slot(slot), a, watched);
+                let measures = self.engine.declared_measures(slot, &a).map_err(err)?;
+                Ready::Kpi(Arc::new(a), measures)
             }
-        }
-        Ok(())
+        })
     }
 
     /// Record the engine's automatic rollbacks (a new version that failed
-    /// too often) in the slots and the audit log. Returns the slots.
+    /// too often) in the stored slots and the audit log, so that what is
+    /// stored is what runs and a restart comes back to it. Returns the
+    /// slots. [`Registry::slots`] calls it first, and the thread of
+    /// [`Registry::record_auto_rollbacks`] as soon as the engine rolls back.
     pub fn sync_auto_rollbacks(&self) -> Result<Vec<String>, RegistryError> {
-        fn take<W: crate::plugins::World>(
-            s: &crate::engine::Slot<W>,
-        ) -> Option<(String, serde_json::Value)> {
+        let _guard = self.changes.lock();
+        self.sync_auto_rollbacks_locked()
+    }
+
+    /// [`Registry::sync_auto_rollbacks`], with `changes` held.
+    fn sync_auto_rollbacks_locked(&self) -> Result<Vec<String>, RegistryError> {
+        /// One rollback: the slot, the versions it went from and to (`None`
+        /// when an activation has replaced it since), and the audit detail.
+        type Version = (String, String, String);
+        type Found = (String, Option<(Version, Version)>, serde_json::Value);
+        fn take<W: crate::plugins::World>(s: &crate::engine::Slot<W>) -> Option<Found> {
             s.take_rollback().map(|rb| {
+                let runs = s.current().is_some_and(|c| Arc::ptr_eq(&c, &rb.to));
                 let id = |a: &crate::plugins::Activation<W>| {
+                    let p = a.plugin().id();
+                    (
+                        p.id.to_string(),
+                        p.version.to_string(),
+                        a.config().to_owned(),
+                    )
+                };
+                let json = |a: &crate::plugins::Activation<W>| {
                     let p = a.plugin().id();
                     serde_json::json!({"plugin": &*p.id, "version": &*p.version})
                 };
                 (
                     s.name().to_owned(),
+                    runs.then(|| (id(&rb.from), id(&rb.to))),
                     serde_json::json!({
-                        "from": id(&rb.from), "to": id(&rb.to),
+                        "from": json(&rb.from), "to": json(&rb.to),
                         "calls": rb.calls, "failures": rb.failures,
+                        "superseded": !runs,
                     }),
                 )
             })
         }
         let e = &self.engine;
-        let mut found: Vec<(String, serde_json::Value)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         found.extend(take(e.routing()));
         found.extend(e.escalation().all().iter().filter_map(|s| take(s)));
         found.extend(e.compliance().all().iter().filter_map(|s| take(s)));
         found.extend(e.kpis().all().iter().filter_map(|s| take(s)));
-        let _guard = self.changes.lock();
         let mut slots = Vec::new();
-        for (name, detail) in found {
+        for (name, versions, detail) in found {
             let Some(info) = self.slot(&name)? else {
                 continue;
             };
-            let info = SlotInfo {
-                current: info.previous,
-                previous: info.current,
-                ..info
-            };
             let mut w = Writes::default();
-            w.put(SLOTS, info.slot.as_bytes(), encode(&info)?);
+            // Store the versions the engine went from and to, whatever the
+            // stored slot said (it may have been emptied meanwhile).
+            let known = [info.current.clone(), info.previous.clone()];
+            let version = |(plugin, version, config): (String, String, String)| {
+                let config: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
+                known
+                    .iter()
+                    .flatten()
+                    .find(|v| v.plugin == plugin && v.version == version && v.config == config)
+                    .cloned()
+                    .unwrap_or(SlotVersion {
+                        plugin,
+                        version,
+                        config,
+                        activated_at: self.engine.now(),
+                        activated_by: "engine".to_owned(),
+                    })
+            };
+            let info = match versions {
+                Some((from, to)) => {
+                    let info = SlotInfo {
+                        current: Some(version(to)),
+                        previous: Some(version(from)),
+                        ..info
+                    };
+                    w.put(SLOTS, info.slot.as_bytes(), encode(&info)?);
+                    info
+                }
+                // Activated over since: the slot is stored as it runs.
+                None => info,
+            };
             let mut data = serde_json::to_value(&info).unwrap_or_default();
             data["rollback"] = detail;
             let entry = self.entry("engine", "plugin.auto_rollback", &name, &data)?;
@@ -621,6 +681,32 @@ impl Registry {
             slots.push(name);
         }
         Ok(slots)
+    }
+
+    /// Record each automatic rollback as soon as the engine makes one, on
+    /// a thread of its own (ends with the registry).
+    pub fn record_auto_rollbacks(self: &Arc<Self>) -> std::io::Result<()> {
+        let registry = Arc::downgrade(self);
+        let bell = self.engine.rollback_bell();
+        std::thread::Builder::new()
+            .name("switchboard-rollbacks".into())
+            .spawn(move || {
+                let mut seen = 0;
+                loop {
+                    seen = bell.wait_past(seen);
+                    let Some(r) = registry.upgrade() else { return };
+                    match r.sync_auto_rollbacks() {
+                        Ok(slots) if !slots.is_empty() => {
+                            tracing::warn!(?slots, "automatic rollback recorded");
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "recording an automatic rollback failed");
+                        }
+                    }
+                }
+            })?;
+        Ok(())
     }
 
     fn save(
@@ -655,6 +741,44 @@ impl Registry {
             data: serde_json::value::to_raw_value(data)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         })
+    }
+}
+
+/// A version ready to serve in a slot, not yet swapped in.
+enum Ready {
+    Routing(Arc<crate::plugins::Activation<RoutingPolicy>>),
+    Escalation(Arc<crate::plugins::Activation<EscalationRule>>),
+    Compliance(Arc<crate::plugins::Activation<ComplianceCheck>>),
+    Kpi(
+        Arc<crate::plugins::Activation<KpiDefinition>>,
+        Vec<crate::engine::MeasureInfo>,
+    ),
+}
+
+impl Ready {
+    /// Swap it into `slot`. `watched`: a new version, rolled back on its
+    /// own if it fails too often early on.
+    fn put(self, engine: &Engine, slot: &str, watched: bool) {
+        fn put<W: crate::plugins::World>(
+            s: &crate::engine::Slot<W>,
+            a: Arc<crate::plugins::Activation<W>>,
+            watched: bool,
+        ) {
+            if watched {
+                s.activate_watched(a);
+            } else {
+                s.activate(a);
+            }
+        }
+        match self {
+            Ready::Routing(a) => put(engine.routing(), a, watched),
+            Ready::Escalation(a) => put(&engine.escalation().slot(slot), a, watched),
+            Ready::Compliance(a) => put(&engine.compliance().slot(slot), a, watched),
+            Ready::Kpi(a, measures) => {
+                engine.set_measures(slot, measures);
+                put(&engine.kpis().slot(slot), a, watched);
+            }
+        }
     }
 }
 

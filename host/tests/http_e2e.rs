@@ -1105,3 +1105,283 @@ fn a_server_that_requires_signatures_takes_signed_plugins_only() {
     let (_, health) = server.get("/healthz");
     assert_eq!(health["plugins"].as_array().unwrap().len(), 4);
 }
+
+/// The routing slot as `GET /v1/slots` shows it.
+fn routing_slot(server: &Server) -> serde_json::Value {
+    let (status, slots) = server.get("/v1/slots");
+    assert_eq!(status, 200, "{slots}");
+    slots["slots"]
+        .as_array()
+        .expect("a list of slots")
+        .iter()
+        .find(|s| s["slot"] == "routing")
+        .expect("the routing slot")
+        .clone()
+}
+
+#[test]
+fn an_automatic_rollback_into_a_deactivated_slot_is_stored_as_it_runs_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(switchboard::bundled::test_guests::MISBEHAVING).unwrap();
+    {
+        let server = Server::start(dir.path());
+        let (status, up) = server.post("/v1/plugins", &misbehaving_upload("2.0.0", &bytes));
+        assert_eq!(status, 201, "{up}");
+        let (status, off) = server.post("/v1/slots/routing/deactivate", &json!({}));
+        assert_eq!(status, 200, "{off}");
+        let (status, on) = server.post(
+            "/v1/slots/routing/activate",
+            &json!({"plugin": "misbehaving", "version": "2.0.0"}),
+        );
+        assert_eq!(status, 200, "{on}");
+        // The way back is what ran before the deactivation, as the engine
+        // keeps it.
+        assert_eq!(on["slot"]["previous"]["plugin"], "skill-routing", "{on}");
+        for i in 0..5 {
+            let (status, got) = server.post(
+                "/v1/contacts",
+                &contact(&format!("c{i}"), "panic", "billing"),
+            );
+            assert_eq!(status, 201, "{got}");
+        }
+        let (_, got) = server.post("/v1/contacts", &contact("c5", "hello", "billing"));
+        assert_eq!(got["decided_by"]["plugin"], "skill-routing", "{got}");
+        // What is stored is what runs.
+        let routing = routing_slot(&server);
+        assert_eq!(routing["current"]["plugin"], "skill-routing", "{routing}");
+        assert_eq!(routing["previous"]["plugin"], "misbehaving", "{routing}");
+        server.kill();
+    }
+    let server = Server::start(dir.path());
+    let (status, got) = server.post("/v1/contacts", &contact("c6", "hello", "billing"));
+    assert_eq!(status, 201, "{got}");
+    assert_eq!(got["decided_by"]["plugin"], "skill-routing", "{got}");
+    let (status, ready) = request(server.addr, "GET", "/readyz", None, None).unwrap();
+    assert_eq!(status, 200, "{ready}");
+}
+
+#[test]
+fn a_quarantined_slot_shows_a_flag_keeps_its_stats_and_fail_closed_keeps_holding_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(switchboard::bundled::test_guests::MISBEHAVING).unwrap();
+    let server = Server::start(dir.path());
+    let mut upload = misbehaving_upload("1.0.0", &bytes);
+    upload["manifest"]["fail_policy"] = json!("fail-closed");
+    assert_eq!(server.post("/v1/plugins", &upload).0, 201);
+    let (status, on) = server.post(
+        "/v1/slots/routing/activate",
+        &json!({"plugin": "misbehaving", "version": "1.0.0"}),
+    );
+    assert_eq!(status, 200, "{on}");
+    // Enough good calls first that five failures in a row quarantine it
+    // rather than roll it back (half of its calls failing).
+    for i in 0..10 {
+        let (_, got) = server.post("/v1/contacts", &contact(&format!("ok{i}"), "hi", "billing"));
+        assert_eq!(got["decided_by"]["plugin"], "misbehaving", "{got}");
+    }
+    for i in 0..5 {
+        let (_, got) = server.post(
+            "/v1/contacts",
+            &contact(&format!("p{i}"), "panic", "billing"),
+        );
+        assert_eq!(got["decided_by"]["policy"], "fail-closed", "{got}");
+    }
+    let routing = routing_slot(&server);
+    let q = &routing["quarantined"];
+    assert_eq!(
+        (q["plugin"].as_str(), q["version"].as_str()),
+        (Some("misbehaving"), Some("1.0.0")),
+        "{routing}"
+    );
+    assert_eq!(q["consecutive_failures"], 5, "{routing}");
+    assert!(q["since"].as_i64().unwrap() > 0, "{routing}");
+    assert!(
+        q["reason"].as_str().unwrap().contains("trapped"),
+        "{routing}"
+    );
+    assert_eq!(
+        (
+            routing["stats"]["calls"].as_u64(),
+            routing["stats"]["failures"].as_u64()
+        ),
+        (Some(15), Some(5)),
+        "{routing}"
+    );
+    let (_, list) = server.get("/v1/plugins");
+    let listed = list["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slot"] == "routing")
+        .unwrap();
+    assert_eq!(listed["quarantined"]["version"], "1.0.0", "{list}");
+    let (_, health) = request(server.addr, "GET", "/healthz", None, None).unwrap();
+    let running = health["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["slot"] == "routing")
+        .unwrap();
+    assert_eq!(running["quarantined"]["version"], "1.0.0", "{health}");
+    let (status, ready) = request(server.addr, "GET", "/readyz", None, None).unwrap();
+    assert_eq!(
+        (status, &ready["routing_quarantined"]),
+        (503, &json!(true)),
+        "{ready}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["plugin", "list"])
+        .env("SWITCHBOARD_SERVER", format!("http://{}", server.addr))
+        .env("SWITCHBOARD_TOKEN", &server.token)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("QUARANTINED misbehaving@1.0.0 after 5 failures in a row"),
+        "{listed}"
+    );
+    // Fail-closed still holds contacts for a person, without calling it.
+    let (_, got) = server.post("/v1/contacts", &contact("after", "hi", "billing"));
+    assert_eq!(got["decided_by"]["policy"], "fail-closed", "{got}");
+    assert_eq!(got["contact"]["requirements"]["queue"], "triage", "{got}");
+    assert_eq!(routing_slot(&server)["stats"]["calls"], 15);
+    // Activating a version ends the quarantine.
+    let (status, _) = server.post(
+        "/v1/slots/routing/activate",
+        &json!({"plugin": "misbehaving", "version": "1.0.0"}),
+    );
+    assert_eq!(status, 200);
+    assert!(routing_slot(&server)["quarantined"].is_null());
+}
+
+#[test]
+fn refused_uploads_and_validation_leave_no_compiled_artifact_in_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(switchboard::bundled::test_guests::MISBEHAVING).unwrap();
+    let server = Server::start(dir.path());
+    let cache = dir.path().join("cache");
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files();
+    let (status, v) = server.post("/v1/plugins/validate", &misbehaving_upload("1.0.0", &bytes));
+    assert_eq!((status, v["valid"].as_bool()), (200, Some(true)), "{v}");
+    // Compiles, then cannot start with its default config.
+    let mut broken = misbehaving_upload("1.0.0", &bytes);
+    broken["manifest"]["default_config"] = json!({"fail_configure": true});
+    let (status, err) = server.post("/v1/plugins", &broken);
+    assert_eq!(status, 422, "{err}");
+    // Compiles, then is not the world its manifest names.
+    let mut wrong = misbehaving_upload("1.0.0", &bytes);
+    wrong["manifest"]["kind"] = json!("kpi");
+    let (status, err) = server.post("/v1/plugins", &wrong);
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(files(), before, "nothing was stored, so nothing is cached");
+    // An accepted upload is cached.
+    let (status, up) = server.post("/v1/plugins", &misbehaving_upload("1.0.0", &bytes));
+    assert_eq!(status, 201, "{up}");
+    assert_eq!(files().len(), before.len() + 1, "{:?}", files());
+}
+
+#[test]
+fn under_traffic_every_decision_comes_after_the_record_of_its_versions_activation() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(switchboard::bundled::test_guests::MISBEHAVING).unwrap();
+    let server = Server::start(dir.path());
+    // One component, many versions: each activation is told apart in the log.
+    let versions: Vec<String> = (1..=20).map(|i| format!("1.0.{i}")).collect();
+    for v in &versions {
+        assert_eq!(
+            server.post("/v1/plugins", &misbehaving_upload(v, &bytes)).0,
+            201
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, token) = (server.addr, server.token.clone());
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (stop, token) = (stop.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = contact(&format!("w{w}-{i}"), "hello", "billing").to_string();
+                    let (status, got) =
+                        request(addr, "POST", "/v1/contacts", Some(&body), Some(&token)).unwrap();
+                    assert_eq!(status, 201, "{got}");
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for v in &versions {
+        let (status, done) = server.post(
+            "/v1/slots/routing/activate",
+            &json!({"plugin": "misbehaving", "version": v}),
+        );
+        assert_eq!(status, 200, "{done}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    // The raw log, oldest first: the seq of each version's activation record.
+    let mut activated = std::collections::HashMap::<String, u64>::new();
+    let mut decisions = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = server.get(&format!("/v1/audit?after={after}&limit=1000"));
+        assert_eq!(status, 200, "{page}");
+        let records = page["records"].as_array().unwrap().clone();
+        if records.is_empty() {
+            break;
+        }
+        for r in &records {
+            let seq = r["seq"].as_u64().unwrap();
+            after = after.max(seq);
+            let e = &r["entry"];
+            match e["kind"].as_str().unwrap() {
+                "plugin.activate" | "plugin.rollback" | "plugin.auto_rollback" => {
+                    let c = &e["data"]["current"];
+                    let key = format!(
+                        "{}@{}",
+                        c["plugin"].as_str().unwrap(),
+                        c["version"].as_str().unwrap()
+                    );
+                    activated.entry(key).or_insert(seq);
+                }
+                "routing.decision" => {
+                    let d = &e["data"]["decided_by"];
+                    if let (Some(p), Some(v)) = (d["plugin"].as_str(), d["version"].as_str()) {
+                        decisions.push((seq, format!("{p}@{v}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let early: Vec<_> = decisions
+        .iter()
+        .filter(|(seq, v)| activated.get(v).is_none_or(|a| a > seq))
+        .collect();
+    eprintln!(
+        "{} decisions under {} activations; {} before their activation record",
+        decisions.len(),
+        versions.len(),
+        early.len()
+    );
+    assert!(
+        early.is_empty(),
+        "decided before the activation record: {early:?}"
+    );
+    assert!(
+        versions.iter().any(|v| decisions
+            .iter()
+            .any(|(_, d)| *d == format!("misbehaving@{v}"))),
+        "the new versions made decisions"
+    );
+}

@@ -34,7 +34,8 @@ pub use schedules::{
     Activity, Adherence, Direction, Goal, GoalScope, PlannedActivity, Schedule, SchedulePut,
 };
 pub use slots::{
-    AutoRollback, DEFAULT_QUARANTINE_AFTER, Quarantined, RolledBack, Slot, SlotMap, Unserved,
+    AutoRollback, DEFAULT_QUARANTINE_AFTER, Quarantined, RollbackBell, RolledBack, Slot, SlotMap,
+    Unserved,
 };
 pub use timers::{Timer, TimerKind};
 
@@ -445,6 +446,8 @@ pub struct Engine {
     escalation: SlotMap<EscalationRule>,
     compliance: SlotMap<ComplianceCheck>,
     kpis: SlotMap<KpiDefinition>,
+    /// Rung by every slot that rolls back on its own.
+    rollbacks: Arc<RollbackBell>,
     aggregates: parking_lot::RwLock<kpi::Aggregates>,
     wakeup: timers::Wakeup,
     live: tokio::sync::broadcast::Sender<LiveEvent>,
@@ -509,16 +512,26 @@ impl Engine {
             auto_rollback,
             history_days,
         } = settings;
+        let rollbacks = Arc::<RollbackBell>::default();
         let engine = Self {
             audit: AuditLog::open(store.clone())?,
             floor: parking_lot::Mutex::new(floor::Floor::default()),
             updates: parking_lot::Mutex::new(()),
             history_days: history_days.max(1),
             store,
-            routing: Slot::new("routing", quarantine_after).with_auto_rollback(auto_rollback),
-            escalation: SlotMap::new(quarantine_after).with_auto_rollback(auto_rollback),
-            compliance: SlotMap::new(quarantine_after).with_auto_rollback(auto_rollback),
-            kpis: SlotMap::new(quarantine_after).with_auto_rollback(auto_rollback),
+            routing: Slot::new("routing", quarantine_after)
+                .with_auto_rollback(auto_rollback)
+                .with_bell(rollbacks.clone()),
+            escalation: SlotMap::new(quarantine_after)
+                .with_auto_rollback(auto_rollback)
+                .with_bell(rollbacks.clone()),
+            compliance: SlotMap::new(quarantine_after)
+                .with_auto_rollback(auto_rollback)
+                .with_bell(rollbacks.clone()),
+            kpis: SlotMap::new(quarantine_after)
+                .with_auto_rollback(auto_rollback)
+                .with_bell(rollbacks.clone()),
+            rollbacks,
             aggregates: Default::default(),
             wakeup: Default::default(),
             live: tokio::sync::broadcast::channel(1024).0,
@@ -829,6 +842,11 @@ impl Engine {
         }
     }
 
+    /// Rings when any slot rolls back on its own.
+    pub fn rollback_bell(&self) -> Arc<RollbackBell> {
+        self.rollbacks.clone()
+    }
+
     /// The routing slot.
     pub fn routing(&self) -> &Slot<RoutingPolicy> {
         &self.routing
@@ -868,7 +886,19 @@ impl Engine {
         name: &str,
         activation: &Activation<KpiDefinition>,
     ) -> Result<Vec<MeasureInfo>, crate::plugins::PluginError> {
-        let measures: Vec<MeasureInfo> = activation
+        let measures = self.declared_measures(name, activation)?;
+        self.set_measures(name, measures.clone());
+        Ok(measures)
+    }
+
+    /// The measures `activation` declares, for slot `name` (asks the plugin;
+    /// registers nothing).
+    pub fn declared_measures(
+        &self,
+        name: &str,
+        activation: &Activation<KpiDefinition>,
+    ) -> Result<Vec<MeasureInfo>, crate::plugins::PluginError> {
+        Ok(activation
             .measures()?
             .into_iter()
             .map(|m| MeasureInfo {
@@ -878,16 +908,16 @@ impl Engine {
                 aggregation: m.aggregation.into(),
                 description: m.description,
             })
-            .collect();
-        {
-            let mut agg = self.aggregates.write();
-            agg.measures.retain(|(slot, _), _| slot != name);
-            for m in &measures {
-                agg.measures
-                    .insert((name.to_owned(), m.name.clone()), m.clone());
-            }
+            .collect())
+    }
+
+    /// Make `measures` the ones KPI slot `name` declares.
+    pub fn set_measures(&self, name: &str, measures: Vec<MeasureInfo>) {
+        let mut agg = self.aggregates.write();
+        agg.measures.retain(|(slot, _), _| slot != name);
+        for m in measures {
+            agg.measures.insert((name.to_owned(), m.name.clone()), m);
         }
-        Ok(measures)
     }
 
     /// The measures the active KPI definitions declared.

@@ -16,7 +16,7 @@ use crate::plugins::types as wit;
 use crate::plugins::{Activation, CallOutcome, FailPolicy, World};
 use crate::store::{StoreError, Writes};
 
-use super::slots::{Slot, SlotCall};
+use super::slots::{Slot, SlotCall, Unserved};
 use super::timers::{self, TimerKind};
 use super::{ContactRecord, Engine, EngineError, convert, encode, kpi};
 
@@ -269,8 +269,31 @@ impl Engine {
         for slot in escalation {
             let input =
                 escalation_input(c, event.clone(), now, &history, queue.clone(), &incidents);
-            let Ok(call) = slot.call(|a| a.on_event(&input)) else {
-                continue; // empty or quarantined: escalation does nothing
+            let call = match slot.call(|a| a.on_event(&input)) {
+                Ok(call) => call,
+                // Quarantined under fail-closed: a person still looks at
+                // what the rule cannot, as when a call fails.
+                Err(
+                    unserved @ Unserved::Quarantined {
+                        policy: FailPolicy::FailClosed,
+                        ..
+                    },
+                ) => {
+                    self.notify(
+                        c,
+                        slot.name(),
+                        "supervisor".into(),
+                        "high",
+                        format!(
+                            "escalation rule `{}` did not look at this contact: {unserved}",
+                            slot.name()
+                        ),
+                        now,
+                        r,
+                    )?;
+                    continue;
+                }
+                Err(_) => continue, // empty, or quarantined under fail-open
             };
             r.audit.extend(call_entries(
                 &slot,

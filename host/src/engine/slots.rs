@@ -9,6 +9,8 @@
 //! it is no longer called (the previous version takes over under
 //! `last-good`; otherwise the slot's fail policy answers at once) until an
 //! admin activates a version again. The engine audits each quarantine.
+//! While quarantined the slot still answers by its fail policy: fail-closed
+//! keeps holding contacts, blocking drafts and notifying supervisors.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +56,31 @@ pub struct RolledBack<W: World> {
     pub failures: u64,
 }
 
+/// Rings when a slot rolls back on its own, so the registry can record it
+/// at once (a count, so no ring is missed between two waits).
+#[derive(Debug, Default)]
+pub struct RollbackBell {
+    rung: Mutex<u64>,
+    ringing: parking_lot::Condvar,
+}
+
+impl RollbackBell {
+    fn ring(&self) {
+        *self.rung.lock() += 1;
+        self.ringing.notify_all();
+    }
+
+    /// Block until the bell has rung more than `seen` times; how many
+    /// times it has.
+    pub fn wait_past(&self, seen: u64) -> u64 {
+        let mut rung = self.rung.lock();
+        while *rung <= seen {
+            self.ringing.wait(&mut rung);
+        }
+        *rung
+    }
+}
+
 /// A version taken out of service after repeated failures.
 #[derive(Debug)]
 pub struct Quarantined<W: World> {
@@ -61,6 +88,8 @@ pub struct Quarantined<W: World> {
     /// The failure that tipped it over.
     pub last_error: String,
     pub failures: u32,
+    /// When (server wall time, ms since the epoch).
+    pub since: i64,
 }
 
 impl<W: World> Clone for Quarantined<W> {
@@ -69,6 +98,7 @@ impl<W: World> Clone for Quarantined<W> {
             activation: self.activation.clone(),
             last_error: self.last_error.clone(),
             failures: self.failures,
+            since: self.since,
         }
     }
 }
@@ -92,6 +122,8 @@ pub struct Slot<W: World> {
     probation: std::sync::atomic::AtomicBool,
     /// An automatic rollback the registry has not recorded yet.
     pending: Mutex<Option<RolledBack<W>>>,
+    /// Rung when `pending` is set.
+    bell: Arc<RollbackBell>,
 }
 
 impl<W: World> std::fmt::Debug for Slot<W> {
@@ -167,12 +199,19 @@ impl<W: World> Slot<W> {
             auto_rollback: AutoRollback::default(),
             probation: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new(None),
+            bell: Arc::default(),
         }
     }
 
     /// Use `policy` for automatic rollback.
     pub fn with_auto_rollback(mut self, policy: AutoRollback) -> Self {
         self.auto_rollback = policy;
+        self
+    }
+
+    /// Ring `bell` on each automatic rollback.
+    pub fn with_bell(mut self, bell: Arc<RollbackBell>) -> Self {
+        self.bell = bell;
         self
     }
 
@@ -380,6 +419,7 @@ impl<W: World> Slot<W> {
             calls,
             failures,
         });
+        self.bell.ring();
     }
 
     /// Take `act` out of service, if it is still the current version.
@@ -397,6 +437,9 @@ impl<W: World> Slot<W> {
             activation: act.clone(),
             last_error: err.to_string(),
             failures,
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
         };
         state.current = None;
         if act.plugin().manifest().fail_policy == FailPolicy::LastGood {
@@ -420,6 +463,7 @@ pub struct SlotMap<W: World> {
     slots: RwLock<BTreeMap<String, Arc<Slot<W>>>>,
     quarantine_after: u32,
     auto_rollback: AutoRollback,
+    bell: Arc<RollbackBell>,
 }
 
 impl<W: World> SlotMap<W> {
@@ -428,12 +472,19 @@ impl<W: World> SlotMap<W> {
             slots: RwLock::new(BTreeMap::new()),
             quarantine_after,
             auto_rollback: AutoRollback::default(),
+            bell: Arc::default(),
         }
     }
 
     /// New slots roll a failing new version back under `policy`.
     pub fn with_auto_rollback(mut self, policy: AutoRollback) -> Self {
         self.auto_rollback = policy;
+        self
+    }
+
+    /// New slots ring `bell` on each automatic rollback.
+    pub fn with_bell(mut self, bell: Arc<RollbackBell>) -> Self {
+        self.bell = bell;
         self
     }
 
@@ -451,7 +502,9 @@ impl<W: World> SlotMap<W> {
             .entry(name.to_owned())
             .or_insert_with(|| {
                 Arc::new(
-                    Slot::new(name, self.quarantine_after).with_auto_rollback(self.auto_rollback),
+                    Slot::new(name, self.quarantine_after)
+                        .with_auto_rollback(self.auto_rollback)
+                        .with_bell(self.bell.clone()),
                 )
             })
             .clone()

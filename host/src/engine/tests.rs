@@ -1344,3 +1344,58 @@ fn queues_overflowing_into_each_other_move_a_contact_once_per_tick() {
     assert_eq!(c.requirements.queue, "backup");
     assert_eq!(e.events(&id).unwrap().len(), 1, "one move");
 }
+
+#[test]
+fn a_quarantined_fail_closed_escalation_rule_keeps_notifying_supervisors() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    // The bundled rule under fail-closed, with an output limit it cannot
+    // keep on a complaint: every call about one fails as invalid output.
+    let p = BUNDLED
+        .iter()
+        .find(|p| p.crate_name == "complaint-escalation")
+        .unwrap();
+    let mut manifest = Manifest::from_json(p.manifest).unwrap();
+    manifest.limits.timeout_ms = Some(2_000);
+    manifest.limits.max_output_bytes = Some(1);
+    manifest.fail_policy = FailPolicy::FailClosed;
+    let plugin = rt.load(manifest, p.wasm).unwrap();
+    e.escalation().activate(
+        "complaint-escalation",
+        Arc::new(plugin.activate::<EscalationRule>(None).unwrap()),
+    );
+    let supervisor_notes = |contact: &str| {
+        e.notifications(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|n| {
+                n.contact_id == contact
+                    && n.target == "supervisor"
+                    && n.by == "complaint-escalation"
+            })
+            .count()
+    };
+    let mut contacts = Vec::new();
+    for _ in 0..4 {
+        let got = e
+            .ingest(new_contact(
+                "this is unacceptable, I want a refund",
+                &["billing"],
+            ))
+            .unwrap();
+        contacts.push(got.contact.id);
+    }
+    let q = e
+        .escalation()
+        .get("complaint-escalation")
+        .unwrap()
+        .quarantined()
+        .expect("quarantined after three failures in a row");
+    assert!(q.last_error.contains("output"), "{}", q.last_error);
+    // Before and after the quarantine, a person hears of every contact the
+    // rule could not look at.
+    for c in &contacts {
+        assert!(supervisor_notes(c) >= 1, "no supervisor notice for {c}");
+    }
+}

@@ -81,12 +81,15 @@ impl CompileCache {
     }
 
     /// Load the compiled form of `bytes` (whose sha256 is `digest`), from the
-    /// cache when a valid artifact is there, else by compiling it.
+    /// cache when a valid artifact is there, else by compiling it. `save`:
+    /// write what was compiled to the cache (off for a component that may
+    /// yet be refused: see [`CompileCache::save`]).
     pub(crate) fn load(
         &self,
         engine: &Engine,
         digest: &str,
         bytes: &[u8],
+        save: bool,
     ) -> Result<(Component, CompileSource), LoadError> {
         let Some(path) = self.path_for(digest) else {
             self.misses.fetch_add(1, Ordering::Relaxed);
@@ -132,14 +135,34 @@ impl CompileCache {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "compiled"
         );
+        if save {
+            self.write(&path, &component)?;
+        }
+        Ok((component, source))
+    }
+
+    /// Cache `component` (of the component whose sha256 is `digest`) unless
+    /// a valid artifact is there already: for a component loaded without
+    /// saving that turned out to be accepted.
+    pub(crate) fn save(&self, digest: &str, component: &Component) -> Result<(), LoadError> {
+        let Some(path) = self.path_for(digest) else {
+            return Ok(());
+        };
+        if fs::read(&path).is_ok_and(|file| verified_payload(&file).is_some()) {
+            return Ok(());
+        }
+        self.write(&path, component)
+    }
+
+    fn write(&self, path: &Path, component: &Component) -> Result<(), LoadError> {
         let artifact = component.serialize().map_err(|e| {
             LoadError::Compile(format!("cannot serialize the compiled component: {e}"))
         })?;
         // The cache only saves time: failing to write it must not fail the load.
-        if let Err(e) = write_atomically(&path, &artifact) {
+        if let Err(e) = write_atomically(path, &artifact) {
             tracing::warn!(path = %path.display(), error = %e, "could not write the compile cache");
         }
-        Ok((component, source))
+        Ok(())
     }
 }
 

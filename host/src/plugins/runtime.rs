@@ -190,7 +190,10 @@ impl PluginRuntime {
     pub fn inspect(&self, bytes: &[u8]) -> Result<ComponentInfo, LoadError> {
         sniff(bytes)?;
         let digest = hex::encode(Sha256::digest(bytes));
-        let (component, compiled) = self.inner.cache.load(&self.inner.engine, &digest, bytes)?;
+        let (component, compiled) =
+            self.inner
+                .cache
+                .load(&self.inner.engine, &digest, bytes, true)?;
         Ok(self.describe(&component, bytes.len(), digest, compiled))
     }
 
@@ -231,9 +234,38 @@ impl PluginRuntime {
     /// imports nothing else, and pre-instantiate it.
     #[tracing::instrument(skip_all, fields(plugin = %manifest.name()))]
     pub fn load(&self, manifest: Manifest, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
+        self.load_with(manifest, bytes, true)
+    }
+
+    /// [`PluginRuntime::load`] without writing the compile cache: for a
+    /// component that may yet be refused (validation, an upload before it
+    /// is stored). [`PluginRuntime::save_compiled`] caches it once accepted.
+    #[tracing::instrument(skip_all, fields(plugin = %manifest.name()))]
+    pub fn load_unsaved(
+        &self,
+        manifest: Manifest,
+        bytes: &[u8],
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        self.load_with(manifest, bytes, false)
+    }
+
+    /// Write the compiled form of `plugin` to the cache, if it is not there.
+    pub fn save_compiled(&self, plugin: &LoadedPlugin) -> Result<(), LoadError> {
+        self.inner.cache.save(&plugin.id.digest, &plugin.component)
+    }
+
+    fn load_with(
+        &self,
+        manifest: Manifest,
+        bytes: &[u8],
+        save: bool,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
         sniff(bytes)?;
         let digest = hex::encode(Sha256::digest(bytes));
-        let (component, compiled) = self.inner.cache.load(&self.inner.engine, &digest, bytes)?;
+        let (component, compiled) =
+            self.inner
+                .cache
+                .load(&self.inner.engine, &digest, bytes, save)?;
         let info = self.describe(&component, bytes.len(), digest.clone(), compiled);
         let extra: Vec<String> = info
             .imports
@@ -303,6 +335,7 @@ impl PluginRuntime {
             manifest,
             limits,
             compiled,
+            component,
             size_bytes: bytes.len(),
             typed,
             log: Arc::new(LogBuffer::default()),
@@ -571,6 +604,8 @@ pub struct LoadedPlugin {
     manifest: Manifest,
     limits: Limits,
     compiled: CompileSource,
+    /// Kept to cache it once accepted (cheap: shared).
+    component: Component,
     size_bytes: usize,
     typed: TypedPre,
     log: Arc<LogBuffer>,

@@ -91,6 +91,15 @@ impl From<AuthError> for ApiError {
             AuthError::Forbidden { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
             }
+            AuthError::Unavailable(_) => {
+                // The details go to the log, not to the client.
+                tracing::error!(error = %e, "authentication failed on a storage fault");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage",
+                    "the token store could not be read; nothing was done. Try again; the server log has the details",
+                )
+            }
             _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
         }
     }

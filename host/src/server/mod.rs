@@ -340,6 +340,9 @@ struct RunningPlugin {
     kind: crate::plugins::PluginKind,
     /// `sha256:<hex>` of the component.
     digest: String,
+    /// Set while a version of this slot is quarantined (its fail policy
+    /// answers instead).
+    quarantined: Option<plugins::SlotQuarantine>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -353,11 +356,13 @@ struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The server is up", body = Health)))]
 async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let engine = state.engine.clone();
     let plugins = state
-        .registry(|registry| {
+        .registry(move |registry| {
             let mut out = Vec::new();
             for s in registry.slots()? {
                 let Some(v) = s.current else { continue };
+                let (_, quarantined) = plugins::slot_live(&engine, &s.slot, s.kind);
                 let digest = registry
                     .plugin(&v.plugin, &v.version)
                     .map(|p| format!("sha256:{}", p.id().digest))
@@ -368,6 +373,7 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
                     version: v.version,
                     kind: s.kind,
                     digest,
+                    quarantined,
                 });
             }
             Ok(out)
@@ -385,6 +391,10 @@ struct Readiness {
     ready: bool,
     /// Whether a routing policy is active (contacts cannot be routed without one).
     routing_policy: bool,
+    /// Whether the routing policy is quarantined: contacts are still taken
+    /// and its fail policy routes them (under `last-good`, the previous
+    /// version, and `routing_policy` stays true).
+    routing_quarantined: bool,
 }
 
 /// Readiness: 200 once a routing policy is active, else 503.
@@ -394,6 +404,7 @@ struct Readiness {
         (status = 503, description = "No routing policy is active", body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> Response {
     let routing = state.engine.routing().current().is_some();
+    let routing_quarantined = state.engine.routing().quarantined().is_some();
     let status = if routing {
         StatusCode::OK
     } else {
@@ -404,6 +415,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Json(Readiness {
             ready: routing,
             routing_policy: routing,
+            routing_quarantined,
         }),
     )
         .into_response()
@@ -411,23 +423,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Serve until Ctrl-C / SIGTERM, then finish in-flight requests.
 pub async fn run(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
-    // Record automatic rollbacks (a new version failing too often) within
-    // half a second, in the slots and the audit log.
-    let registry = state.registry.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-        loop {
-            tick.tick().await;
-            let r = registry.clone();
-            match tokio::task::spawn_blocking(move || r.sync_auto_rollbacks()).await {
-                Ok(Ok(slots)) if !slots.is_empty() => {
-                    tracing::warn!(?slots, "automatic rollback recorded");
-                }
-                Ok(Err(e)) => tracing::error!(error = %e, "recording automatic rollbacks failed"),
-                _ => {}
-            }
-        }
-    });
+    // The registry records automatic rollbacks as the engine makes them.
+    state
+        .registry
+        .record_auto_rollbacks()
+        .context("cannot start the thread that records automatic rollbacks")?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another server using that port? pick one with --listen"))?;

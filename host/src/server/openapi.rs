@@ -36,7 +36,7 @@ pub(super) fn base() -> utoipa::openapi::OpenApi {
 }
 
 /// The responses every `/v1` operation may give besides its own.
-const COMMON: [(&str, &str); 6] = [
+const COMMON: [(&str, &str); 7] = [
     (
         "400",
         "Malformed request: bad JSON, a wrong type, an unknown field or parameter",
@@ -48,6 +48,10 @@ const COMMON: [(&str, &str); 6] = [
     (
         "500",
         "The server failed; nothing was stored, the server log has the details",
+    ),
+    (
+        "503",
+        "The token store could not be read while checking the token (a storage fault, not a bad token); nothing was done, try again",
     ),
 ];
 

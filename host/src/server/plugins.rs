@@ -110,10 +110,11 @@ pub(super) async fn validate_plugin(
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct PluginList {
     versions: Vec<VersionInfo>,
-    slots: Vec<SlotInfo>,
+    slots: Vec<SlotView>,
 }
 
-/// Every uploaded version with its digest, and what each slot runs.
+/// Every uploaded version with its digest, and what each slot runs (with
+/// its statistics and quarantine, as `GET /v1/slots`).
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
     responses((status = 200, description = "Versions and slots", body = PluginList)),
     extensions(("x-roles" = json!(Action::ReadPlugins.roles()))))]
@@ -121,11 +122,9 @@ pub(super) async fn list_plugins(
     State(state): State<AppState>,
     _: Allowed<perm::ReadPlugins>,
 ) -> ApiResult<Json<PluginList>> {
+    let engine = state.engine.clone();
     let (versions, slots) = state
-        .registry(|r| {
-            r.sync_auto_rollbacks()?;
-            Ok((r.versions()?, r.slots()?))
-        })
+        .registry(move |r| Ok((r.versions()?, slot_views(&engine, r.slots()?))))
         .await?;
     Ok(Json(PluginList { versions, slots }))
 }
@@ -186,26 +185,77 @@ pub(super) async fn plugin_log(
     }))
 }
 
-/// Call statistics of the activation a slot runs now.
-fn slot_stats(engine: &Engine, slot: &str, kind: PluginKind) -> Option<CallStats> {
-    match kind {
-        PluginKind::Routing => engine.routing().current().map(|a| a.call_stats()),
-        PluginKind::Escalation => engine
-            .escalation()
-            .get(slot)
-            .and_then(|s| s.current())
-            .map(|a| a.call_stats()),
-        PluginKind::Compliance => engine
-            .compliance()
-            .get(slot)
-            .and_then(|s| s.current())
-            .map(|a| a.call_stats()),
-        PluginKind::Kpi => engine
-            .kpis()
-            .get(slot)
-            .and_then(|s| s.current())
-            .map(|a| a.call_stats()),
+/// A version a slot took out of service after repeated failures. The
+/// slot's fail policy answers in its place (under `last-good`, the
+/// previous version serves) until a version is activated there again.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SlotQuarantine {
+    pub plugin: String,
+    pub version: String,
+    /// When it was quarantined (ms since the epoch, server wall time).
+    pub since: i64,
+    /// The failure that tipped it over.
+    pub reason: String,
+    /// Failed calls in a row that quarantined it.
+    pub consecutive_failures: u32,
+}
+
+impl<W: crate::plugins::World> From<crate::engine::Quarantined<W>> for SlotQuarantine {
+    fn from(q: crate::engine::Quarantined<W>) -> Self {
+        let p = q.activation.plugin().id();
+        Self {
+            plugin: p.id.to_string(),
+            version: p.version.to_string(),
+            since: q.since,
+            reason: q.last_error,
+            consecutive_failures: q.failures,
+        }
     }
+}
+
+/// What the engine's slot shows live: its quarantine, and the call
+/// statistics of the version it runs (or, quarantined with nothing
+/// standing in, of the quarantined version).
+fn live<W: crate::plugins::World>(
+    slot: Option<&crate::engine::Slot<W>>,
+) -> (Option<CallStats>, Option<SlotQuarantine>) {
+    let Some(slot) = slot else {
+        return (None, None);
+    };
+    let quarantined = slot.quarantined();
+    let stats = slot
+        .current()
+        .or_else(|| quarantined.as_ref().map(|q| q.activation.clone()))
+        .map(|a| a.call_stats());
+    (stats, quarantined.map(SlotQuarantine::from))
+}
+
+/// The live part of slot `slot` of `kind`.
+pub(super) fn slot_live(
+    engine: &Engine,
+    slot: &str,
+    kind: PluginKind,
+) -> (Option<CallStats>, Option<SlotQuarantine>) {
+    match kind {
+        PluginKind::Routing => live(Some(engine.routing())),
+        PluginKind::Escalation => live(engine.escalation().get(slot).as_deref()),
+        PluginKind::Compliance => live(engine.compliance().get(slot).as_deref()),
+        PluginKind::Kpi => live(engine.kpis().get(slot).as_deref()),
+    }
+}
+
+fn slot_views(engine: &Engine, slots: Vec<SlotInfo>) -> Vec<SlotView> {
+    slots
+        .into_iter()
+        .map(|slot| {
+            let (stats, quarantined) = slot_live(engine, &slot.slot, slot.kind);
+            SlotView {
+                stats,
+                quarantined,
+                slot,
+            }
+        })
+        .collect()
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -213,8 +263,11 @@ pub(super) struct SlotView {
     #[serde(flatten)]
     slot: SlotInfo,
     /// Calls to the running version since it was activated (or the server
-    /// started); none when the slot is empty.
+    /// started); under quarantine with nothing standing in, those of the
+    /// quarantined version; none when the slot is empty.
     stats: Option<CallStats>,
+    /// Set while a version of this slot is quarantined.
+    quarantined: Option<SlotQuarantine>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -233,16 +286,7 @@ pub(super) async fn list_slots(
 ) -> ApiResult<Json<SlotList>> {
     let engine = state.engine.clone();
     let slots = state
-        .registry(move |r| {
-            r.sync_auto_rollbacks()?;
-            Ok(r.slots()?
-                .into_iter()
-                .map(|slot| SlotView {
-                    stats: slot_stats(&engine, &slot.slot, slot.kind),
-                    slot,
-                })
-                .collect())
-        })
+        .registry(move |r| Ok(slot_views(&engine, r.slots()?)))
         .await?;
     Ok(Json(SlotList { slots }))
 }
@@ -268,7 +312,8 @@ pub(super) struct ActivateBody {
     responses(
         (status = 200, description = "Active", body = Activated),
         (status = 404, description = "No such version", body = Problem),
-        (status = 422, description = "The config violates the schema (the message names the field), or the kind does not fit the slot", body = Problem)),
+        (status = 409, description = "The slot exists and runs plugins of another kind", body = Problem),
+        (status = 422, description = "The config violates the schema (the message names the field), or a routing policy outside the routing slot (or another kind in it)", body = Problem)),
     extensions(("x-roles" = json!(Action::ActivatePlugins.roles()))))]
 pub(super) async fn activate_slot(
     State(state): State<AppState>,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::caller::perm;
 use super::{Allowed, ApiError, ApiResult, AppState, Params, Problem};
 use crate::auth::Action;
-use crate::engine::{Adherence, Direction, Engine, Goal, GoalScope, KpiQuery};
+use crate::engine::{Adherence, Direction, Engine, EngineError, Goal, GoalScope, KpiQuery};
 
 /// The measures a report shows, in order (those no active KPI definition
 /// declares are left out).
@@ -95,7 +95,7 @@ pub struct AgentReport {
 }
 
 /// Build the report over `[from, to)`.
-pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, String> {
+pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, EngineError> {
     let declared: Vec<String> = engine.measures().into_iter().map(|m| m.name).collect();
     let measures: Vec<String> = REPORT_MEASURES
         .iter()
@@ -136,17 +136,15 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
     }
     for m in &measures {
         for (dim, rows) in [("agent", &mut by_agent), ("team", &mut by_team)] {
-            let series = engine
-                .kpi_query(&KpiQuery {
-                    measure: m.clone(),
-                    slot: None,
-                    from,
-                    to,
-                    bucket_ms: to - from,
-                    group_by: vec![dim.to_owned()],
-                    filter: BTreeMap::new(),
-                })
-                .map_err(|e| e.to_string())?;
+            let series = engine.kpi_query(&KpiQuery {
+                measure: m.clone(),
+                slot: None,
+                from,
+                to,
+                bucket_ms: to - from,
+                group_by: vec![dim.to_owned()],
+                filter: BTreeMap::new(),
+            })?;
             // A count with no sample is zero, not undefined.
             let none = (m == "missed_offers").then_some(0.0);
             for row in rows.values_mut() {
@@ -170,9 +168,7 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
     // Schedules: per agent, summed per team.
     let mut schedules: BTreeMap<String, Adherence> = BTreeMap::new();
     for a in &agents {
-        let s = engine
-            .adherence(&a.id, from, to)
-            .map_err(|e| e.to_string())?;
+        let s = engine.adherence(&a.id, from, to)?;
         schedules.insert(a.id.clone(), s);
     }
     for (id, row) in &mut by_agent {
@@ -182,7 +178,7 @@ pub fn agent_report(engine: &Engine, from: i64, to: i64) -> Result<AgentReport, 
         let members = agents.iter().filter(|a| a.teams.contains(team));
         row.schedule = Adherence::sum(members.filter_map(|a| schedules.get(&a.id)));
     }
-    let goals = engine.goals().map_err(|e| e.to_string())?;
+    let goals = engine.goals()?;
     for (rows, is_team) in [(&mut by_agent, false), (&mut by_team, true)] {
         for row in rows.values_mut() {
             host_measures(row);
@@ -267,6 +263,6 @@ pub(super) async fn agents(
             "`from` and `to` must be whole minutes (ms since the epoch) with `to` after `from`",
         ));
     }
-    let report = agent_report(&state.engine, from, to).map_err(ApiError::invalid)?;
+    let report = agent_report(&state.engine, from, to)?;
     Ok(Json(report))
 }
