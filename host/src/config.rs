@@ -30,6 +30,8 @@
 //! max_timeout_ms = 1000
 //! default_memory_mib = 32
 //! max_memory_mib = 256
+//! memory_budget_mib = 2048  # all plugin instances together (each counts its memory limit)
+//! warm_growth_mib = 8       # an instance that grew more than this in a call is not kept warm
 //! min_timeout_ms = 0       # raise every plugin's time limit to at least this
 //! require_signatures = false
 //! trusted_keys = []         # partners' ed25519 public keys (`plugin keygen` prints one)
@@ -144,6 +146,12 @@ pub struct PluginsSection {
     pub default_memory_mib: usize,
     /// The most a manifest may ask for.
     pub max_memory_mib: usize,
+    /// Host-wide budget for plugin instances: each live instance (warm or
+    /// in a call) counts its memory limit against it.
+    pub memory_budget_mib: usize,
+    /// An instance whose memory grew more than this beyond what it had once
+    /// configured is dropped after its call rather than kept warm.
+    pub warm_growth_mib: usize,
     /// Every call gets at least this much time, whatever its manifest asks
     /// (time limits are wall time: on a busy or shared machine a call can
     /// be descheduled past a tight limit). 0: no floor.
@@ -165,6 +173,8 @@ impl Default for PluginsSection {
             max_timeout_ms: r.limits.max.timeout.as_millis() as u64,
             default_memory_mib: r.limits.default.memory_bytes >> 20,
             max_memory_mib: r.limits.max.memory_bytes >> 20,
+            memory_budget_mib: r.memory_budget_bytes >> 20,
+            warm_growth_mib: r.warm_growth_bytes >> 20,
             min_timeout_ms: 0,
             require_signatures: false,
             trusted_keys: Vec::new(),
@@ -203,6 +213,11 @@ impl ConfigFile {
         anyhow::ensure!(
             p.default_memory_mib >= 1 && p.default_memory_mib <= p.max_memory_mib,
             "plugins.default_memory_mib must be at least 1 and at most plugins.max_memory_mib ({})",
+            p.max_memory_mib
+        );
+        anyhow::ensure!(
+            p.memory_budget_mib >= p.max_memory_mib,
+            "plugins.memory_budget_mib must be at least plugins.max_memory_mib ({}): the budget must hold one instance of the largest plugin",
             p.max_memory_mib
         );
         anyhow::ensure!(
@@ -256,6 +271,8 @@ impl ConfigFile {
             limits,
             warm_instances: p.warm_instances,
             max_instances: p.max_instances,
+            memory_budget_bytes: p.memory_budget_mib.saturating_mul(1 << 20),
+            warm_growth_bytes: p.warm_growth_mib.saturating_mul(1 << 20),
             ..RuntimeConfig::default()
         }
     }

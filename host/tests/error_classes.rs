@@ -105,6 +105,12 @@ impl Store for FaultyStore {
     fn commit_stats(&self) -> (u64, u64) {
         self.inner.commit_stats()
     }
+    fn backup(
+        &self,
+        out: &mut dyn std::io::Write,
+    ) -> Result<switchboard::store::BackupSummary, StoreError> {
+        self.inner.backup(out)
+    }
 }
 
 struct Fixture {

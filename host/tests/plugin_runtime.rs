@@ -15,6 +15,56 @@ use switchboard::plugins::{
     PluginError, PluginRuntime, RoutingPolicy, RuntimeConfig,
 };
 
+/// Records the largest single allocation each thread makes, so a test can
+/// check that the host did not copy a guest's large string (a call runs on
+/// the calling thread; wasm memory is mapped, not allocated here).
+mod largest_allocation {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Tracking;
+
+    thread_local! {
+        static LARGEST: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn note(size: usize) {
+        let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+    }
+
+    /// Forget what this thread allocated so far.
+    pub fn reset() {
+        LARGEST.with(|l| l.set(0));
+    }
+
+    /// The largest allocation this thread made since [`reset`].
+    pub fn get() -> usize {
+        LARGEST.with(Cell::get)
+    }
+
+    // SAFETY: every method forwards to `System` with the same arguments.
+    unsafe impl GlobalAlloc for Tracking {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note(new_size);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: largest_allocation::Tracking = largest_allocation::Tracking;
+
 fn misbehaving_bytes() -> Vec<u8> {
     std::fs::read(test_guests::MISBEHAVING)
         .expect("the build script builds tests/plugins/misbehaving")
@@ -243,6 +293,134 @@ fn oversize_output_is_rejected_and_output_within_the_limit_is_accepted() {
     }
     assert_names_plugin(&err);
     assert_eq!(route_ok(&act, "oversize:60000").reason.len(), 60_000);
+}
+
+#[test]
+fn an_oversize_answer_is_refused_before_the_host_copies_it() {
+    let (_rt, plugin, act) = activation();
+    let limit = plugin.limits().copy_limit();
+    assert_eq!(limit, 1 << 20, "4 x 64 KiB, at least 1 MiB");
+    // 8 MiB in guest memory (limit 16 MiB): refused, not copied.
+    largest_allocation::reset();
+    let err = act.route(&input("oversize:8388608")).unwrap_err();
+    let largest = largest_allocation::get();
+    match &err {
+        PluginError::CopyLimit { limit: l, .. } => assert_eq!(*l, limit),
+        other => panic!("expected CopyLimit, got {other:?}"),
+    }
+    assert_names_plugin(&err);
+    assert!(
+        largest < 1 << 20,
+        "the host allocated {largest} bytes at once"
+    );
+    // Between the output limit and the copy limit: copied, then refused.
+    assert!(matches!(
+        act.route(&input("oversize:200000")),
+        Err(PluginError::OutputTooLarge { .. })
+    ));
+    assert_recovers(&act);
+}
+
+#[test]
+fn a_long_log_line_is_read_in_place_and_only_its_kept_prefix_copied() {
+    let (_rt, plugin, act) = activation();
+    let n = 900 << 10; // under the copy limit (1 MiB), over the line limit (2 KiB)
+    largest_allocation::reset();
+    route_ok(&act, &format!("log-line:{n}"));
+    let largest = largest_allocation::get();
+    assert!(
+        largest < 64 << 10,
+        "a {n}-byte line made the host allocate {largest} bytes at once"
+    );
+    let lines = plugin.log().lines();
+    let line = lines
+        .iter()
+        .find(|l| l.source == LogSource::Guest && l.message.starts_with("yyyy"))
+        .expect("the line is logged");
+    assert!(line.message.len() < 2100, "{}", line.message.len());
+    assert!(
+        line.message.contains("truncated"),
+        "{}",
+        &line.message[2000..]
+    );
+    // Over the copy limit: the call fails without the host copying it.
+    largest_allocation::reset();
+    let err = act.route(&input("log-line:4194304")).unwrap_err();
+    assert!(matches!(err, PluginError::CopyLimit { .. }), "{err:?}");
+    assert!(largest_allocation::get() < 1 << 20);
+    assert_recovers(&act);
+}
+
+#[test]
+fn an_instance_whose_memory_grew_is_not_kept_warm() {
+    let rt = runtime();
+    let plugin = load(
+        &rt,
+        serde_json::json!({ "timeout_ms": 250, "memory_mib": 128, "max_output_bytes": 65536 }),
+    );
+    let act = plugin.activate::<RoutingPolicy>(None).expect("activates");
+    let configured = act.warm_memory_bytes();
+    assert!(configured > 0 && configured < 8 << 20, "{configured}");
+    // A small call keeps its instance warm.
+    route_ok(&act, "hello");
+    let baseline = act.warm_memory_bytes();
+    assert_eq!(act.warm_instances(), 1);
+    assert!(baseline < configured + (1 << 20), "{baseline}");
+    // 64 MiB used and freed: wasm memory never shrinks, so the instance
+    // would keep it; it is dropped instead.
+    assert_eq!(route_ok(&act, "grow:64").reason, "grew 64 MiB");
+    assert_eq!(act.warm_instances(), 0, "dropped, not kept warm");
+    assert_eq!(act.warm_memory_bytes(), 0);
+    // The next call gets a fresh instance, back at the baseline.
+    route_ok(&act, "hello");
+    assert_eq!(
+        (act.warm_instances(), act.warm_memory_bytes()),
+        (1, baseline)
+    );
+    // Growth within the allowance (8 MiB by default) keeps the instance.
+    route_ok(&act, "grow:2");
+    assert_eq!(act.warm_instances(), 1);
+    assert!(act.warm_memory_bytes() > baseline);
+}
+
+#[test]
+fn the_host_wide_memory_budget_caps_instances_times_their_memory_limit() {
+    let rt = PluginRuntime::new(RuntimeConfig {
+        cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")),
+        memory_budget_bytes: 3 * (16 << 20),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let plugin = load(&rt, standard_limits()); // 16 MiB per instance
+    let first = plugin.activate::<RoutingPolicy>(None).expect("1 of 3");
+    let second = plugin.activate::<RoutingPolicy>(None).expect("2 of 3");
+    route_ok(&first, "hello");
+    let third = plugin.activate::<RoutingPolicy>(None).expect("3 of 3");
+    assert_eq!(rt.memory_reserved(), 3 * (16 << 20));
+    let err = plugin
+        .activate::<RoutingPolicy>(None)
+        .expect_err("a fourth instance would exceed the budget");
+    assert!(
+        matches!(err, PluginError::MemoryBudget { budget_bytes, .. } if budget_bytes == 48 << 20),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("plugins.memory_budget_mib"),
+        "{err}"
+    );
+    // With the budget full, an instance is not kept warm after its call, so
+    // idle instances never starve others.
+    route_ok(&second, "hello");
+    assert_eq!(second.warm_instances(), 0);
+    assert_eq!(rt.memory_reserved(), 2 * (16 << 20));
+    let fourth = plugin.activate::<RoutingPolicy>(None).expect("room again");
+    drop((first, third));
+    assert_eq!(
+        rt.memory_reserved(),
+        16 << 20,
+        "dropping returns the memory"
+    );
+    route_ok(&fourth, "hello");
 }
 
 #[test]

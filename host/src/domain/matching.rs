@@ -78,7 +78,12 @@ impl Requirements {
                 }
                 Relaxation::DropRequiredSkill(skill) => r.required.retain(|s| &s.skill != skill),
                 Relaxation::DropTeam => r.team = None,
-                Relaxation::RaisePriority(by) => r.priority = r.priority.saturating_add(*by),
+                Relaxation::RaisePriority(by) => {
+                    r.priority = r
+                        .priority
+                        .saturating_add(*by)
+                        .min(super::bounds::MAX_PRIORITY);
+                }
                 Relaxation::Overflow(queue) => r.queue = queue.clone(),
             }
         }

@@ -3,6 +3,7 @@
 //! to an agent. Depends on nothing else in the host.
 
 mod agent;
+pub mod bounds;
 mod contact;
 mod matching;
 

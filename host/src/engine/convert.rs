@@ -219,3 +219,61 @@ pub(super) fn requirements(d: RoutingDecision) -> (Requirements, Vec<String>, St
     };
     (req, d.tags, d.reason)
 }
+
+/// Check a routing decision as strictly as API input (`domain::bounds`):
+/// non-blank bounded names, proficiency 1-5, priority and list sizes in
+/// range. The message names the field.
+pub(super) fn check_decision(d: &RoutingDecision) -> Result<(), String> {
+    use crate::domain::bounds::{self, MAX_ATTRIBUTES, MAX_LIST, MAX_TAGS};
+    bounds::name("queue", &d.queue)?;
+    bounds::priority("priority", d.priority)?;
+    bounds::count("required_skills", d.required_skills.len(), MAX_LIST)?;
+    for (i, s) in d.required_skills.iter().enumerate() {
+        bounds::name(&format!("required_skills[{i}].skill"), &s.skill)?;
+        bounds::proficiency(&format!("required_skills[{i}].proficiency"), s.proficiency)?;
+    }
+    bounds::count("preferred_skills", d.preferred_skills.len(), MAX_LIST)?;
+    for (i, s) in d.preferred_skills.iter().enumerate() {
+        bounds::name(&format!("preferred_skills[{i}].skill"), &s.skill)?;
+        bounds::proficiency(
+            &format!("preferred_skills[{i}].min_proficiency"),
+            s.min_proficiency,
+        )?;
+    }
+    if let Some(team) = &d.team {
+        bounds::name("team", team)?;
+    }
+    if let Some(language) = &d.language {
+        bounds::name("language", language)?;
+    }
+    if let Some(p) = &d.preferred_agent {
+        bounds::name("preferred_agent.agent_id", &p.agent_id)?;
+    }
+    bounds::count("relaxation", d.relaxation.len(), MAX_LIST)?;
+    for (i, step) in d.relaxation.iter().enumerate() {
+        bounds::count(
+            &format!("relaxation[{i}].actions"),
+            step.actions.len(),
+            MAX_LIST,
+        )?;
+        for (j, a) in step.actions.iter().enumerate() {
+            let field = format!("relaxation[{i}].actions[{j}]");
+            match a {
+                RelaxationAction::LowerProficiency(l) => bounds::proficiency(&field, *l)?,
+                RelaxationAction::DropRequiredSkill(s) => bounds::name(&field, s)?,
+                RelaxationAction::Overflow(q) => bounds::name(&field, q)?,
+                RelaxationAction::RaisePriority(p) => bounds::priority(&field, *p)?,
+                RelaxationAction::DropPreferredSkills | RelaxationAction::DropTeam => {}
+            }
+        }
+    }
+    bounds::count("tags", d.tags.len(), MAX_TAGS)?;
+    for (i, t) in d.tags.iter().enumerate() {
+        bounds::name(&format!("tags[{i}]"), t)?;
+    }
+    bounds::count("attributes", d.attributes.len(), MAX_ATTRIBUTES)?;
+    for (i, kv) in d.attributes.iter().enumerate() {
+        bounds::attribute(&format!("attributes[{i}]"), &kv.key, &kv.value)?;
+    }
+    Ok(())
+}

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::plugins::FailPolicy;
-use crate::plugins::compliance::{Draft, DraftContext, Finding, Severity, Verdict};
+use crate::plugins::compliance::{
+    ComplianceResult, Draft, DraftContext, Finding, Severity, Verdict,
+};
 
 use crate::audit::AuditEntry;
 use crate::store::{StoreError, Writes};
@@ -78,6 +80,22 @@ pub struct DraftCheck {
     pub audit: Vec<u64>,
 }
 
+/// Every finding's span must lie within the draft (`chars` Unicode scalar
+/// values) with `start < end`: a verdict that points outside the text it
+/// judged cannot be trusted, so the whole result is invalid output.
+fn check_spans(result: &ComplianceResult, chars: usize) -> Result<(), String> {
+    for (i, f) in result.findings.iter().enumerate() {
+        let Some(span) = &f.span else { continue };
+        if span.start >= span.end || span.end as usize > chars {
+            return Err(format!(
+                "`findings[{i}].span` is {}..{}; a span must have start < end <= {chars}, the draft's length in characters",
+                span.start, span.end
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn rank(v: Verdict) -> u8 {
     match v {
         Verdict::Approve => 0,
@@ -123,8 +141,10 @@ impl Engine {
             audit: Vec::new(),
         };
         let mut r = Reaction::default();
+        let chars = draft.text.chars().count();
+        let check = |result: &ComplianceResult| check_spans(result, chars);
         for slot in self.compliance.all() {
-            let call = match slot.call(|a| a.check(&draft)) {
+            let call = match slot.call(|a| a.check_checked(&draft, &check)) {
                 Ok(call) => call,
                 Err(unserved) => {
                     if let super::Unserved::Quarantined { policy, .. } = &unserved

@@ -186,11 +186,8 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
         EventKind::Resolve => c.resolved_at = Some(at),
         EventKind::Abandon => c.abandoned_at = Some(at),
         EventKind::Transfer { queue } => {
-            if queue.trim().is_empty() {
-                return Err(EngineError::Invalid(
-                    "`queue` of a transfer must not be empty".into(),
-                ));
-            }
+            crate::domain::bounds::name("queue", queue)
+                .map_err(|e| EngineError::Invalid(format!("transfer: {e}")))?;
             c.transfers += 1;
             c.agent_id = None;
             c.held_since = None;

@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEntry, AuditLog};
-use crate::domain::{Agent, AgentStatus, Channel, ContactState, Queue, Requirements};
+use crate::domain::{Agent, AgentStatus, Channel, ContactState, Queue, Requirements, bounds};
 use crate::plugins::types as wit;
 use crate::plugins::{
     Activation, CallOutcome, ComplianceCheck, EscalationRule, FailPolicy, KpiDefinition,
@@ -593,13 +593,11 @@ impl Engine {
         agent: Agent,
         at: Option<i64>,
     ) -> Result<Vec<(String, String)>, EngineError> {
-        if agent.id.trim().is_empty() {
-            return Err(EngineError::Invalid("agent `id` must not be empty".into()));
-        }
-        if let Some((skill, level)) = agent.skills.iter().find(|(_, l)| !(1..=5).contains(*l)) {
-            return Err(EngineError::Invalid(format!(
-                "skill `{skill}` has proficiency {level}; proficiency is 1 (novice) to 5 (expert)"
-            )));
+        bounds::name("id", &agent.id).map_err(|e| EngineError::Invalid(format!("agent {e}")))?;
+        for (skill, level) in &agent.skills {
+            bounds::name("skills", skill).map_err(EngineError::Invalid)?;
+            bounds::proficiency(&format!("skills.{skill}"), *level)
+                .map_err(EngineError::Invalid)?;
         }
         let now = at.unwrap_or_else(|| (self.clock)());
         let mut agent = agent;
@@ -677,12 +675,11 @@ impl Engine {
 
     /// Add or replace a queue.
     pub fn upsert_queue(&self, queue: Queue) -> Result<(), EngineError> {
-        if queue.name.trim().is_empty() {
-            return Err(EngineError::Invalid(
-                "queue `name` must not be empty".into(),
-            ));
-        }
+        bounds::name("name", &queue.name)
+            .map_err(|e| EngineError::Invalid(format!("queue {e}")))?;
         if let Some(to) = &queue.overflow {
+            bounds::name("overflow", to)
+                .map_err(|e| EngineError::Invalid(format!("queue {e}")))?;
             if to.trim().is_empty() || to == &queue.name {
                 return Err(EngineError::Invalid(format!(
                     "queue `{}` cannot overflow to `{to}`: name another queue, or leave `overflow` out",
@@ -1275,7 +1272,10 @@ impl Engine {
         let input_digest = hex::encode(Sha256::digest(input_json.get().as_bytes()));
         let mut audit = Vec::new();
         let (decided_by, requirements, labels, reason, output, outcome, duration_us, actor, config) =
-            match self.routing.call(|a| a.route(input)) {
+            match self
+                .routing
+                .call(|a| a.route_checked(input, &convert::check_decision))
+            {
                 Ok(call) => {
                     let actor = reactions::actor(&call.by);
                     let config = call.by.config_digest().to_owned();

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::AuditEntry;
-use crate::plugins::escalation::{EscalationAction, EscalationInput, NotifyTarget, Urgency};
+use crate::domain::bounds;
+use crate::plugins::escalation::{
+    EscalationAction, EscalationInput, EscalationOutcome, NotifyTarget, Urgency,
+};
 use crate::plugins::kpi::KpiInput;
 use crate::plugins::types as wit;
 use crate::plugins::{Activation, CallOutcome, FailPolicy, World};
@@ -21,6 +24,19 @@ use super::timers::{self, TimerKind};
 use super::{ContactRecord, Engine, EngineError, convert, encode, kpi};
 
 pub(super) const NOTIFICATIONS: &str = "notifications";
+
+/// Most deadline clocks one contact keeps, running or finished.
+pub const MAX_DEADLINES_PER_CONTACT: usize = 32;
+/// Most warning times one deadline clock has.
+pub const MAX_WARNINGS_PER_DEADLINE: usize = 8;
+/// Most warning times over all deadline clocks of one contact.
+pub const MAX_WARNINGS_PER_CONTACT: usize = 64;
+/// Most actions in one escalation outcome.
+pub const MAX_ACTIONS: usize = 64;
+/// A re-check comes due no sooner than this after the event that asked for
+/// it: a rule that asks for `now` (or the past) on every firing must not
+/// loop the timer thread, so an earlier time is moved to `now` + this.
+pub const MIN_RECHECK_DELAY_MS: i64 = 1_000;
 
 /// A contact marked as a complaint by a rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -211,6 +227,77 @@ fn raw(v: &impl Serialize) -> Result<Box<serde_json::value::RawValue>, StoreErro
         .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))
 }
 
+/// Check an escalation outcome as strictly as API input, against the
+/// contact it would change: bounded names, priority in range, at most
+/// [`MAX_ACTIONS`] actions, and the contact's tags, deadline clocks and
+/// warnings within their caps once the outcome is applied.
+fn check_outcome(o: &EscalationOutcome, c: &ContactRecord) -> Result<(), String> {
+    bounds::count("actions", o.actions.len(), MAX_ACTIONS)?;
+    let mut tags: Vec<&str> = c.tags.iter().map(String::as_str).collect();
+    // (name, running, warnings) of every clock the contact would keep.
+    let mut clocks: Vec<(&str, bool, usize)> = (c.deadlines.iter())
+        .map(|d| (d.name.as_str(), d.running(), d.warn_at.len()))
+        .collect();
+    for (i, action) in o.actions.iter().enumerate() {
+        let field = |what: &str| format!("actions[{i}].{what}");
+        match action {
+            EscalationAction::SetPriority(p) => bounds::priority(&field("set_priority"), *p)?,
+            EscalationAction::RaisePriority(_) | EscalationAction::StopDeadline(_) => {}
+            EscalationAction::MoveQueue(q) => bounds::name(&field("move_queue"), q)?,
+            EscalationAction::AddTag(t) => {
+                bounds::name(&field("add_tag"), t)?;
+                if !tags.contains(&t.as_str()) {
+                    tags.push(t);
+                }
+            }
+            EscalationAction::Notify(n) => match &n.target {
+                NotifyTarget::Team(t) => bounds::name(&field("notify.team"), t)?,
+                NotifyTarget::Agent(a) => bounds::name(&field("notify.agent"), a)?,
+                NotifyTarget::Supervisor => {}
+            },
+            EscalationAction::MarkComplaint(m) => {
+                bounds::name(&field("mark_complaint.category"), &m.category)?;
+                if !tags.contains(&"complaint") {
+                    tags.push("complaint");
+                }
+            }
+            EscalationAction::StartDeadline(d) => {
+                bounds::name(&field("start_deadline.name"), &d.name)?;
+                bounds::count(
+                    &field("start_deadline.warn_at"),
+                    d.warn_at.len(),
+                    MAX_WARNINGS_PER_DEADLINE,
+                )?;
+                clocks.retain(|(name, running, _)| *name != d.name || !running);
+                clocks.push((&d.name, true, d.warn_at.len()));
+            }
+        }
+    }
+    if tags.len() > bounds::MAX_TAGS && tags.len() > c.tags.len() {
+        return Err(format!(
+            "`actions` would give the contact {} tags; a contact has at most {}",
+            tags.len(),
+            bounds::MAX_TAGS
+        ));
+    }
+    if clocks.len() > MAX_DEADLINES_PER_CONTACT {
+        return Err(format!(
+            "`actions` would give the contact {} deadline clocks (running or finished); a contact has at most {MAX_DEADLINES_PER_CONTACT}",
+            clocks.len()
+        ));
+    }
+    let warnings: usize = clocks.iter().map(|(_, _, w)| w).sum();
+    if warnings > MAX_WARNINGS_PER_CONTACT {
+        return Err(format!(
+            "`actions` would give the contact {warnings} deadline warnings; a contact has at most {MAX_WARNINGS_PER_CONTACT}"
+        ));
+    }
+    if let Some(r) = &o.recheck {
+        bounds::name("recheck.name", &r.name)?;
+    }
+    Ok(())
+}
+
 fn urgency(u: Urgency) -> &'static str {
     match u {
         Urgency::Low => "low",
@@ -269,7 +356,8 @@ impl Engine {
         for slot in escalation {
             let input =
                 escalation_input(c, event.clone(), now, &history, queue.clone(), &incidents);
-            let call = match slot.call(|a| a.on_event(&input)) {
+            let check = |o: &EscalationOutcome| check_outcome(o, c);
+            let call = match slot.call(|a| a.on_event_checked(&input, &check)) {
                 Ok(call) => call,
                 // Quarantined under fail-closed: a person still looks at
                 // what the rule cannot, as when a call fails.
@@ -313,7 +401,7 @@ impl Engine {
                             &*self.store,
                             &mut r.writes,
                             &c.id,
-                            recheck.at,
+                            recheck.at.max(now.saturating_add(MIN_RECHECK_DELAY_MS)),
                             TimerKind::Recheck {
                                 slot: slot.name().to_owned(),
                                 name: recheck.name,
@@ -529,7 +617,8 @@ impl Engine {
         match action {
             EscalationAction::SetPriority(p) => c.requirements.priority = p,
             EscalationAction::RaisePriority(p) => {
-                c.requirements.priority = c.requirements.priority.saturating_add(p);
+                c.requirements.priority =
+                    (c.requirements.priority.saturating_add(p)).min(bounds::MAX_PRIORITY);
             }
             EscalationAction::MoveQueue(q) => {
                 if !q.trim().is_empty() {

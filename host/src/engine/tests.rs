@@ -1399,3 +1399,265 @@ fn a_quarantined_fail_closed_escalation_rule_keeps_notifying_supervisors() {
         assert!(supervisor_notes(c) >= 1, "no supervisor notice for {c}");
     }
 }
+
+/// A test guest of `tests/plugins/` (manifest inline: fail-open, generous
+/// time limit for a loaded CI machine).
+fn guest<W: crate::plugins::World>(rt: &PluginRuntime, id: &str, path: &str) -> Arc<Activation<W>> {
+    let kind = W::KIND.to_string();
+    let manifest = Manifest::from_json(
+        &serde_json::json!({"id": id, "version": "0.0.1", "kind": kind, "wit": "0.2.0",
+            "fail_policy": "fail-open", "limits": {"timeout_ms": 2_000}})
+        .to_string(),
+    )
+    .unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    Arc::new(
+        rt.load(manifest, &bytes)
+            .unwrap()
+            .activate::<W>(None)
+            .unwrap(),
+    )
+}
+
+/// An engine on `dir` with the clock frozen at `T0`, quarantine out of the way.
+fn bare_engine(dir: &std::path::Path) -> Engine {
+    Engine::with_quarantine(
+        Arc::new(SledStore::open(dir, Durability::Group).unwrap()),
+        FallbackQueues::default(),
+        1_000,
+    )
+    .unwrap()
+    .with_clock(|| T0)
+}
+
+fn decisions(e: &Engine, subject: &str, kind: &str) -> Vec<serde_json::Value> {
+    e.audit()
+        .query(
+            &crate::audit::AuditQuery {
+                subject: Some(subject.to_owned()),
+                kind: Some(kind.to_owned()),
+                ..Default::default()
+            },
+            1_000,
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.entry.data())
+        .collect()
+}
+
+#[test]
+fn routing_decisions_are_validated_like_api_input_and_invalid_ones_fail_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = bare_engine(dir.path());
+    e.set_routing(Some(misbehaving(rt, "fail-closed")));
+    let long = "q".repeat(crate::domain::bounds::MAX_NAME_BYTES + 1);
+    for (text, field) in [
+        ("empty-queue", "`queue`"),
+        (&format!("long-queue:{}", long.len()) as &str, "`queue`"),
+        ("proficiency:0", "required_skills[0].proficiency"),
+        ("proficiency:255", "required_skills[0].proficiency"),
+        ("empty-skill", "required_skills[0].skill"),
+        ("tags:65", "`tags`"),
+    ] {
+        let got = e.ingest(new_contact(text, &[])).unwrap();
+        match &got.decided_by {
+            DecidedBy::FailPolicy { outcome, error, .. } => {
+                assert_eq!(*outcome, Some(CallOutcome::Invalid), "{text}: {error}");
+                assert!(error.contains("invalid output"), "{text}: {error}");
+                assert!(error.contains(field), "{text}: {error} names {field}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+        // Fail-closed: held for triage, nothing of the decision stored.
+        let c = &got.contact;
+        assert_eq!(c.requirements.queue, "triage", "{text}");
+        assert!(
+            c.requirements.required.is_empty() && c.tags.is_empty(),
+            "{text}"
+        );
+        let audit = decisions(&e, &c.id, "routing.decision");
+        assert_eq!(audit[0]["outcome"], "invalid", "{text}: {}", audit[0]);
+    }
+    // At the bounds: accepted as they are.
+    let max = "q".repeat(crate::domain::bounds::MAX_NAME_BYTES);
+    for (text, check) in [
+        (&format!("long-queue:{}", max.len()) as &str, 0),
+        ("proficiency:1", 1),
+        ("proficiency:5", 2),
+        ("tags:64", 3),
+    ] {
+        let got = e.ingest(new_contact(text, &[])).unwrap();
+        assert!(
+            matches!(got.decided_by, DecidedBy::Plugin { .. }),
+            "{text}: {:?}",
+            got.decided_by
+        );
+        let req = &got.contact.requirements;
+        match check {
+            0 => assert_eq!(req.queue, max),
+            1 | 2 => assert_eq!(req.required[0].min, if check == 1 { 1 } else { 5 }),
+            _ => assert_eq!(got.contact.tags.len(), 64),
+        }
+    }
+}
+
+#[test]
+fn compliance_spans_outside_the_draft_invalidate_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = bare_engine(dir.path());
+    e.compliance().activate(
+        "spans",
+        guest(rt, "hostile-compliance", test_guests::HOSTILE_COMPLIANCE),
+    );
+    let contact = e.ingest(new_contact("hello", &[])).unwrap().contact.id;
+    // 12 characters, 14 bytes: spans count characters, not bytes.
+    let fits = "span:0:12 éé";
+    assert_eq!((fits.chars().count(), fits.len()), (12, 14));
+    let ok = e.check_draft(&contact, "a-1", fits).unwrap();
+    assert_eq!(
+        ok.verdict,
+        crate::plugins::compliance::Verdict::Revise,
+        "{ok:?}"
+    );
+    assert_eq!(ok.findings.len(), 1);
+    for text in [
+        "span:0:13 éé",
+        "span:3:4294967295",
+        "span:4:4 four",
+        "span:5:2 backwards",
+    ] {
+        let got = e.check_draft(&contact, "a-1", text).unwrap();
+        // Fail-open: the verdict is dropped and the draft flagged unchecked.
+        assert_eq!(
+            got.verdict,
+            crate::plugins::compliance::Verdict::Approve,
+            "{text}: {got:?}"
+        );
+        assert!(got.findings.is_empty(), "{text}: {got:?}");
+        assert_eq!(got.unchecked.len(), 1, "{text}: {got:?}");
+        assert!(
+            got.unchecked[0].contains("invalid output")
+                && got.unchecked[0].contains("findings[0].span"),
+            "{text}: {:?}",
+            got.unchecked
+        );
+    }
+    let audit = decisions(&e, &contact, "compliance.decision");
+    let outcomes: Vec<_> = audit.iter().map(|d| d["outcome"].clone()).collect();
+    assert_eq!(outcomes, ["ok", "invalid", "invalid", "invalid", "invalid"]);
+}
+
+#[test]
+fn a_recheck_at_or_before_now_is_moved_to_the_minimum_delay_and_cannot_loop() {
+    use super::reactions::MIN_RECHECK_DELAY_MS as MIN;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = bare_engine(dir.path());
+    e.escalation().activate(
+        "hostile",
+        guest(rt, "hostile-escalation", test_guests::HOSTILE_ESCALATION),
+    );
+    let rechecks = |e: &Engine| -> Vec<i64> {
+        (e.pending_timers().unwrap().iter())
+            .filter(|t| matches!(t.kind, TimerKind::Recheck { .. }))
+            .map(|t| t.due_at)
+            .collect()
+    };
+    let now = e.ingest(new_contact("recheck-now", &[])).unwrap().contact;
+    let past = e.ingest(new_contact("recheck-past", &[])).unwrap().contact;
+    assert_eq!(
+        rechecks(&e),
+        vec![T0 + MIN, T0 + MIN],
+        "both moved to now + {MIN} ms"
+    );
+    assert_eq!(e.fire_due_timers(T0).unwrap(), 0, "nothing is due at now");
+    // Each firing asks again for `now`: one firing per minimum delay.
+    assert_eq!(e.fire_due_timers(T0 + MIN).unwrap(), 2);
+    assert_eq!(rechecks(&e), vec![T0 + 2 * MIN, T0 + 2 * MIN]);
+    assert_eq!(
+        e.fire_due_timers(T0 + 3 * MIN).unwrap(),
+        4,
+        "two rounds of two"
+    );
+    let tags = e.contact(&now.id).unwrap().unwrap().tags;
+    assert_eq!(tags, ["fire-0", "fire-1", "fire-2", "fire-3"]);
+    assert_eq!(decisions(&e, &past.id, "escalation.decision").len(), 4);
+}
+
+#[test]
+fn deadline_clocks_and_warnings_are_capped_per_contact_and_per_clock() {
+    use super::reactions::{MAX_DEADLINES_PER_CONTACT, MAX_WARNINGS_PER_DEADLINE};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = bare_engine(dir.path());
+    e.escalation().activate(
+        "hostile",
+        guest(rt, "hostile-escalation", test_guests::HOSTILE_ESCALATION),
+    );
+    // Warnings per clock: at the cap accepted, over it the call fails.
+    let at_cap = format!("warnings:{MAX_WARNINGS_PER_DEADLINE}");
+    let c = e.ingest(new_contact(&at_cap, &[])).unwrap().contact;
+    assert_eq!(c.deadlines[0].warn_at.len(), MAX_WARNINGS_PER_DEADLINE);
+    for text in ["warnings:9", "warnings:10000"] {
+        let c = e.ingest(new_contact(text, &[])).unwrap().contact;
+        assert!(c.deadlines.is_empty(), "{text}: {:?}", c.deadlines);
+        let audit = decisions(&e, &c.id, "escalation.decision");
+        assert_eq!(audit[0]["outcome"], "invalid", "{text}");
+        let error = audit[0]["error"].as_str().unwrap();
+        assert!(error.contains("start_deadline.warn_at"), "{error}");
+    }
+    // Warnings per contact: 8 clocks of 8 is the cap, a ninth clock is over.
+    let c = e.ingest(new_contact("clocks:8", &[])).unwrap().contact;
+    let warnings: usize = c.deadlines.iter().map(|d| d.warn_at.len()).sum();
+    assert_eq!(warnings, super::reactions::MAX_WARNINGS_PER_CONTACT);
+    let c = e.ingest(new_contact("clocks:9", &[])).unwrap().contact;
+    assert!(c.deadlines.is_empty());
+    let audit = decisions(&e, &c.id, "escalation.decision");
+    let error = audit[0]["error"].as_str().unwrap();
+    assert!(error.contains("72 deadline warnings"), "{error}");
+    // Tags: over the cap is invalid output too.
+    let c = e.ingest(new_contact("tags:65", &[])).unwrap().contact;
+    assert!(c.tags.is_empty(), "{:?}", c.tags);
+    // A cascade (each breach starts another clock, due 1 ms later) stops at
+    // the cap: the clock that would exceed it is refused.
+    let c = e.ingest(new_contact("cascade", &[])).unwrap().contact;
+    e.fire_due_timers(T0 + 40).unwrap();
+    let c = e.contact(&c.id).unwrap().unwrap();
+    assert_eq!(c.deadlines.len(), MAX_DEADLINES_PER_CONTACT);
+    let audit = decisions(&e, &c.id, "escalation.decision");
+    assert_eq!(audit.last().unwrap()["outcome"], "invalid");
+    assert!(
+        (audit.last().unwrap()["error"].as_str().unwrap()).contains("deadline clocks"),
+        "{}",
+        audit.last().unwrap()
+    );
+    let left = e.pending_timers().unwrap();
+    assert!(
+        left.iter().all(|t| t.contact_id != c.id),
+        "the cascade ended: {left:?}"
+    );
+}
+
+#[test]
+fn api_input_is_held_to_the_same_bounds_as_plugin_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = bare_engine(dir.path());
+    let long = "q".repeat(crate::domain::bounds::MAX_NAME_BYTES + 1);
+    let queue: crate::domain::Queue =
+        serde_json::from_value(serde_json::json!({"name": long})).unwrap();
+    let err = e.upsert_queue(queue).unwrap_err().to_string();
+    assert!(err.contains("`name` is 129 bytes long"), "{err}");
+    let err = e
+        .upsert_agent(agent("a-1", &[("billing", 0)], 1))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`skills.billing` is 0"), "{err}");
+    let err = e
+        .upsert_agent(agent("a-1", &[("", 3)], 1))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`skills` must not be empty"), "{err}");
+}

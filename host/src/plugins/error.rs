@@ -67,6 +67,15 @@ pub enum PluginError {
         size: usize,
         limit: usize,
     },
+    #[error("plugin {plugin} could not get a new instance: the host's memory budget for plugin instances ({} MiB, `plugins.memory_budget_mib`) is taken by other instances; raise the budget, lower `plugins.warm_instances`, or lower the plugins' memory limits", .budget_bytes >> 20)]
+    MemoryBudget {
+        plugin: PluginId,
+        budget_bytes: usize,
+    },
+    #[error(
+        "plugin {plugin} tried to pass the host more than {limit} bytes at once (in its answer, a log line or a write); the host refused before copying them"
+    )]
+    CopyLimit { plugin: PluginId, limit: usize },
     #[error("plugin {plugin} returned an error: {message}")]
     Rejected { plugin: PluginId, message: String },
     #[error("plugin {plugin} returned invalid output: {message}")]
@@ -108,10 +117,12 @@ impl PluginError {
             | PluginError::TableLimit { .. }
             | PluginError::StackOverflow { .. }
             | PluginError::Trap { .. } => CallOutcome::Trap,
-            PluginError::OutputTooLarge { .. } | PluginError::InvalidOutput { .. } => {
-                CallOutcome::Invalid
-            }
+            PluginError::OutputTooLarge { .. }
+            | PluginError::CopyLimit { .. }
+            | PluginError::InvalidOutput { .. } => CallOutcome::Invalid,
+            // Not the plugin's fault, but no answer: counted like an error.
             PluginError::Rejected { .. }
+            | PluginError::MemoryBudget { .. }
             | PluginError::Config(_)
             | PluginError::WrongKind { .. } => CallOutcome::Error,
         }

@@ -25,6 +25,18 @@ pub struct Limits {
     pub max_output_bytes: usize,
 }
 
+impl Limits {
+    /// Bytes one guest-to-host transfer (a call's answer, or the arguments
+    /// of one import call such as a log line) may carry: wasmtime's
+    /// "hostcall fuel", checked before each string or list is copied into
+    /// the host, so an oversized answer is refused without being copied.
+    /// Four times the output limit (host types are larger than the guest's
+    /// bytes), at least 1 MiB.
+    pub fn copy_limit(&self) -> usize {
+        self.max_output_bytes.saturating_mul(4).max(1 << 20)
+    }
+}
+
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
@@ -102,6 +114,9 @@ pub(crate) struct StoreLimiter {
     limits: Limits,
     pub(crate) memory_exceeded: bool,
     pub(crate) table_exceeded: bool,
+    /// Bytes of linear memory the store's instances hold now (wasm memory
+    /// never shrinks, so this is also their peak).
+    pub(crate) memory_bytes: usize,
 }
 
 impl StoreLimiter {
@@ -110,6 +125,7 @@ impl StoreLimiter {
             limits,
             memory_exceeded: false,
             table_exceeded: false,
+            memory_bytes: 0,
         }
     }
 }
@@ -117,11 +133,14 @@ impl StoreLimiter {
 impl wasmtime::ResourceLimiter for StoreLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limits.memory_bytes {
+        if desired <= self.limits.memory_bytes {
+            // Also called with `current` 0 when a memory is created.
+            self.memory_bytes = (self.memory_bytes + desired).saturating_sub(current);
+        } else {
             self.memory_exceeded = true;
             // An error (rather than `Ok(false)`) traps at once: a guest that
             // ignores a failed `memory.grow` cannot keep running.
@@ -207,6 +226,11 @@ mod tests {
         };
         let (ok, l) = instantiate("(module (memory 64))", limits); // 4 MiB
         assert!(ok.is_ok() && !l.memory_exceeded);
+        assert_eq!(
+            l.memory_bytes,
+            4 << 20,
+            "the limiter tracks what it allowed"
+        );
         let (err, l) = instantiate("(module (memory 65))", limits);
         assert!(err.is_err() && l.memory_exceeded);
     }

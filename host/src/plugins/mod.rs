@@ -23,6 +23,7 @@ pub use manifest::{
 };
 pub use runtime::{
     Activation, ComplianceCheck, ComponentInfo, EscalationRule, KpiDefinition, LoadedPlugin,
-    PluginId, PluginRuntime, PluginState, RoutingPolicy, RuntimeConfig, World, outcome_of,
+    OutputCheck, PluginId, PluginRuntime, PluginState, RoutingPolicy, RuntimeConfig, World,
+    outcome_of,
 };
 pub use stats::{CallCounter, CallStats};

@@ -12,7 +12,7 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -20,9 +20,12 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{
     Component, ComponentExportIndex, ComponentNamedList, Func, HasSelf, InstancePre, Lift, Linker,
-    Lower, ResourceTable, types::ComponentItem,
+    Lower, ResourceTable, WasmStr, types::ComponentItem,
 };
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreContextMut,
+    Trap,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{compliance, escalation, kpi, log_iface, routing, v0_1};
@@ -46,6 +49,14 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Warm instances kept per activation (more are created under load and dropped after).
     pub warm_instances: usize,
+    /// Host-wide budget for plugin instances, in bytes: every live instance
+    /// (warm or in a call) reserves its memory limit from it, so instances
+    /// x memory limits never exceed it.
+    pub memory_budget_bytes: usize,
+    /// An instance whose linear memory grew more than this beyond what it
+    /// held once configured is dropped after its call instead of kept warm
+    /// (wasm memory never shrinks, so a warm instance keeps its peak).
+    pub warm_growth_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -56,7 +67,39 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(1),
             max_instances: 128,
             warm_instances: 8,
+            memory_budget_bytes: 2 << 30,
+            warm_growth_bytes: 8 << 20,
         }
+    }
+}
+
+/// One live instance's share of [`RuntimeConfig::memory_budget_bytes`],
+/// given back when the instance is dropped.
+struct Reservation {
+    runtime: Arc<RuntimeInner>,
+    bytes: usize,
+}
+
+impl Reservation {
+    fn take(runtime: &Arc<RuntimeInner>, bytes: usize) -> Option<Self> {
+        let budget = runtime.config.memory_budget_bytes;
+        (runtime.reserved)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                r.checked_add(bytes).filter(|total| *total <= budget)
+            })
+            .ok()?;
+        Some(Self {
+            runtime: runtime.clone(),
+            bytes,
+        })
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.runtime
+            .reserved
+            .fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }
 
@@ -104,6 +147,8 @@ struct RuntimeInner {
     linker: Linker<PluginState>,
     cache: CompileCache,
     config: RuntimeConfig,
+    /// Bytes of the memory budget reserved by live instances.
+    reserved: AtomicUsize,
     stop_ticker: Arc<AtomicBool>,
     ticker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -139,16 +184,8 @@ impl PluginRuntime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| LoadError::Compile(format!("cannot link WASI: {e:#}")))?;
-        // Adds `switchboard:rules/log` (and the type-only `types` interface),
-        // shared by all four worlds.
-        routing::RoutingPolicy::add_to_linker::<PluginState, HasSelf<PluginState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| LoadError::Compile(format!("cannot link the log import: {e:#}")))?;
-        // The same for components built against the frozen 0.1.0 contract.
-        v0_1::RoutingPolicy::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
-            .map_err(|e| LoadError::Compile(format!("cannot link the 0.1.0 log import: {e:#}")))?;
+        link_contract(&mut linker)
+            .map_err(|e| LoadError::Compile(format!("cannot link the log import: {e:#}")))?;
         let cache = CompileCache::new(&engine, config.cache_dir.clone())?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -170,10 +207,17 @@ impl PluginRuntime {
                 linker,
                 cache,
                 config,
+                reserved: AtomicUsize::new(0),
                 stop_ticker,
                 ticker: Mutex::new(Some(ticker)),
             }),
         })
+    }
+
+    /// Bytes of the host-wide memory budget reserved by live instances (each
+    /// reserves its memory limit).
+    pub fn memory_reserved(&self) -> usize {
+        self.inner.reserved.load(Ordering::Acquire)
     }
 
     /// Compile-cache counters (hits, misses, corrupt artifacts replaced).
@@ -448,32 +492,63 @@ impl WasiView for PluginState {
 impl super::bindings::types::Host for PluginState {}
 impl v0_1::switchboard::rules::types::Host for PluginState {}
 
-impl log_iface::Host for PluginState {
-    fn log(&mut self, level: log_iface::Level, message: String) {
-        use log_iface::Level as L;
-        let level = match level {
-            L::Trace => LogLevel::Trace,
-            L::Debug => LogLevel::Debug,
-            L::Info => LogLevel::Info,
-            L::Warn => LogLevel::Warn,
-            L::Error => LogLevel::Error,
-        };
-        self.log.push(level, LogSource::Guest, &message);
+/// Link `switchboard:rules/log` and the type-only `types` interface, for the
+/// current and the frozen 0.1.0 contract. `log` is linked by hand rather
+/// than through the generated bindings: they would copy the whole message
+/// into the host before the log buffer clips it; a `WasmStr` borrows it from
+/// guest memory, so only the kept prefix is copied.
+fn link_contract(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    use log_iface::Level as L;
+    use v0_1::log_iface::Level as L01;
+    routing::switchboard::rules::types::add_to_linker::<PluginState, HasSelf<PluginState>>(
+        linker,
+        |s| s,
+    )?;
+    v0_1::switchboard::rules::types::add_to_linker::<PluginState, HasSelf<PluginState>>(
+        linker,
+        |s| s,
+    )?;
+    let current = |level: L| match level {
+        L::Trace => LogLevel::Trace,
+        L::Debug => LogLevel::Debug,
+        L::Info => LogLevel::Info,
+        L::Warn => LogLevel::Warn,
+        L::Error => LogLevel::Error,
+    };
+    let frozen = |level: L01| match level {
+        L01::Trace => LogLevel::Trace,
+        L01::Debug => LogLevel::Debug,
+        L01::Info => LogLevel::Info,
+        L01::Warn => LogLevel::Warn,
+        L01::Error => LogLevel::Error,
+    };
+    for version in WIT_VERSIONS {
+        let mut log = linker.instance(&format!("switchboard:rules/log@{version}"))?;
+        if version == "0.1.0" {
+            log.func_wrap("log", move |store, (level, message): (L01, WasmStr)| {
+                guest_log(store, frozen(level), &message)
+            })?;
+        } else {
+            log.func_wrap("log", move |store, (level, message): (L, WasmStr)| {
+                guest_log(store, current(level), &message)
+            })?;
+        }
     }
+    Ok(())
 }
 
-impl v0_1::log_iface::Host for PluginState {
-    fn log(&mut self, level: v0_1::log_iface::Level, message: String) {
-        use v0_1::log_iface::Level as L;
-        let level = match level {
-            L::Trace => LogLevel::Trace,
-            L::Debug => LogLevel::Debug,
-            L::Info => LogLevel::Info,
-            L::Warn => LogLevel::Warn,
-            L::Error => LogLevel::Error,
-        };
-        self.log.push(level, LogSource::Guest, &message);
-    }
+/// Append a guest's log line, reading it in place from guest memory (a
+/// UTF-8 guest's line is validated there, not copied; the buffer copies
+/// only the prefix it keeps).
+fn guest_log(
+    store: StoreContextMut<'_, PluginState>,
+    level: LogLevel,
+    message: &WasmStr,
+) -> wasmtime::Result<()> {
+    let log = store.data().log.clone();
+    let text = message.to_str(&store)?;
+    log.push(level, LogSource::Guest, &text);
+    Ok(())
 }
 
 enum TypedPre {
@@ -780,6 +855,9 @@ world!(
 struct Warm<W: World> {
     store: Store<PluginState>,
     bindings: Bound<W::Current>,
+    /// Linear memory held once configured.
+    baseline: usize,
+    _reservation: Reservation,
 }
 
 /// A plugin version with a validated configuration, ready to be called from
@@ -833,6 +911,13 @@ impl<W: World> Activation<W> {
         self.pool.lock().len()
     }
 
+    /// Bytes of linear memory the warm instances in the pool hold.
+    pub fn warm_memory_bytes(&self) -> usize {
+        (self.pool.lock().iter())
+            .map(|w| w.store.data().limiter.memory_bytes)
+            .sum()
+    }
+
     /// Create, configure and drop one fresh instance, as a call would after a
     /// trap: for readiness probes and benchmarks. Returns the time it took.
     pub fn probe_instantiate(&self) -> Result<Duration, PluginError> {
@@ -857,11 +942,20 @@ impl<W: World> Activation<W> {
         };
         let mut store = Store::new(&plugin.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(plugin.limits.copy_limit());
         store.epoch_deadline_trap();
         store
     }
 
     fn instantiate(&self) -> Result<Warm<W>, PluginError> {
+        let runtime = &self.plugin.runtime;
+        let reservation =
+            Reservation::take(runtime, self.plugin.limits.memory_bytes).ok_or_else(|| {
+                self.failure(PluginError::MemoryBudget {
+                    plugin: self.plugin.id.clone(),
+                    budget_bytes: runtime.config.memory_budget_bytes,
+                })
+            })?;
         let mut store = self.new_store();
         // Instantiation and `configure` may parse a large config or warm a
         // JS/Python runtime: they get ten call budgets, at least 50 ms.
@@ -871,7 +965,12 @@ impl<W: World> Activation<W> {
         let bindings = W::instantiate(&self.plugin, &mut store)
             .map_err(|e| self.failure(classify(&self.plugin.id, limit, budget, e, store.data())))?;
         match W::configure(&bindings, &mut store, &self.config) {
-            Ok(Ok(())) => Ok(Warm { store, bindings }),
+            Ok(Ok(())) => Ok(Warm {
+                baseline: store.data().limiter.memory_bytes,
+                store,
+                bindings,
+                _reservation: reservation,
+            }),
             Ok(Err(message)) => Err(self.failure(PluginError::Rejected {
                 plugin: self.plugin.id.clone(),
                 message: format!("configure: {}", clip(&message)),
@@ -896,9 +995,10 @@ impl<W: World> Activation<W> {
             &Bound<W::Current>,
             &mut Store<PluginState>,
         ) -> wasmtime::Result<Result<R, String>>,
+        check: impl FnOnce(&R) -> Result<(), String>,
     ) -> Result<R, PluginError> {
         let started = std::time::Instant::now();
-        let result = self.call_inner(f);
+        let result = self.call_inner(f, check);
         let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.stats.record(us, result.is_ok());
         result
@@ -910,6 +1010,7 @@ impl<W: World> Activation<W> {
             &Bound<W::Current>,
             &mut Store<PluginState>,
         ) -> wasmtime::Result<Result<R, String>>,
+        check: impl FnOnce(&R) -> Result<(), String>,
     ) -> Result<R, PluginError> {
         let pooled = self.pool.lock().pop();
         let mut warm = match pooled {
@@ -918,7 +1019,9 @@ impl<W: World> Activation<W> {
         };
         let limits = self.plugin.limits;
         warm.store.set_epoch_deadline(self.ticks(limits.timeout));
-        let Warm { store, bindings } = &mut warm;
+        let Warm {
+            store, bindings, ..
+        } = &mut warm;
         // A panic in a host function (e.g. WASI) must not take the host down:
         // the instance is discarded and the call fails like a trap.
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(bindings, store)));
@@ -934,6 +1037,13 @@ impl<W: World> Activation<W> {
                         limit: limits.max_output_bytes,
                     }));
                 }
+                // Invalid output is a failed call, as invalid API input is a 4xx.
+                check(&output).map_err(|message| {
+                    self.failure(PluginError::InvalidOutput {
+                        plugin: id.clone(),
+                        message: clip(&message),
+                    })
+                })?;
                 Ok(output)
             }
             Ok(Ok(Err(message))) => {
@@ -958,13 +1068,37 @@ impl<W: World> Activation<W> {
         }
     }
 
+    /// Keep `warm` for the next call, unless the pool is full, its memory
+    /// grew past `warm_growth_bytes` (dropping it returns the memory), or
+    /// the budget has no room left for another instance (so idle instances
+    /// never starve calls).
     fn give_back(&self, warm: Warm<W>) {
+        let runtime = &self.plugin.runtime;
+        let grown = warm.store.data().limiter.memory_bytes;
+        if grown
+            > warm
+                .baseline
+                .saturating_add(runtime.config.warm_growth_bytes)
+        {
+            tracing::debug!(plugin = %self.plugin.id, grown, baseline = warm.baseline, "instance dropped: its memory grew");
+            return;
+        }
+        let reserved = runtime.reserved.load(Ordering::Acquire);
+        if reserved.saturating_add(self.plugin.limits.memory_bytes)
+            > runtime.config.memory_budget_bytes
+        {
+            return;
+        }
         let mut pool = self.pool.lock();
-        if pool.len() < self.plugin.runtime.config.warm_instances {
+        if pool.len() < runtime.config.warm_instances {
             pool.push(warm);
         }
     }
 }
+
+/// A check of a plugin's answer; `Err` names what is wrong and makes the
+/// call fail as [`PluginError::InvalidOutput`].
+pub type OutputCheck<'a, R> = &'a dyn Fn(&R) -> Result<(), String>;
 
 impl Activation<RoutingPolicy> {
     /// Decide how to route a contact.
@@ -972,12 +1106,24 @@ impl Activation<RoutingPolicy> {
         &self,
         input: &routing::RoutingInput,
     ) -> Result<routing::RoutingDecision, PluginError> {
-        self.call(|b, s| match b {
-            Bound::Current(b) => b.switchboard_rules_routing().call_route(s, input),
-            Bound::Legacy(l) => Ok(l
-                .call::<_, v0_1::RoutingDecision>(s, input)?
-                .map(routing::RoutingDecision::from)),
-        })
+        self.route_checked(input, &|_| Ok(()))
+    }
+
+    /// [`Activation::route`], with the decision checked by `check`.
+    pub fn route_checked(
+        &self,
+        input: &routing::RoutingInput,
+        check: OutputCheck<'_, routing::RoutingDecision>,
+    ) -> Result<routing::RoutingDecision, PluginError> {
+        self.call(
+            |b, s| match b {
+                Bound::Current(b) => b.switchboard_rules_routing().call_route(s, input),
+                Bound::Legacy(l) => Ok(l
+                    .call::<_, v0_1::RoutingDecision>(s, input)?
+                    .map(routing::RoutingDecision::from)),
+            },
+            check,
+        )
     }
 }
 
@@ -987,10 +1133,22 @@ impl Activation<EscalationRule> {
         &self,
         input: &escalation::EscalationInput,
     ) -> Result<escalation::EscalationOutcome, PluginError> {
-        self.call(|b, s| match b {
-            Bound::Current(b) => b.switchboard_rules_escalation().call_on_event(s, input),
-            Bound::Legacy(l) => l.call(s, input),
-        })
+        self.on_event_checked(input, &|_| Ok(()))
+    }
+
+    /// [`Activation::on_event`], with the outcome checked by `check`.
+    pub fn on_event_checked(
+        &self,
+        input: &escalation::EscalationInput,
+        check: OutputCheck<'_, escalation::EscalationOutcome>,
+    ) -> Result<escalation::EscalationOutcome, PluginError> {
+        self.call(
+            |b, s| match b {
+                Bound::Current(b) => b.switchboard_rules_escalation().call_on_event(s, input),
+                Bound::Legacy(l) => l.call(s, input),
+            },
+            check,
+        )
     }
 }
 
@@ -1000,30 +1158,48 @@ impl Activation<ComplianceCheck> {
         &self,
         draft: &compliance::Draft,
     ) -> Result<compliance::ComplianceResult, PluginError> {
-        self.call(|b, s| match b {
-            Bound::Current(b) => b.switchboard_rules_compliance().call_check(s, draft),
-            Bound::Legacy(l) => l.call(s, draft),
-        })
+        self.check_checked(draft, &|_| Ok(()))
+    }
+
+    /// [`Activation::check`], with the result checked by `check`.
+    pub fn check_checked(
+        &self,
+        draft: &compliance::Draft,
+        check: OutputCheck<'_, compliance::ComplianceResult>,
+    ) -> Result<compliance::ComplianceResult, PluginError> {
+        self.call(
+            |b, s| match b {
+                Bound::Current(b) => b.switchboard_rules_compliance().call_check(s, draft),
+                Bound::Legacy(l) => l.call(s, draft),
+            },
+            check,
+        )
     }
 }
 
 impl Activation<KpiDefinition> {
     /// The measures this definition declares.
     pub fn measures(&self) -> Result<Vec<kpi::Measure>, PluginError> {
-        self.call(|b, s| {
-            Ok(Ok(match b {
-                Bound::Current(b) => b.switchboard_rules_kpi().call_measures(s)?,
-                Bound::Legacy(l) => l.measures(s)?,
-            }))
-        })
+        self.call(
+            |b, s| {
+                Ok(Ok(match b {
+                    Bound::Current(b) => b.switchboard_rules_kpi().call_measures(s)?,
+                    Bound::Legacy(l) => l.measures(s)?,
+                }))
+            },
+            |_| Ok(()),
+        )
     }
 
     /// Turn an event into samples.
     pub fn on_event(&self, input: &kpi::KpiInput) -> Result<Vec<kpi::Emission>, PluginError> {
-        self.call(|b, s| match b {
-            Bound::Current(b) => b.switchboard_rules_kpi().call_on_event(s, input),
-            Bound::Legacy(l) => l.call(s, input),
-        })
+        self.call(
+            |b, s| match b {
+                Bound::Current(b) => b.switchboard_rules_kpi().call_on_event(s, input),
+                Bound::Legacy(l) => l.call(s, input),
+            },
+            |_| Ok(()),
+        )
     }
 }
 
@@ -1055,6 +1231,14 @@ fn classify(
     }
     if state.limiter.table_exceeded {
         return PluginError::TableLimit { plugin };
+    }
+    // wasmtime's error type for exhausted hostcall fuel is private; its
+    // message is what identifies it.
+    if (err.chain()).any(|e| e.to_string().contains("fuel allocated for hostcalls")) {
+        return PluginError::CopyLimit {
+            plugin,
+            limit: limits.copy_limit(),
+        };
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => PluginError::Timeout {

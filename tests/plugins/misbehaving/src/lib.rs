@@ -17,6 +17,13 @@
 //! | `file` | reason = `ok` if `/etc/hostname` is readable, else `err:<message>` |
 //! | `random` | reason = 16 hex digits from a freshly seeded `RandomState` |
 //! | `err:MSG` | returns `Err(MSG)`, as a rule that refuses would |
+//! | `log-line:N` | logs one line of N bytes, then `Ok` |
+//! | `grow:N` | fills and frees N MiB (linear memory keeps the growth), then `Ok` |
+//! | `empty-queue` | `Ok` to queue `""` |
+//! | `long-queue:N` | `Ok` to a queue named with N bytes |
+//! | `proficiency:N` | `Ok`, requiring skill `billing` at proficiency N |
+//! | `empty-skill` | `Ok`, requiring skill `""` at proficiency 3 |
+//! | `tags:N` | `Ok` with N distinct tags |
 //! | anything else | `Ok` to queue `general`, priority 1, reason `echo:<text>` |
 //!
 //! Config: `{"fail_configure": true}` makes `configure` fail with
@@ -94,6 +101,14 @@ impl RoutingPolicy for Misbehaving {
                     format!("recursed {}", recurse_bounded(black_box(n)))
                 } else if let Some(message) = text.strip_prefix("err:") {
                     return Err(message.to_owned());
+                } else if let Some(n) = text.strip_prefix("grow:") {
+                    let n: usize = n.parse().map_err(|e| format!("grow:{n}: {e}"))?;
+                    let chunk = black_box(vec![0xA5u8; n << 20]);
+                    format!("grew {} MiB", chunk.len() >> 20)
+                } else if let Some(n) = text.strip_prefix("log-line:") {
+                    let n: usize = n.parse().map_err(|e| format!("log-line:{n}: {e}"))?;
+                    switchboard_sdk::log::info(&"y".repeat(n));
+                    format!("logged {n} bytes")
                 } else if let Some(n) = text.strip_prefix("log:") {
                     let n: u32 = n.parse().map_err(|e| format!("log:{n}: {e}"))?;
                     for i in 0..n {
@@ -114,8 +129,35 @@ impl RoutingPolicy for Misbehaving {
             });
         }
         decision.reason = reason;
+        shape_decision(text, &mut decision)?;
         Ok(decision)
     }
+}
+
+/// The decisions the host must refuse as invalid output (or accept, at the
+/// bounds), chosen by `text`.
+fn shape_decision(text: &str, decision: &mut RoutingDecision) -> Result<(), String> {
+    let number = |prefix: &str| -> Option<Result<usize, String>> {
+        text.strip_prefix(prefix)
+            .map(|n| n.parse().map_err(|e| format!("{prefix}{n}: {e}")))
+    };
+    let skill = |skill: &str, proficiency: u8| SkillLevel {
+        skill: skill.into(),
+        proficiency,
+    };
+    if text == "empty-queue" {
+        decision.queue = String::new();
+    } else if text == "empty-skill" {
+        decision.required_skills.push(skill("", 3));
+    } else if let Some(n) = number("long-queue:") {
+        decision.queue = "q".repeat(n?);
+    } else if let Some(n) = number("proficiency:") {
+        let level = u8::try_from(n?).map_err(|e| e.to_string())?;
+        decision.required_skills.push(skill("billing", level));
+    } else if let Some(n) = number("tags:") {
+        decision.tags = (0..n?).map(|i| format!("t-{i}")).collect();
+    }
+    Ok(())
 }
 
 /// Spin forever; `black_box` keeps the optimizer from proving the loop has
