@@ -6,7 +6,8 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The metrics of this process.
@@ -18,6 +19,8 @@ pub struct Metrics {
     pub plugin_duration: HistogramVec,
     pub store_write_duration: HistogramVec,
     pub queue_depth: IntGaugeVec,
+    pub http_connections_open: IntGauge,
+    pub http_connections_refused: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -60,6 +63,17 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Opts::new("queue_depth", "Contacts waiting, by queue"),
         &["queue"],
     )?;
+    let http_connections_open =
+        IntGauge::new("http_connections_open", "Open HTTP connections")?;
+    let http_connections_refused = IntCounterVec::new(
+        Opts::new(
+            "http_connections_refused_total",
+            "HTTP connections refused at the connection limits, by reason (server_full, peer_full)",
+        ),
+        &["reason"],
+    )?;
+    registry.register(Box::new(http_connections_open.clone()))?;
+    registry.register(Box::new(http_connections_refused.clone()))?;
     registry.register(Box::new(http_requests.clone()))?;
     registry.register(Box::new(http_duration.clone()))?;
     registry.register(Box::new(plugin_calls.clone()))?;
@@ -74,6 +88,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         plugin_duration,
         store_write_duration,
         queue_depth,
+        http_connections_open,
+        http_connections_refused,
     })
 }
 
