@@ -301,8 +301,9 @@ mod tests {
         drop(held_c);
         drop(held_a);
         let again: Vec<_> = (0..2).map(|_| admission.admit(a).unwrap()).collect();
+        let held_c = admission.admit(c).unwrap();
         assert_eq!(admission.admit(c).err(), Some(Refused::Full));
-        drop((again, held_b));
+        drop((again, held_b, held_c));
         assert!(admission.open.lock().per_peer.is_empty());
     }
 
