@@ -165,7 +165,6 @@ pub(super) struct EventPosted {
     request_body = ContactEvent,
     responses(
         (status = 200, description = "Recorded", body = EventPosted),
-        (status = 403, description = "An agent's own token acting as another agent", body = Problem),
         (status = 404, description = "No such contact", body = Problem),
         (status = 409, description = "Not allowed in the contact's state", body = Problem),
         (status = 422, description = "A value is out of range, or the event is older than the contact's latest", body = Problem)),

@@ -34,7 +34,8 @@ pub struct Problem {
     /// What went wrong and how to fix the request.
     pub detail: String,
     /// The kind: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `illegal_transition`, `conflict`, `invalid`, `storage`, `internal`.
+    /// `request_timeout`, `illegal_transition`, `conflict`, `invalid`,
+    /// `storage`, `internal`, `unavailable`.
     pub error: String,
     pub message: String,
 }

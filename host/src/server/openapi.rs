@@ -36,18 +36,29 @@ pub(super) fn base() -> utoipa::openapi::OpenApi {
 }
 
 /// The responses every `/v1` operation may give besides its own.
-const COMMON: [(&str, &str); 6] = [
+const COMMON: [(&str, &str); 8] = [
     (
         "400",
         "Malformed request: bad JSON, a wrong type, an unknown field or parameter",
     ),
     ("401", "No token, or not a valid one"),
-    ("403", "The token's role may not do this"),
+    (
+        "403",
+        "The token's role may not do this, or an agent's own token acts as another agent",
+    ),
+    (
+        "408",
+        "The request body stopped arriving before it was complete",
+    ),
     ("413", "The body is too large"),
     ("415", "The body is not `application/json`"),
     (
         "500",
         "The server failed; nothing was stored, the server log has the details",
+    ),
+    (
+        "503",
+        "Too many open connections, from the caller's address or in all; retry after closing idle ones",
     ),
 ];
 
