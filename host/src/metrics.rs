@@ -63,8 +63,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Opts::new("queue_depth", "Contacts waiting, by queue"),
         &["queue"],
     )?;
-    let http_connections_open =
-        IntGauge::new("http_connections_open", "Open HTTP connections")?;
+    let http_connections_open = IntGauge::new("http_connections_open", "Open HTTP connections")?;
     let http_connections_refused = IntCounterVec::new(
         Opts::new(
             "http_connections_refused_total",

@@ -3,6 +3,8 @@
 //! stream ends, an agent's token acts only as its agent, the data directory
 //! is private, and responses carry the headers browsers and caches need.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
@@ -63,7 +65,8 @@ fn slow_silent_and_half_sent_requests_are_closed_by_the_server() {
     let mut s = TcpStream::connect(server.addr).unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ")
         .unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut closed = false;
     let mut buf = [0u8; 1024];
     for _ in 0..600 {
@@ -88,7 +91,10 @@ fn slow_silent_and_half_sent_requests_are_closed_by_the_server() {
     // Silent: connected, never a byte.
     let mut s = TcpStream::connect(server.addr).unwrap();
     let sent = read_until_closed(&mut s, "a silent connection");
-    assert!(sent.is_empty() || sent.starts_with("HTTP/1.1 408"), "{sent}");
+    assert!(
+        sent.is_empty() || sent.starts_with("HTTP/1.1 408"),
+        "{sent}"
+    );
 
     // Half a request head, then silence.
     let mut s = TcpStream::connect(server.addr).unwrap();
@@ -140,7 +146,8 @@ fn one_client_holding_connections_open_cannot_starve_another() {
     let greedy: Vec<TcpStream> = (0..300)
         .map(|_| {
             let mut s = connect_from([127, 0, 0, 1], server.addr);
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
             s
         })
         .collect();
@@ -156,7 +163,10 @@ fn one_client_holding_connections_open_cannot_starve_another() {
     let mut refused = 0;
     for mut s in greedy.into_iter().skip(64) {
         let sent = read_until_closed(&mut s, "a connection beyond the peer's share");
-        assert!(sent.is_empty() || sent.starts_with("HTTP/1.1 503"), "{sent}");
+        assert!(
+            sent.is_empty() || sent.starts_with("HTTP/1.1 503"),
+            "{sent}"
+        );
         refused += 1;
     }
     assert_eq!(refused, 236);
@@ -224,7 +234,10 @@ fn revoking_a_token_ends_the_event_streams_opened_with_it() {
             Err(e) if is_our_timeout(&e) => panic!("the revoked token's stream stayed open"),
             Err(_) => break,
         }
-        assert!(!rest.contains(&contact), "delivered after revocation: {rest}");
+        assert!(
+            !rest.contains(&contact),
+            "delivered after revocation: {rest}"
+        );
     }
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
@@ -269,7 +282,14 @@ fn an_agents_token_acts_only_as_its_own_agent() {
         got["contact"]["id"].as_str().unwrap().to_owned()
     };
     let as_a1 = |method: &str, path: &str, body: serde_json::Value| {
-        request(server.addr, method, path, Some(&body.to_string()), Some(&a1)).unwrap()
+        request(
+            server.addr,
+            method,
+            path,
+            Some(&body.to_string()),
+            Some(&a1),
+        )
+        .unwrap()
     };
 
     // a-1's token cannot offer a contact to a-2, nor write a-2's draft.
@@ -362,7 +382,10 @@ fn the_data_directory_is_readable_by_the_servers_user_only() {
     for sub in ["db", "cache"] {
         assert!(found.iter().any(|(p, _, _)| p == &data.join(sub)), "{sub}");
     }
-    assert!(found.iter().filter(|(_, _, d)| !d).count() >= 3, "{found:?}");
+    assert!(
+        found.iter().filter(|(_, _, d)| !d).count() >= 3,
+        "{found:?}"
+    );
     for (path, mode, is_dir) in &found {
         let want = if *is_dir { 0o700 } else { 0o600 };
         assert_eq!(*mode, want, "{} is {mode:o}", path.display());
@@ -411,12 +434,21 @@ fn responses_are_not_cached_or_sniffed_and_the_bearer_scheme_ignores_case() {
     );
     assert!(head.starts_with("http/1.1 201"), "{head}");
     assert!(head.contains("\r\ncache-control: no-store"), "{head}");
-    assert!(head.contains("\r\nx-content-type-options: nosniff"), "{head}");
+    assert!(
+        head.contains("\r\nx-content-type-options: nosniff"),
+        "{head}"
+    );
     // Every JSON answer, errors too.
-    for (path, auth) in [("/v1/whoami", bearer.as_str()), ("/v1/whoami", "Bearer sb_x")] {
+    for (path, auth) in [
+        ("/v1/whoami", bearer.as_str()),
+        ("/v1/whoami", "Bearer sb_x"),
+    ] {
         let head = head_of(server.addr, "GET", path, auth, "");
         assert!(head.contains("application/"), "{head}");
-        assert!(head.contains("\r\nx-content-type-options: nosniff"), "{head}");
+        assert!(
+            head.contains("\r\nx-content-type-options: nosniff"),
+            "{head}"
+        );
     }
     // RFC 7235: the scheme is case-insensitive.
     for scheme in ["bearer", "BEARER", "BeArEr"] {

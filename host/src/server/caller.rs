@@ -141,7 +141,12 @@ mod tests {
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive() {
-        for h in ["Bearer sb_1_2", "bearer sb_1_2", "BEARER  sb_1_2 ", "BeArEr sb_1_2"] {
+        for h in [
+            "Bearer sb_1_2",
+            "bearer sb_1_2",
+            "BEARER  sb_1_2 ",
+            "BeArEr sb_1_2",
+        ] {
             assert_eq!(bearer_token(h), Some("sb_1_2"), "{h}");
         }
         for h in ["Basic sb_1_2", "Bearersb_1_2", "sb_1_2", ""] {

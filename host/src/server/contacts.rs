@@ -182,7 +182,10 @@ pub(super) async fn post_event(
     } else if let Some(own) = caller.own_agent().map(str::to_owned) {
         let which = id.clone();
         let contact = state
-            .engine(move |e| e.contact(&which)?.ok_or_else(|| EngineError::no_contact(&which)))
+            .engine(move |e| {
+                e.contact(&which)?
+                    .ok_or_else(|| EngineError::no_contact(&which))
+            })
             .await?;
         if let Some(assigned) = contact.agent_id.filter(|a| *a != own) {
             return Err(ApiError::new(

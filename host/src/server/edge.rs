@@ -55,9 +55,8 @@ impl EdgeLimits {
             let room = usize::try_from(files / 4 * 3).unwrap_or(usize::MAX).max(1);
             limits.max_connections = limits.max_connections.min(room);
         }
-        limits.max_connections_per_peer = limits
-            .max_connections_per_peer
-            .min(limits.max_connections);
+        limits.max_connections_per_peer =
+            limits.max_connections_per_peer.min(limits.max_connections);
         limits
     }
 }
@@ -163,7 +162,8 @@ impl Drop for Admitted {
 /// What a refused connection is told before it is closed: a problem
 /// response, as every other error.
 static REFUSAL: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
-    let detail = "too many open connections (from your address, or in all); close idle ones and retry";
+    let detail =
+        "too many open connections (from your address, or in all); close idle ones and retry";
     let body = serde_json::json!({
         "type": "urn:switchboard:problem:unavailable",
         "title": "Service Unavailable",
@@ -225,9 +225,9 @@ pub(super) async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let body_timeout = limits.body_read_timeout;
-    let app = app.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-        body_read_timeout(body_timeout, req, next)
-    }));
+    let app = app.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| body_read_timeout(body_timeout, req, next),
+    ));
     let admission = Admission::new(&limits);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -256,10 +256,8 @@ pub(super) async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(app.clone()),
-        );
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -296,7 +294,10 @@ mod tests {
         let held_c = admission.admit(c).unwrap();
         // Five open: nobody else, whatever their address.
         assert_eq!(admission.admit(c).err(), Some(Refused::Full));
-        assert_eq!(admission.admit([10, 0, 0, 4].into()).err(), Some(Refused::Full));
+        assert_eq!(
+            admission.admit([10, 0, 0, 4].into()).err(),
+            Some(Refused::Full)
+        );
         // Closing one frees its place, for its peer or another.
         drop(held_c);
         drop(held_a);
@@ -313,8 +314,14 @@ mod tests {
         assert_eq!(configured.within_file_limit(None), configured);
         assert_eq!(configured.within_file_limit(Some(20_000)), configured);
         let low = configured.within_file_limit(Some(1024));
-        assert_eq!((low.max_connections, low.max_connections_per_peer), (768, 256));
+        assert_eq!(
+            (low.max_connections, low.max_connections_per_peer),
+            (768, 256)
+        );
         let tiny = configured.within_file_limit(Some(256));
-        assert_eq!((tiny.max_connections, tiny.max_connections_per_peer), (192, 192));
+        assert_eq!(
+            (tiny.max_connections, tiny.max_connections_per_peer),
+            (192, 192)
+        );
     }
 }

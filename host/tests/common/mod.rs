@@ -29,7 +29,11 @@ impl Server {
 
     /// [`Server::start`] with more `serve` arguments.
     pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
-        Self::launch(Command::new(env!("CARGO_BIN_EXE_switchboard")), data_dir, args)
+        Self::launch(
+            Command::new(env!("CARGO_BIN_EXE_switchboard")),
+            data_dir,
+            args,
+        )
     }
 
     /// [`Server::start_with`] in a process that may open at most `fds`
