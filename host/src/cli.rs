@@ -929,6 +929,7 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
             data_dir.display()
         );
     }
+    private_files();
     let db = data_dir.join("db");
     SledStore::open(&db, Durability::Group).with_context(|| {
         format!(
@@ -1186,21 +1187,24 @@ fn first_admin_token(engine: &Engine, data_dir: &std::path::Path) -> anyhow::Res
 /// and warn about anything in it that others may read: it holds customer
 /// text and tokens.
 fn private_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    private_files();
     let mut dir = std::fs::DirBuilder::new();
     dir.recursive(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        // The store and the plugin cache create their own files; the umask
-        // is the one switch that covers them all.
-        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-        dir.mode(0o700);
-    }
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
     dir.create(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     #[cfg(unix)]
     warn_if_readable_by_others(data_dir);
     Ok(())
+}
+
+/// Files and directories this process creates from now on are its user's
+/// only (umask 077). The store and the plugin cache create their own files;
+/// the umask is the one switch that covers them all.
+fn private_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 /// A warning for each path in `data_dir` (itself included) whose mode
