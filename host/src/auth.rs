@@ -275,6 +275,11 @@ impl<'a> Tokens<'a> {
         Ok(true)
     }
 
+    /// Whether token `id` exists (it was issued and not revoked).
+    pub fn exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.store.get(TOKENS, id.as_bytes())?.is_some())
+    }
+
     /// The token `presented` stands for, if it is valid.
     pub fn authenticate(&self, presented: &str) -> Result<TokenInfo, AuthError> {
         let rest = presented.strip_prefix("sb_").ok_or(AuthError::Invalid)?;
@@ -328,7 +333,9 @@ mod tests {
         );
         assert_eq!(tokens.authenticate("Bearer x"), Err(AuthError::Invalid));
         assert_eq!(tokens.list().unwrap().len(), 1);
+        assert!(tokens.exists(&t.info.id).unwrap());
         assert!(tokens.revoke(&t.info.id).unwrap());
+        assert!(!tokens.exists(&t.info.id).unwrap());
         assert_eq!(tokens.authenticate(&t.token), Err(AuthError::Invalid));
     }
 

@@ -1019,6 +1019,7 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<SledStore> {
             data_dir.display()
         );
     }
+    private_files();
     let db = data_dir.join("db");
     Ok(SledStore::open(&db, Durability::Group)?)
 }
@@ -1267,6 +1268,68 @@ fn first_admin_token(engine: &Engine, data_dir: &std::path::Path) -> anyhow::Res
     Ok(())
 }
 
+/// Make everything this process creates from now on private to its user
+/// (mode 0700 for directories, 0600 for files), create the data directory,
+/// and warn about anything in it that others may read: it holds customer
+/// text and tokens.
+fn private_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    private_files();
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    #[cfg(unix)]
+    warn_if_readable_by_others(data_dir);
+    Ok(())
+}
+
+/// Files and directories this process creates from now on are its user's
+/// only (umask 077). The store and the plugin cache create their own files;
+/// the umask is the one switch that covers them all.
+fn private_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// A warning for each path in `data_dir` (itself included) whose mode
+/// lets other users in, the first ten by name.
+#[cfg(unix)]
+fn warn_if_readable_by_others(data_dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut wide = Vec::new();
+    let mut pending = vec![data_dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            wide.push((path.clone(), mode));
+        }
+        if meta.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&path)
+        {
+            pending.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+        }
+    }
+    for (path, mode) in wide.iter().take(10) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:04o}"),
+            "other users may read the data directory (customer text, tokens): chmod it 0700 and its files 0600"
+        );
+    }
+    if wide.len() > 10 {
+        tracing::warn!(
+            more = wide.len() - 10,
+            data_dir = %data_dir.display(),
+            "more paths in the data directory are readable by other users: chmod -R go-rwx it"
+        );
+    }
+}
+
 fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
     let mut config = args.effective()?;
     if args.print_config {
@@ -1279,8 +1342,7 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
     let listen = config
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    private_data_dir(&data_dir)?;
     let runtime = PluginRuntime::new(config.runtime_config(data_dir.join("cache")))?;
     let db = data_dir.join("db");
     let durability = config.store.durability;
@@ -1336,8 +1398,9 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         engine: engine.clone(),
         registry: registry.clone(),
         clock,
+        streams: crate::server::StreamControl::default(),
     };
-    let served = rt.block_on(crate::server::run(listen, state));
+    let served = rt.block_on(crate::server::run(listen, state, config.edge_limits()));
     engine.stop_timers();
     if let Some(t) = timers {
         let _ = t.join();

@@ -12,6 +12,12 @@
 //! [store]
 //! durability = "group"   # or "deferred" (simulations and demos only)
 //!
+//! [http]
+//! header_read_timeout_ms = 10000
+//! body_read_timeout_ms = 30000
+//! max_connections = 2048
+//! max_connections_per_peer = 256
+//!
 //! [engine]
 //! fallback_queue = "general"
 //! triage_queue = "triage"
@@ -65,6 +71,7 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     pub log: LogSection,
     pub store: StoreSection,
+    pub http: HttpSection,
     pub engine: EngineSection,
     pub plugins: PluginsSection,
 }
@@ -100,6 +107,36 @@ impl DurabilityMode {
         match self {
             DurabilityMode::Group => crate::store::Durability::Group,
             DurabilityMode::Deferred => crate::store::Durability::Deferred,
+        }
+    }
+}
+
+/// Limits of the HTTP edge: how long a client may take to send a request,
+/// and how many connections it may hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Time to send a whole request head, from the first byte (or from the
+    /// end of the previous response on a kept-alive connection, so idle
+    /// connections close after it too).
+    pub header_read_timeout_ms: u64,
+    /// Longest silence while a request body is being sent.
+    pub body_read_timeout_ms: u64,
+    /// Open connections, all clients together (lowered to three quarters
+    /// of the process's file limit when that is smaller).
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_peer: usize,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        let e = crate::server::EdgeLimits::default();
+        Self {
+            header_read_timeout_ms: e.header_read_timeout.as_millis() as u64,
+            body_read_timeout_ms: e.body_read_timeout.as_millis() as u64,
+            max_connections: e.max_connections,
+            max_connections_per_peer: e.max_connections_per_peer,
         }
     }
 }
@@ -199,6 +236,15 @@ impl ConfigFile {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        let h = &self.http;
+        anyhow::ensure!(
+            h.header_read_timeout_ms >= 1 && h.body_read_timeout_ms >= 1,
+            "http.header_read_timeout_ms and http.body_read_timeout_ms must be at least 1"
+        );
+        anyhow::ensure!(
+            h.max_connections >= 1 && h.max_connections_per_peer >= 1,
+            "http.max_connections and http.max_connections_per_peer must be at least 1"
+        );
         let p = &self.plugins;
         anyhow::ensure!(
             p.default_timeout_ms >= 1 && p.default_timeout_ms <= p.max_timeout_ms,
@@ -257,6 +303,17 @@ impl ConfigFile {
         }
     }
 
+    /// The HTTP edge's limits.
+    pub fn edge_limits(&self) -> crate::server::EdgeLimits {
+        let h = &self.http;
+        crate::server::EdgeLimits {
+            header_read_timeout: Duration::from_millis(h.header_read_timeout_ms.max(1)),
+            body_read_timeout: Duration::from_millis(h.body_read_timeout_ms.max(1)),
+            max_connections: h.max_connections.max(1),
+            max_connections_per_peer: h.max_connections_per_peer.max(1),
+        }
+    }
+
     /// The plugin runtime's settings, with the compile cache in `cache_dir`.
     pub fn runtime_config(&self, cache_dir: PathBuf) -> RuntimeConfig {
         let p = &self.plugins;
@@ -303,6 +360,7 @@ mod tests {
         f.log.format = Some(LogFormat::Json);
         f.engine.quarantine_after = 9;
         f.plugins.default_timeout_ms = 20;
+        f.http.max_connections_per_peer = 9;
         let back: ConfigFile = toml::from_str(&f.to_toml()).unwrap();
         assert_eq!(back, f);
     }

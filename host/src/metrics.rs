@@ -6,7 +6,8 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The metrics of this process.
@@ -20,6 +21,8 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     pub missed_offers: IntCounterVec,
     pub agent_missed_offers: IntCounterVec,
+    pub http_connections_open: IntGauge,
+    pub http_connections_refused: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -78,6 +81,16 @@ fn build() -> Result<Metrics, prometheus::Error> {
     )?;
     registry.register(Box::new(missed_offers.clone()))?;
     registry.register(Box::new(agent_missed_offers.clone()))?;
+    let http_connections_open = IntGauge::new("http_connections_open", "Open HTTP connections")?;
+    let http_connections_refused = IntCounterVec::new(
+        Opts::new(
+            "http_connections_refused_total",
+            "HTTP connections refused at the connection limits, by reason (server_full, peer_full)",
+        ),
+        &["reason"],
+    )?;
+    registry.register(Box::new(http_connections_open.clone()))?;
+    registry.register(Box::new(http_connections_refused.clone()))?;
     registry.register(Box::new(http_requests.clone()))?;
     registry.register(Box::new(http_duration.clone()))?;
     registry.register(Box::new(plugin_calls.clone()))?;
@@ -94,6 +107,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         queue_depth,
         missed_offers,
         agent_missed_offers,
+        http_connections_open,
+        http_connections_refused,
     })
 }
 

@@ -145,6 +145,7 @@ fn fixture() -> Fixture {
         engine: engine.clone(),
         registry: registry.clone(),
         clock: None,
+        streams: switchboard::server::StreamControl::default(),
     });
     Fixture {
         _dir: dir,

@@ -58,13 +58,21 @@ impl axum::extract::FromRequestParts<AppState> for Caller {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or(AuthError::Invalid)?
-            .trim();
+            .and_then(bearer_token)
+            .ok_or(AuthError::Invalid)?;
         Ok(Caller(
             Tokens::new(&**state.engine.store()).authenticate(token)?,
         ))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 7235).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// An action a handler needs, as a type: `Allowed<perm::ReadFloor>`.
@@ -125,5 +133,25 @@ impl<P: Permission> axum::extract::FromRequestParts<AppState> for Allowed<P> {
         let caller = Caller::from_request_parts(parts, state).await?;
         caller.require(P::ACTION)?;
         Ok(Allowed(caller, std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for h in [
+            "Bearer sb_1_2",
+            "bearer sb_1_2",
+            "BEARER  sb_1_2 ",
+            "BeArEr sb_1_2",
+        ] {
+            assert_eq!(bearer_token(h), Some("sb_1_2"), "{h}");
+        }
+        for h in ["Basic sb_1_2", "Bearersb_1_2", "sb_1_2", ""] {
+            assert_eq!(bearer_token(h), None, "{h}");
+        }
     }
 }

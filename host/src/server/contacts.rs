@@ -2,18 +2,20 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::caller::perm;
 use super::{
-    Allowed, ApiResult, AppState, Body, Id, Params, Problem, created, next_after, page_limit,
+    Allowed, ApiError, ApiResult, AppState, Body, Id, Params, Problem, created, next_after,
+    page_limit,
 };
 use crate::auth::Action;
 use crate::domain::{Channel, ContactState};
 use crate::engine::{
-    ContactEvent, ContactFilter, ContactRecord, CustomerContext, EngineError, Ingested, NewContact,
-    RecordedEvent,
+    ContactEvent, ContactFilter, ContactRecord, CustomerContext, EngineError, EventKind, Ingested,
+    NewContact, RecordedEvent,
 };
 
 /// Create a contact: it is routed by the active routing policy, checked by
@@ -155,7 +157,9 @@ pub(super) struct EventPosted {
 
 /// Record a lifecycle event (offer, answer, hold, resume, transfer,
 /// wrap-up, resolve, abandon, message, survey, ...). Illegal transitions
-/// are refused with 409 and change nothing.
+/// are refused with 409 and change nothing. An agent's own token (one
+/// with an `agent_id`) may offer only to its agent and record events only
+/// on contacts offered to or handled by its agent (403 otherwise).
 #[utoipa::path(post, path = "/v1/contacts/{id}/events", tag = "contacts",
     params(("id" = String, Path, description = "Contact id")),
     request_body = ContactEvent,
@@ -167,10 +171,32 @@ pub(super) struct EventPosted {
     extensions(("x-roles" = json!(Action::WriteContacts.roles()))))]
 pub(super) async fn post_event(
     State(state): State<AppState>,
-    _: Allowed<perm::WriteContacts>,
+    caller: Allowed<perm::WriteContacts>,
     Id(id): Id<String>,
     Body(event): Body<ContactEvent>,
 ) -> ApiResult<Json<EventPosted>> {
+    // An agent's own token acts as that agent only: it offers to itself
+    // and handles the contacts it was offered.
+    if let EventKind::Offer { agent_id } = &event.kind {
+        caller.require_agent(agent_id)?;
+    } else if let Some(own) = caller.own_agent().map(str::to_owned) {
+        let which = id.clone();
+        let contact = state
+            .engine(move |e| {
+                e.contact(&which)?
+                    .ok_or_else(|| EngineError::no_contact(&which))
+            })
+            .await?;
+        if let Some(assigned) = contact.agent_id.filter(|a| *a != own) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this token acts as agent `{own}`; contact `{id}` is with agent `{assigned}`, so only they (or a supervisor) may record its events"
+                ),
+            ));
+        }
+    }
     let (contact, event, offers) = state
         .engine(move |e| e.record_event_and_offer(&id, event))
         .await?;

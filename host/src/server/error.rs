@@ -34,7 +34,8 @@ pub struct Problem {
     /// What went wrong and how to fix the request.
     pub detail: String,
     /// The kind: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `illegal_transition`, `conflict`, `invalid`, `storage`, `internal`.
+    /// `request_timeout`, `illegal_transition`, `conflict`, `invalid`,
+    /// `storage`, `internal`, `unavailable`.
     pub error: String,
     pub message: String,
 }
@@ -140,6 +141,13 @@ impl From<RegistryError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if body_timed_out(&r) {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stopped arriving before it was complete; send the whole body without pausing",
+            );
+        }
         let status = match r {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -147,6 +155,19 @@ impl From<JsonRejection> for ApiError {
         };
         ApiError::new(status, "bad_request", r.body_text())
     }
+}
+
+/// Whether reading the body failed because the client went silent (the
+/// edge's body read timeout), found anywhere in the error's causes.
+fn body_timed_out(r: &JsonRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(r);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 impl From<QueryRejection> for ApiError {

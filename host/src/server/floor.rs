@@ -237,13 +237,14 @@ pub(super) async fn queue_stats(
 /// Server-Sent Events: a `contact` event (a [`crate::engine::LiveEvent`])
 /// whenever a contact is created or changes, a `queues` event with every
 /// queue's live figures each second, and `lagged` when this client fell
-/// behind and skipped events.
+/// behind and skipped events. The stream ends when its token is revoked
+/// (nothing is delivered after the revocation) and when the server stops.
 #[utoipa::path(get, path = "/v1/stream", tag = "floor",
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String)),
     extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
 pub(super) async fn stream(
     State(state): State<AppState>,
-    _: Allowed<perm::ReadFloor>,
+    caller: Allowed<perm::ReadFloor>,
 ) -> ApiResult<
     axum::response::sse::Sse<
         impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
@@ -253,37 +254,74 @@ pub(super) async fn stream(
     use tokio::sync::broadcast::error::RecvError;
     let rx = state.engine.subscribe();
     let tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    let engine = state.engine.clone();
+    let feed = Feed {
+        engine: state.engine.clone(),
+        token: caller.0.0.id.clone(),
+        control: state.streams.watch(),
+    };
     let events = futures_util::stream::unfold(
-        (rx, tick, engine),
-        |(mut rx, mut tick, engine)| async move {
-            let event = tokio::select! {
-                got = rx.recv() => match got {
-                    Ok(e) => Event::default()
-                        .event("contact")
-                        .json_data(&e)
-                        .unwrap_or_default(),
-                    Err(RecvError::Lagged(n)) => Event::default()
-                        .event("lagged")
-                        .data(format!("{n} events skipped; re-read the state you need")),
-                    Err(RecvError::Closed) => return None,
-                },
-                _ = tick.tick() => {
-                    let queues: Vec<_> = engine
-                        .queues()
-                        .iter()
-                        .filter_map(|q| engine.queue_stats(&q.name).ok())
-                        .collect();
-                    Event::default()
-                        .event("queues")
-                        .json_data(&queues)
-                        .unwrap_or_default()
+        (rx, tick, feed),
+        |(mut rx, mut tick, mut feed)| async move {
+            loop {
+                let event = tokio::select! {
+                    changed = feed.control.changed() => {
+                        if changed.is_err() || !feed.may_continue() {
+                            return None;
+                        }
+                        continue;
+                    }
+                    got = rx.recv() => match got {
+                        Ok(e) => Event::default()
+                            .event("contact")
+                            .json_data(&e)
+                            .unwrap_or_default(),
+                        Err(RecvError::Lagged(n)) => Event::default()
+                            .event("lagged")
+                            .data(format!("{n} events skipped; re-read the state you need")),
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = tick.tick() => {
+                        let queues: Vec<_> = feed.engine
+                            .queues()
+                            .iter()
+                            .filter_map(|q| feed.engine.queue_stats(&q.name).ok())
+                            .collect();
+                        Event::default()
+                            .event("queues")
+                            .json_data(&queues)
+                            .unwrap_or_default()
+                    }
+                };
+                // A revocation that raced with this event wins: nothing
+                // reaches a token after its revocation was acknowledged.
+                if feed.control.has_changed().unwrap_or(true) && !feed.may_continue() {
+                    return None;
                 }
-            };
-            Some((Ok(event), (rx, tick, engine)))
+                return Some((Ok(event), (rx, tick, feed)));
+            }
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// What an open stream needs to decide whether it may go on.
+struct Feed {
+    engine: std::sync::Arc<crate::engine::Engine>,
+    /// The id of the token the stream was opened with.
+    token: String,
+    control: tokio::sync::watch::Receiver<super::StreamSignal>,
+}
+
+impl Feed {
+    /// Whether the server is not closing and the token still exists (a
+    /// store fault ends the stream: the client reconnects and is told).
+    fn may_continue(&mut self) -> bool {
+        let signal = *self.control.borrow_and_update();
+        !signal.closing
+            && crate::auth::Tokens::new(&**self.engine.store())
+                .exists(&self.token)
+                .unwrap_or(false)
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -17,6 +17,7 @@ mod clock;
 pub mod console;
 mod contacts;
 mod drafts;
+mod edge;
 mod error;
 mod floor;
 mod incidents;
@@ -46,6 +47,7 @@ use crate::engine::{Engine, EngineError};
 use crate::registry::{Registry, RegistryError};
 
 pub use caller::{Allowed, Caller};
+pub use edge::{EdgeLimits, file_limit};
 pub use error::{ApiError, ApiResult, Problem};
 
 /// Largest request body accepted (a contact with a long e-mail body fits).
@@ -63,6 +65,44 @@ pub struct AppState {
     /// Set when the server runs on a simulated clock (`POST /v1/clock`
     /// moves it); `None` on wall time.
     pub clock: Option<crate::engine::ManualClock>,
+    /// Tells open event streams to check their token again, or to end.
+    pub streams: StreamControl,
+}
+
+/// What open event streams listen to: a token was revoked (each stream
+/// checks its own), or the server is shutting down (all end, so a graceful
+/// shutdown does not wait on them forever).
+#[derive(Clone)]
+pub struct StreamControl(tokio::sync::watch::Sender<StreamSignal>);
+
+/// The latest [`StreamControl`] signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamSignal {
+    /// Bumped on every revocation.
+    pub revocations: u64,
+    pub closing: bool,
+}
+
+impl Default for StreamControl {
+    fn default() -> Self {
+        Self(tokio::sync::watch::channel(StreamSignal::default()).0)
+    }
+}
+
+impl StreamControl {
+    /// A token was revoked: streams check whether theirs still exists.
+    pub fn token_revoked(&self) {
+        self.0.send_modify(|s| s.revocations += 1);
+    }
+
+    /// The server is shutting down: every stream ends.
+    pub fn close_all(&self) {
+        self.0.send_modify(|s| s.closing = true);
+    }
+
+    fn watch(&self) -> tokio::sync::watch::Receiver<StreamSignal> {
+        self.0.subscribe()
+    }
 }
 
 impl AppState {
@@ -279,6 +319,7 @@ pub fn router(state: AppState) -> Router {
         .route("/console/{file}", axum::routing::get(console::file))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(track))
+        .layer(axum::middleware::from_fn(edge::security_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -422,21 +463,41 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Serve until Ctrl-C / SIGTERM, then finish in-flight requests.
-pub async fn run(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
+pub async fn run(listen: SocketAddr, state: AppState, limits: EdgeLimits) -> anyhow::Result<()> {
     // The registry records automatic rollbacks as the engine makes them.
     state
         .registry
         .record_auto_rollbacks()
         .context("cannot start the thread that records automatic rollbacks")?;
+    let files = file_limit();
+    let effective = limits.within_file_limit(files);
+    if effective.max_connections < limits.max_connections {
+        tracing::warn!(
+            configured = limits.max_connections,
+            file_limit = files,
+            max_connections = effective.max_connections,
+            "http.max_connections lowered to three quarters of the process's file limit; raise the limit (ulimit -n, systemd LimitNOFILE=) to allow more"
+        );
+    }
+    tracing::info!(
+        max_connections = effective.max_connections,
+        max_connections_per_peer = effective.max_connections_per_peer,
+        header_read_timeout_ms = effective.header_read_timeout.as_millis() as u64,
+        body_read_timeout_ms = effective.body_read_timeout.as_millis() as u64,
+        "HTTP limits"
+    );
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another server using that port? pick one with --listen"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "switchboard is listening; try: curl http://{local}/healthz");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    let streams = state.streams.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Open event streams never end on their own.
+        streams.close_all();
+    };
+    edge::serve(listener, router(state), effective, shutdown).await;
     Ok(())
 }
 

@@ -36,13 +36,20 @@ pub(super) fn base() -> utoipa::openapi::OpenApi {
 }
 
 /// The responses every `/v1` operation may give besides its own.
-const COMMON: [(&str, &str); 7] = [
+const COMMON: [(&str, &str); 8] = [
     (
         "400",
         "Malformed request: bad JSON, a wrong type, an unknown field or parameter",
     ),
     ("401", "No token, or not a valid one"),
-    ("403", "The token's role may not do this"),
+    (
+        "403",
+        "The token's role may not do this, or an agent's own token acts as another agent",
+    ),
+    (
+        "408",
+        "The request body stopped arriving before it was complete",
+    ),
     ("413", "The body is too large"),
     ("415", "The body is not `application/json`"),
     (
@@ -51,7 +58,7 @@ const COMMON: [(&str, &str); 7] = [
     ),
     (
         "503",
-        "The token store could not be read while checking the token (a storage fault, not a bad token); nothing was done, try again",
+        "The server cannot take the request now: too many open connections (from the caller's address or in all; retry after closing idle ones), or the token store could not be read while checking the token (a storage fault, not a bad token; nothing was done, try again)",
     ),
 ];
 

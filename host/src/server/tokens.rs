@@ -114,7 +114,8 @@ pub(super) async fn list_tokens(
     Ok(Json(TokenList { tokens }))
 }
 
-/// Revoke a token; it stops working at once.
+/// Revoke a token; it stops working at once, and the event streams opened
+/// with it end.
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
     params(("id" = String, Path, description = "Token id")),
     responses(
@@ -135,6 +136,8 @@ pub(super) async fn revoke_token(
             "no token with id `{id}`; list them with GET /v1/tokens"
         )));
     }
+    // Streams opened with it end now, before the revocation is acknowledged.
+    state.streams.token_revoked();
     state
         .audit_action(&caller, "token.revoke", &id, serde_json::json!({}))
         .await?;

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// A running server process.
@@ -17,6 +17,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The admin token the first start wrote to the data directory.
     pub token: String,
+    /// Every log line (JSON) the server wrote so far.
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -27,7 +29,25 @@ impl Server {
 
     /// [`Server::start`] with more `serve` arguments.
     pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        Self::launch(
+            Command::new(env!("CARGO_BIN_EXE_switchboard")),
+            data_dir,
+            args,
+        )
+    }
+
+    /// [`Server::start_with`] in a process that may open at most `fds`
+    /// files and sockets (`ulimit -n`).
+    pub fn start_with_fd_limit(data_dir: &Path, args: &[&str], fds: u32) -> Server {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", r#"ulimit -n "$0" && exec "$@""#])
+            .arg(fds.to_string())
+            .arg(env!("CARGO_BIN_EXE_switchboard"));
+        Self::launch(sh, data_dir, args)
+    }
+
+    fn launch(mut command: Command, data_dir: &Path, args: &[&str]) -> Server {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--data-dir")
             .arg(data_dir)
@@ -39,10 +59,15 @@ impl Server {
             .expect("start switchboard");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let log = logs.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Ok(mut log) = log.lock() {
+                    log.push(line.clone());
+                }
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
                     && let Some(addr) = v["fields"]["address"].as_str()
                     && let Some(tx) = tx.take()
@@ -59,7 +84,12 @@ impl Server {
             .expect("the first start writes an admin token")
             .trim()
             .to_owned();
-        Server { child, addr, token }
+        Server {
+            child,
+            addr,
+            token,
+            logs,
+        }
     }
 
     /// SIGKILL: no shutdown, no flush.
