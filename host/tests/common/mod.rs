@@ -77,9 +77,20 @@ impl Server {
                 // Keep draining so the server never blocks on a full pipe.
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(300))
-            .expect("the server did not report its address");
+        let addr = match rx.recv_timeout(Duration::from_secs(300)) {
+            Ok(addr) => addr,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                let tail = logs
+                    .lock()
+                    .map(|l| l[l.len().saturating_sub(30)..].join("\n"))
+                    .unwrap_or_default();
+                panic!(
+                    "the server did not report its address ({e}; exit {status:?}); its last log lines:\n{tail}"
+                )
+            }
+        };
         let token = std::fs::read_to_string(data_dir.join("admin-token"))
             .expect("the first start writes an admin token")
             .trim()
