@@ -440,6 +440,26 @@ fn guest_panic_is_a_trap_with_the_message_in_the_plugin_log() {
 }
 
 #[test]
+fn a_guest_that_exits_is_told_so_in_one_line_not_a_backtrace() {
+    let (_rt, _plugin, act) = activation();
+    for code in [0, 3] {
+        let err = act.route(&input(&format!("exit:{code}"))).unwrap_err();
+        assert!(matches!(err, PluginError::Trap { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("exited instead of returning its answer"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("backtrace") && !msg.contains('\n'),
+            "a raw backtrace: {msg}"
+        );
+        assert_names_plugin(&err);
+    }
+    assert_recovers(&act);
+}
+
+#[test]
 fn a_rule_that_answers_err_is_rejected_without_losing_the_instance() {
     let (_rt, _p, act) = activation();
     let before = act.warm_instances();

@@ -1258,11 +1258,30 @@ fn classify(
             plugin,
             message: trap.to_string(),
         },
-        None => PluginError::Trap {
-            plugin,
-            message: clip(&format!("{err:#}")),
+        None => match err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            // WASI 0.2's exit carries only success or failure, so the
+            // guest's own status number is not known here.
+            Some(_) => PluginError::Trap {
+                plugin,
+                message: "the plugin exited instead of returning its answer: a rule must return a value or an error result (Rust `std::process::exit`, C `exit()` and Python `sys.exit()` end the call)".into(),
+            },
+            None => PluginError::Trap {
+                plugin,
+                message: clip(&without_backtrace(&err)),
+            },
         },
     }
+}
+
+/// The error's causes, without the wasm backtrace wasmtime attaches as
+/// context: a partner reads the plugin log and `plugin test`, not frames.
+fn without_backtrace(err: &wasmtime::Error) -> String {
+    // The backtrace is a context layer of the error whose text is the frames.
+    err.chain()
+        .map(ToString::to_string)
+        .filter(|cause| !cause.contains("wasm backtrace:"))
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Approximate size of a plugin's output: string bytes plus a small fixed

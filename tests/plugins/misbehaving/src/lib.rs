@@ -16,6 +16,7 @@
 //! | `env` | reason = number of environment variables |
 //! | `file` | reason = `ok` if `/etc/hostname` is readable, else `err:<message>` |
 //! | `random` | reason = 16 hex digits from a freshly seeded `RandomState` |
+//! | `exit:N` | calls `std::process::exit(N)` |
 //! | `err:MSG` | returns `Err(MSG)`, as a rule that refuses would |
 //! | `log-line:N` | logs one line of N bytes, then `Ok` |
 //! | `grow:N` | fills and frees N MiB (linear memory keeps the growth), then `Ok` |
@@ -99,6 +100,8 @@ impl RoutingPolicy for Misbehaving {
                 } else if let Some(n) = text.strip_prefix("recurse:") {
                     let n: u64 = n.parse().map_err(|e| format!("recurse:{n}: {e}"))?;
                     format!("recursed {}", recurse_bounded(black_box(n)))
+                } else if let Some(code) = text.strip_prefix("exit:") {
+                    std::process::exit(code.parse().unwrap_or(0))
                 } else if let Some(message) = text.strip_prefix("err:") {
                     return Err(message.to_owned());
                 } else if let Some(n) = text.strip_prefix("grow:") {
