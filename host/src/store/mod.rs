@@ -7,6 +7,7 @@
 
 mod backup;
 mod group_commit;
+mod memory;
 
 use std::ops::Bound;
 use std::path::Path;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 pub use backup::{restore_stream, write_stream};
 pub use group_commit::{Durability, GroupCommit};
+pub use memory::MemoryStore;
 
 /// The on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 3;
@@ -57,6 +59,8 @@ pub enum StoreError {
     Damaged { dir: String, detail: String },
     #[error("{dir} already exists: a backup goes into a new directory")]
     BackupTargetExists { dir: String },
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Why `sled::Config::open` failed, said so an operator knows what to do.
@@ -635,10 +639,8 @@ mod tests {
         assert_eq!(store.get("t", b"k").unwrap().as_deref(), Some(&b"v"[..]));
     }
 
-    #[test]
-    fn keyspaces_are_separate_and_scans_stay_inside_theirs() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path(), Durability::Group).unwrap();
+    /// The [`Store`] contract, checked the same way for every backend.
+    fn keyspaces_are_separate_and_scans_stay_inside_theirs(store: &dyn Store) {
         let mut w = Writes::default();
         for (space, key) in [("a", "1"), ("a", "2"), ("ab", "0"), ("b", "0"), ("a", "3")] {
             w.put(space, key.as_bytes().to_vec(), space.as_bytes().to_vec());
@@ -665,6 +667,21 @@ mod tests {
             .map(|kv| kv.unwrap().0)
             .collect();
         assert_eq!(from_2, [b"2".to_vec()]);
+        let prefixed: Vec<_> = store
+            .scan_prefix("a", b"")
+            .map(|kv| kv.unwrap().0)
+            .collect();
+        assert_eq!(prefixed, [b"1".to_vec(), b"2".to_vec()]);
+        let ids: Vec<u64> = (0..3).map(|_| store.generate_id().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
+
+    #[test]
+    fn every_store_keeps_keyspaces_apart_and_scans_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sled = SledStore::open(dir.path(), Durability::Group).unwrap();
+        keyspaces_are_separate_and_scans_stay_inside_theirs(&sled);
+        keyspaces_are_separate_and_scans_stay_inside_theirs(&MemoryStore::new());
         assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
         assert_eq!(prefix_end(b"\xff"), None);
     }
