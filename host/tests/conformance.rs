@@ -66,7 +66,10 @@ fn the_server_conforms_to_its_openapi_document() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let report = dir.path().join("report");
+    // In the temporary directory: schemathesis keeps its example database
+    // in the working directory.
     let out = Command::new(&exe)
+        .current_dir(dir.path())
         .arg("--config-file")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/schemathesis.toml"))
         .arg("run")

@@ -3,11 +3,14 @@
 //! to an agent. Depends on nothing else in the host.
 
 mod agent;
+pub mod bounds;
 mod contact;
 mod matching;
+mod unique;
 
 pub use agent::{Agent, AgentStatus, Queue, SelectionStrategy, ServiceLevelTarget};
 pub use contact::{Channel, ContactState, Transition, TransitionError};
+pub use unique::unique_keys;
 pub use matching::{
     Match, PreferredSkill, Relaxation, RelaxationStep, RequiredSkill, Requirements, select_agent,
 };

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ContactState, Transition};
+use crate::domain::{ContactState, Transition, bounds};
 
 use super::reactions::Reaction;
 use super::{CONTACTS, ContactRecord, EVENTS, Engine, EngineError, convert, decode, encode};
@@ -29,7 +29,10 @@ pub enum EventKind {
     /// The customer left before an agent answered.
     Abandon,
     /// Handed to another queue.
-    Transfer { queue: String },
+    Transfer {
+        #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
+        queue: String,
+    },
     /// Escalated by a supervisor or a rule.
     Escalate { reason: String },
     /// A message in the conversation, with its sentiment (-1.0 to 1.0)
@@ -38,12 +41,16 @@ pub enum EventKind {
         from_customer: bool,
         text: String,
         #[serde(default)]
-        sentiment: Option<f32>,
+        #[schema(schema_with = crate::domain::bounds::schema::sentiment)]
+        sentiment: Option<f64>,
     },
     /// A survey answer after resolution.
     Survey {
+        #[schema(schema_with = crate::domain::bounds::schema::csat)]
         csat: Option<u8>,
+        #[schema(schema_with = crate::domain::bounds::schema::nps)]
         nps: Option<u8>,
+        #[schema(schema_with = crate::domain::bounds::schema::ces)]
         ces: Option<u8>,
         comment: Option<String>,
     },
@@ -157,7 +164,7 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
         EventKind::Resolve => c.resolved_at = Some(at),
         EventKind::Abandon => c.abandoned_at = Some(at),
         EventKind::Transfer { queue } => {
-            if queue.trim().is_empty() {
+            if bounds::is_blank(queue) {
                 return Err(EngineError::Invalid(
                     "`queue` of a transfer must not be empty".into(),
                 ));
@@ -194,15 +201,9 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
                     c.state
                 )));
             }
-            if let Some(s) = sentiment {
-                if !(-1.0..=1.0).contains(s) {
-                    return Err(EngineError::Invalid(format!(
-                        "`sentiment` must be between -1.0 and 1.0, got {s}"
-                    )));
-                }
-                if *from_customer {
-                    c.sentiment = Some(*s);
-                }
+            let s = bounds::sentiment("sentiment", *sentiment).map_err(EngineError::Invalid)?;
+            if s.is_some() && *from_customer {
+                c.sentiment = s;
             }
         }
         EventKind::Survey {
@@ -217,9 +218,9 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
                     c.state
                 )));
             }
-            check_score("csat", *csat, 1..=5)?;
-            check_score("nps", *nps, 0..=10)?;
-            check_score("ces", *ces, 1..=7)?;
+            check_score("csat", *csat, bounds::CSAT)?;
+            check_score("nps", *nps, bounds::NPS)?;
+            check_score("ces", *ces, bounds::CES)?;
             c.survey = Some(super::SurveyScores {
                 csat: *csat,
                 nps: *nps,

@@ -57,6 +57,7 @@ use crate::store::{Store, StoreError, Writes};
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     pub channel: Channel,
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub customer_id: String,
     #[serde(default = "standard")]
     pub customer_tier: String,
@@ -67,8 +68,9 @@ pub struct NewContact {
     #[serde(default)]
     pub text: String,
     #[serde(default)]
-    pub sentiment: Option<f32>,
-    #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::sentiment)]
+    pub sentiment: Option<f64>,
+    #[serde(default, deserialize_with = "crate::domain::unique_keys")]
     pub attributes: std::collections::BTreeMap<String, String>,
     /// Event time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
@@ -551,12 +553,17 @@ impl Engine {
         agent: Agent,
         at: Option<i64>,
     ) -> Result<Vec<(String, String)>, EngineError> {
-        if agent.id.trim().is_empty() {
+        if crate::domain::bounds::is_blank(&agent.id) {
             return Err(EngineError::Invalid("agent `id` must not be empty".into()));
         }
-        if let Some((skill, level)) = agent.skills.iter().find(|(_, l)| !(1..=5).contains(*l)) {
+        use crate::domain::bounds::{PROFICIENCY_MAX, PROFICIENCY_MIN};
+        if let Some((skill, level)) = agent
+            .skills
+            .iter()
+            .find(|(_, l)| !(PROFICIENCY_MIN..=PROFICIENCY_MAX).contains(*l))
+        {
             return Err(EngineError::Invalid(format!(
-                "skill `{skill}` has proficiency {level}; proficiency is 1 (novice) to 5 (expert)"
+                "skill `{skill}` has proficiency {level}; proficiency is {PROFICIENCY_MIN} (novice) to {PROFICIENCY_MAX} (expert)"
             )));
         }
         let now = at.unwrap_or_else(|| (self.clock)());
@@ -632,7 +639,7 @@ impl Engine {
 
     /// Add or replace a queue.
     pub fn upsert_queue(&self, queue: Queue) -> Result<(), EngineError> {
-        if queue.name.trim().is_empty() {
+        if crate::domain::bounds::is_blank(&queue.name) {
             return Err(EngineError::Invalid(
                 "queue `name` must not be empty".into(),
             ));
@@ -1009,11 +1016,13 @@ impl Engine {
     }
 
     fn new_record(&self, new: NewContact) -> Result<ContactRecord, EngineError> {
-        if new.customer_id.trim().is_empty() {
+        if crate::domain::bounds::is_blank(&new.customer_id) {
             return Err(EngineError::Invalid(
                 "`customer_id` must not be empty: give the customer's id in your CRM".into(),
             ));
         }
+        let sentiment = crate::domain::bounds::sentiment("sentiment", new.sentiment)
+            .map_err(EngineError::Invalid)?;
         let now = new.occurred_at.unwrap_or_else(|| (self.clock)());
         Ok(ContactRecord {
             id: format!("c-{:012}", self.store.generate_id()?),
@@ -1023,7 +1032,7 @@ impl Engine {
             language: new.language,
             topics: new.topics,
             text: new.text,
-            sentiment: new.sentiment,
+            sentiment,
             attributes: new.attributes,
             tags: Vec::new(),
             state: ContactState::New,

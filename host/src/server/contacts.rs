@@ -54,7 +54,8 @@ pub(super) struct ContactParams {
     complaint: Option<bool>,
     /// Cursor: `next_after` of the previous page.
     after: Option<String>,
-    /// Page size, 1-1000 (default 100).
+    /// Page size (default 100); larger than 1,000 gives 1,000, 0 gives 1.
+    #[param(value_type = Option<u64>)]
     limit: Option<usize>,
 }
 

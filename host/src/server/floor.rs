@@ -18,6 +18,7 @@ pub(super) struct AgentList {
     /// Agents with their current load per channel.
     agents: Vec<Agent>,
     /// Contacts waiting in all queues.
+    #[schema(value_type = u64)]
     waiting: usize,
 }
 
@@ -293,7 +294,8 @@ pub(super) struct NotificationParams {
     /// Cursor: `next_after` of the previous page (0 from the start).
     #[serde(default)]
     after: u64,
-    /// Page size, 1-1000 (default 100).
+    /// Page size (default 100); larger than 1,000 gives 1,000, 0 gives 1.
+    #[param(value_type = Option<u64>)]
     limit: Option<usize>,
 }
 
