@@ -474,8 +474,8 @@ fn the_document_states_every_bound_the_server_enforces() {
     let components = &doc["components"]["schemas"];
     let sentiment = &components["NewContact"]["properties"]["sentiment"];
     assert_eq!(
-        (&sentiment["minimum"], &sentiment["maximum"]),
-        (&json!(-1.0), &json!(1.0)),
+        (sentiment["minimum"].as_f64(), sentiment["maximum"].as_f64()),
+        (Some(-1.0), Some(1.0)),
         "{sentiment}"
     );
     assert_eq!(components["Queue"]["properties"]["priority"]["maximum"], json!(u32::MAX));

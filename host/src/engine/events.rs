@@ -60,11 +60,25 @@ pub enum EventKind {
 /// "occurred_at": 1700000000000}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContactEvent {
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "named_kind")]
     pub kind: EventKind,
     /// Event time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
     pub occurred_at: Option<i64>,
+}
+
+/// An [`EventKind`] whose `type` is its name: serde's internally tagged
+/// enums also take a variant's index (`"type": 0`), which the API does not.
+fn named_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EventKind, D::Error> {
+    use serde::de::Error;
+    let v = serde_json::Value::deserialize(d)?;
+    match v.get("type") {
+        Some(serde_json::Value::String(_)) => EventKind::deserialize(v).map_err(D::Error::custom),
+        Some(other) => Err(D::Error::custom(format_args!(
+            "`type` must be an event name such as \"answer\", got {other}"
+        ))),
+        None => Err(D::Error::missing_field("type")),
+    }
 }
 
 /// An event in a contact's stream.

@@ -151,6 +151,7 @@ pub(super) struct EventPosted {
     event: RecordedEvent,
     /// `[contact id, agent id]` offers the event made possible (an agent's
     /// capacity freed up, or this contact is waiting again).
+    #[schema(schema_with = super::openapi::offer_pairs)]
     offers: Vec<(String, String)>,
 }
 

@@ -191,6 +191,7 @@ pub(super) struct AcceptBody {
     /// Indexes into the draft's `check.findings`; every finding with a
     /// suggestion when absent.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<u64>>)]
     findings: Option<Vec<usize>>,
 }
 

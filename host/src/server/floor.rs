@@ -52,6 +52,7 @@ pub(super) async fn get_agent(
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Offers {
     /// `[contact id, agent id]` pairs offered because of the change.
+    #[schema(schema_with = super::openapi::offer_pairs)]
     offers: Vec<(String, String)>,
 }
 

@@ -6,7 +6,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayItems, KnownFormat, Object, Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, ArrayItems, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
 };
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
@@ -62,6 +63,7 @@ pub(super) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     integer_ranges(doc);
     problem_content_type(doc);
     path_parameters_not_empty(doc);
+    close_externally_tagged_variants(doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.security_schemes.insert(
         "bearer".into(),
@@ -134,18 +136,45 @@ pub(super) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The values an integer format holds: the Rust type behind it (utoipa's
-/// `non_strict_integers` names `u8` `uint8`, `i64` `int64`, ...).
-fn format_range(format: &KnownFormat) -> Option<(i128, i128)> {
-    Some(match format {
-        KnownFormat::Int8 => (i8::MIN.into(), i8::MAX.into()),
-        KnownFormat::Int16 => (i16::MIN.into(), i16::MAX.into()),
-        KnownFormat::Int32 => (i32::MIN.into(), i32::MAX.into()),
-        KnownFormat::Int64 => (i64::MIN.into(), i64::MAX.into()),
-        KnownFormat::UInt8 => (0, u8::MAX.into()),
-        KnownFormat::UInt16 => (0, u16::MAX.into()),
-        KnownFormat::UInt32 => (0, u32::MAX.into()),
-        KnownFormat::UInt64 => (0, u64::MAX.into()),
+/// `[contact id, agent id]` pairs, as an array of two strings: utoipa
+/// writes a tuple as `prefixItems` with `items: false`, which common
+/// OpenAPI tools (schemathesis among them) do not read.
+pub(super) fn offer_pairs() -> utoipa::openapi::schema::Array {
+    let pair = utoipa::openapi::schema::ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .min_items(Some(2))
+        .max_items(Some(2));
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(pair)
+        .description(Some(
+            "`[contact id, agent id]` pairs offered because of the change.",
+        ))
+        .build()
+}
+
+/// The name and the values of an integer format: the Rust type behind it
+/// (utoipa's `non_strict_integers` names `u8` `uint8`, `i64` `int64`, ...).
+fn integer_format(format: &SchemaFormat) -> Option<(&'static str, i128, i128)> {
+    let known = match format {
+        SchemaFormat::KnownFormat(k) => k.clone(),
+        // Already renamed (below).
+        SchemaFormat::Custom(name) => match name.as_str() {
+            "uint8" => KnownFormat::UInt8,
+            "uint16" => KnownFormat::UInt16,
+            "uint32" => KnownFormat::UInt32,
+            "uint64" => KnownFormat::UInt64,
+            _ => return None,
+        },
+    };
+    Some(match known {
+        KnownFormat::Int8 => ("int8", i8::MIN.into(), i8::MAX.into()),
+        KnownFormat::Int16 => ("int16", i16::MIN.into(), i16::MAX.into()),
+        KnownFormat::Int32 => ("int32", i32::MIN.into(), i32::MAX.into()),
+        KnownFormat::Int64 => ("int64", i64::MIN.into(), i64::MAX.into()),
+        KnownFormat::UInt8 => ("uint8", 0, u8::MAX.into()),
+        KnownFormat::UInt16 => ("uint16", 0, u16::MAX.into()),
+        KnownFormat::UInt32 => ("uint32", 0, u32::MAX.into()),
+        KnownFormat::UInt64 => ("uint64", 0, u64::MAX.into()),
         _ => return None,
     })
 }
@@ -161,7 +190,8 @@ fn number(v: i128) -> utoipa::Number {
 
 /// Give every integer the minimum and maximum of its type, unless the
 /// field states a narrower one: the server refuses what does not fit the
-/// type, so a generated client must not send it.
+/// type, so a generated client must not send it. Formats are spelled as in
+/// the OpenAPI format registry (utoipa writes `u-int8` for `uint8`).
 fn integer_ranges(doc: &mut utoipa::openapi::OpenApi) {
     let bound = &mut |o: &mut Object| {
         let integer = match &o.schema_type {
@@ -169,10 +199,11 @@ fn integer_ranges(doc: &mut utoipa::openapi::OpenApi) {
             SchemaType::Array(ts) => ts.contains(&Type::Integer),
             SchemaType::AnyValue => false,
         };
-        let Some(SchemaFormat::KnownFormat(format)) = &o.format else {
+        let Some((name, lo, hi)) = o.format.as_ref().and_then(integer_format) else {
             return;
         };
-        if let (true, Some((lo, hi))) = (integer, format_range(format)) {
+        if integer {
+            o.format = Some(SchemaFormat::Custom(name.to_owned()));
             o.minimum.get_or_insert_with(|| number(lo));
             o.maximum.get_or_insert_with(|| number(hi));
         }
@@ -200,6 +231,36 @@ fn path_parameters_not_empty(doc: &mut utoipa::openapi::OpenApi) {
                 {
                     o.min_length.get_or_insert(1);
                 }
+            }
+        }
+    }
+}
+
+/// An externally tagged enum (`"all"` or `{"team": "red"}`) is a `oneOf`
+/// of names and one-key objects; serde reads exactly that one key, so the
+/// objects admit no other.
+fn close_externally_tagged_variants(doc: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::OneOf(one_of)) = schema else {
+            continue;
+        };
+        let one_key = |s: &RefOr<Schema>| match s {
+            RefOr::T(Schema::Object(o)) => {
+                o.properties.len() == 1 && o.required.len() == 1 || o.enum_values.is_some()
+            }
+            _ => false,
+        };
+        if !one_of.items.iter().all(one_key) {
+            continue;
+        }
+        for item in &mut one_of.items {
+            if let RefOr::T(Schema::Object(o)) = item
+                && o.properties.len() == 1
+            {
+                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
             }
         }
     }
