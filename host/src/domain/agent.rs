@@ -31,7 +31,7 @@ impl AgentStatus {
 /// An agent as routing sees them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Agent {
-    #[schema(schema_with = super::bounds::schema::non_blank)]
+    /// In `PUT /v1/agents/{id}`: the path's id, or empty for it.
     pub id: String,
     #[serde(default)]
     pub name: String,
