@@ -478,14 +478,23 @@ fn the_document_states_every_bound_the_server_enforces() {
         (Some(-1.0), Some(1.0)),
         "{sentiment}"
     );
-    assert_eq!(components["Queue"]["properties"]["priority"]["maximum"], json!(u32::MAX));
+    assert_eq!(
+        components["Queue"]["properties"]["priority"]["maximum"],
+        json!(u32::MAX)
+    );
     let draft = &components["DraftBody"]["properties"]["text"];
     assert_eq!(draft["minLength"], 1, "{draft}");
     assert_eq!(draft["maxLength"], 20_000, "{draft}");
     assert!(draft["pattern"].is_string(), "{draft}");
-    assert_eq!(components["NewContact"]["properties"]["customer_id"]["minLength"], 1);
+    assert_eq!(
+        components["NewContact"]["properties"]["customer_id"]["minLength"],
+        1
+    );
     let skill = &components["Agent"]["properties"]["skills"]["additionalProperties"];
-    assert_eq!((&skill["minimum"], &skill["maximum"]), (&json!(1), &json!(5)));
+    assert_eq!(
+        (&skill["minimum"], &skill["maximum"]),
+        (&json!(1), &json!(5))
+    );
     // Problems are documented with the content type they are sent with.
     let mut problems = 0;
     for (method, path, op) in operations(&doc) {
@@ -520,7 +529,10 @@ fn out_of_range_values_and_duplicate_keys_are_refused() {
         &json!({"channel": "chat", "customer_id": "c-1", "sentiment": 5.0}),
     );
     assert_eq!(status, 422, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("-1.0 and 1.0"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("-1.0 and 1.0"),
+        "{body}"
+    );
     for (path, text) in [
         (
             "/v1/contacts",
@@ -531,13 +543,23 @@ fn out_of_range_values_and_duplicate_keys_are_refused() {
             r#"{"id": "a-1", "status": "available", "skills": {"billing": 4, "billing": 1}}"#,
         ),
     ] {
-        let method = if path.starts_with("/v1/agents") { "PUT" } else { "POST" };
+        let method = if path.starts_with("/v1/agents") {
+            "PUT"
+        } else {
+            "POST"
+        };
         let (status, body) =
             request(server.addr, method, path, Some(text), Some(&server.token)).unwrap();
         assert_eq!(status, 400, "{method} {path}: {body}");
         assert!(
-            body["detail"].as_str().unwrap().contains("duplicate key \"")
-                && body["detail"].as_str().unwrap().contains("give each key once"),
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate key \"")
+                && body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("give each key once"),
             "{body}"
         );
     }
@@ -561,7 +583,10 @@ fn out_of_range_values_and_duplicate_keys_are_refused() {
     for text in ["", " \n\t", over.as_str()] {
         let (status, body) = server.post(&drafts, &json!({"agent_id": "a-1", "text": text}));
         assert_eq!(status, 422, "{} characters: {body}", text.len());
-        assert!(body["detail"].as_str().unwrap().contains("`text`"), "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("`text`"),
+            "{body}"
+        );
     }
     let (status, body) = server.post(&drafts, &json!({"agent_id": "a-1", "text": limit}));
     assert_eq!(status, 201, "{body}");

@@ -75,7 +75,10 @@ fn the_server_conforms_to_its_openapi_document() {
         .arg("run")
         .arg(format!("http://{}/openapi.json", server.addr))
         .args(["--checks", "all", "--max-time", BUDGET_SECS])
-        .args(["--header", &format!("Authorization: Bearer {}", server.token)])
+        .args([
+            "--header",
+            &format!("Authorization: Bearer {}", server.token),
+        ])
         .args(["--seed", "18", "--workers", "2", "--no-color"])
         .args(["--report", "junit", "--report-dir"])
         .arg(&report)

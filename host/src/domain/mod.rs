@@ -10,7 +10,7 @@ mod unique;
 
 pub use agent::{Agent, AgentStatus, Queue, SelectionStrategy, ServiceLevelTarget};
 pub use contact::{Channel, ContactState, Transition, TransitionError};
-pub use unique::unique_keys;
 pub use matching::{
     Match, PreferredSkill, Relaxation, RelaxationStep, RequiredSkill, Requirements, select_agent,
 };
+pub use unique::unique_keys;

@@ -1317,7 +1317,8 @@ impl Engine {
                 &*self.store,
                 &mut r.writes,
                 &c.id,
-                queued + i64::from(s) * 1000,
+                // Saturating: an event time near the end of i64 is accepted.
+                queued.saturating_add(i64::from(s) * 1000),
                 TimerKind::Rematch,
             )?;
             r.timers = true;

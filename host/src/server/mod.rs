@@ -140,7 +140,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.body_text()))?;
+            .map_err(|e| {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.body_text())
+            })?;
+        // Every request body is an object; serde would also read a struct
+        // from an array of its fields.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body must be a JSON object (`{...}`), as the operation's schema says",
+            ));
+        }
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(Body(v)),
             // Only a body refused as it is is read again; the error names
@@ -161,7 +172,12 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.split_once('/') {
         Some(("application", sub)) => sub == "json" || sub.ends_with("+json"),
         _ => false,
@@ -252,12 +268,17 @@ mod tests {
 
     #[test]
     fn whole_floats_outside_strings_become_integers() {
-        let got = whole_floats_as_integers(br#"{"a": 2.0, "b": -7.00, "c": "3.0 \" 4.0", "d": [1.5, 2.0e3, 10.0]}"#);
+        let got = whole_floats_as_integers(
+            br#"{"a": 2.0, "b": -7.00, "c": "3.0 \" 4.0", "d": [1.5, 2.0e3, 10.0]}"#,
+        );
         assert_eq!(
             String::from_utf8(got.unwrap()).unwrap(),
             r#"{"a": 2, "b": -7, "c": "3.0 \" 4.0", "d": [1.5, 2.0e3, 10]}"#
         );
-        assert_eq!(whole_floats_as_integers(br#"{"a": 2, "b": 1.5, "c": "2.0"}"#), None);
+        assert_eq!(
+            whole_floats_as_integers(br#"{"a": 2, "b": 1.5, "c": "2.0"}"#),
+            None
+        );
     }
 }
 

@@ -32,7 +32,8 @@ pub(super) struct UploadBody {
 
 /// Canonical padded base64 (what `component_bytes` decodes), surrounding
 /// white space allowed.
-const BASE64_PATTERN: &str = r"^\s*(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?\s*$";
+const BASE64_PATTERN: &str =
+    r"^\s*(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?\s*$";
 
 fn base64_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
