@@ -464,7 +464,7 @@ impl Engine {
             .ok_or_else(|| EngineError::no_contact(id))?;
         let window_days = self.history_days;
         let to = c.created_at.max((self.clock)());
-        let from = c.created_at - i64::from(window_days) * DAY_MS;
+        let from = c.created_at.saturating_sub(i64::from(window_days) * DAY_MS);
         let ids = history::contact_ids(&*self.store, &c.customer_id, from, to, CONTEXT_CONTACTS)?;
         let mut recent = Vec::new();
         let mut open_complaints = Vec::new();
