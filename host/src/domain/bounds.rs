@@ -15,6 +15,21 @@ pub const SENTIMENT_MAX: f64 = 1.0;
 pub const PROFICIENCY_MIN: u8 = 1;
 pub const PROFICIENCY_MAX: u8 = 5;
 
+/// When a contact or event may be said to happen (ms since the epoch):
+/// 1970 to the end of 9999, so timers and windows computed from it fit.
+pub const EVENT_TIME_MIN: i64 = 0;
+pub const EVENT_TIME_MAX: i64 = 253_402_300_799_999;
+
+/// An event time in range; else a message that says the range.
+pub fn event_time(field: &str, value: Option<i64>) -> Result<(), String> {
+    match value {
+        Some(v) if !(EVENT_TIME_MIN..=EVENT_TIME_MAX).contains(&v) => Err(format!(
+            "`{field}` must be ms since the epoch from {EVENT_TIME_MIN} to {EVENT_TIME_MAX} (year 9999), got {v}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Survey scores and review stars.
 pub const CSAT: RangeInclusive<u8> = 1..=5;
 pub const NPS: RangeInclusive<u8> = 0..=10;
@@ -93,6 +108,21 @@ pub mod schema {
 
     pub fn stars() -> Object {
         score(&STARS)
+    }
+
+    /// An optional event time.
+    pub fn event_time() -> Object {
+        ObjectBuilder::new()
+            .schema_type(optional(Type::Integer))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(EVENT_TIME_MIN))
+            .maximum(Some(EVENT_TIME_MAX))
+            .description(Some(
+                "Event time (ms since the epoch, 1970 to 9999); the server's clock when absent.",
+            ))
+            .build()
     }
 
     /// A text that must say something.

@@ -64,6 +64,7 @@ pub struct ContactEvent {
     pub kind: EventKind,
     /// Event time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub occurred_at: Option<i64>,
 }
 
@@ -282,6 +283,7 @@ impl Engine {
         event: ContactEvent,
         internal: bool,
     ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
+        bounds::event_time("occurred_at", event.occurred_at).map_err(EngineError::Invalid)?;
         let mut at = event.occurred_at.unwrap_or_else(|| (self.clock)());
         let (contact, recorded, timers) = {
             let _guard = self.updates.lock();

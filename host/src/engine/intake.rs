@@ -65,6 +65,7 @@ pub struct SocialPost {
     pub url: Option<String>,
     /// When it was posted (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub posted_at: Option<i64>,
     /// The customer's id when the author is known; else `social:<source>:<author>`.
     #[serde(default)]
@@ -146,6 +147,7 @@ pub struct Handoff {
     pub resolved: bool,
     /// Hand-off time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub occurred_at: Option<i64>,
 }
 

@@ -74,6 +74,7 @@ pub struct NewContact {
     pub attributes: std::collections::BTreeMap<String, String>,
     /// Event time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub occurred_at: Option<i64>,
 }
 
@@ -1022,6 +1023,8 @@ impl Engine {
             ));
         }
         let sentiment = crate::domain::bounds::sentiment("sentiment", new.sentiment)
+            .map_err(EngineError::Invalid)?;
+        crate::domain::bounds::event_time("occurred_at", new.occurred_at)
             .map_err(EngineError::Invalid)?;
         let now = new.occurred_at.unwrap_or_else(|| (self.clock)());
         Ok(ContactRecord {
