@@ -558,6 +558,7 @@ impl Engine {
             return Err(EngineError::Invalid("agent `id` must not be empty".into()));
         }
         use crate::domain::bounds::{PROFICIENCY_MAX, PROFICIENCY_MIN};
+        crate::domain::bounds::event_time("occurred_at", at).map_err(EngineError::Invalid)?;
         if let Some((skill, level)) = agent
             .skills
             .iter()

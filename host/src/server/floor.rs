@@ -116,6 +116,7 @@ pub(super) struct StatusBody {
     /// When the change happened (ms since the epoch); now when absent. Not
     /// earlier than the agent's current status began.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     occurred_at: Option<i64>,
 }
 
