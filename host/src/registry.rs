@@ -35,6 +35,7 @@ pub struct VersionInfo {
     pub kind: PluginKind,
     /// `sha256:<hex>` of the component bytes.
     pub digest: String,
+    #[schema(value_type = u64)]
     pub size_bytes: usize,
     pub uploaded_at: i64,
     /// `token:<id>`, or `bundled`.

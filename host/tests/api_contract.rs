@@ -405,3 +405,189 @@ fn real_responses_match_the_documented_schemas() {
     );
     assert!(seen >= 47, "only {seen} responses checked");
 }
+
+/// Every schema object of `v`, with where it is.
+fn schemas<'a>(v: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("type") {
+                out.push((at.clone(), v));
+            }
+            for (k, child) in m {
+                schemas(child, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                schemas(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_type(schema: &Value, t: &str) -> bool {
+    schema["type"] == t
+        || schema["type"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().any(|x| x == t))
+}
+
+/// The document promises what the server enforces: a client generated
+/// from it sends nothing the server refuses for its range, and reads
+/// problems by their real content type.
+#[test]
+fn the_document_states_every_bound_the_server_enforces() {
+    let doc = serde_json::to_value(switchboard::server::openapi_document()).unwrap();
+    let mut all = Vec::new();
+    schemas(&doc, String::new(), &mut all);
+    let mut integers = 0;
+    for (at, s) in &all {
+        if !is_type(s, "integer") {
+            continue;
+        }
+        integers += 1;
+        let (lo, hi): (i128, i128) = match s["format"].as_str() {
+            Some("int8") => (i8::MIN.into(), i8::MAX.into()),
+            Some("int16") => (i16::MIN.into(), i16::MAX.into()),
+            Some("int32") => (i32::MIN.into(), i32::MAX.into()),
+            Some("int64") => (i64::MIN.into(), i64::MAX.into()),
+            Some("uint8") => (0, u8::MAX.into()),
+            Some("uint16") => (0, u16::MAX.into()),
+            Some("uint32") => (0, u32::MAX.into()),
+            Some("uint64") => (0, u64::MAX.into()),
+            other => panic!("the integer at {at} has no integer format: {other:?}"),
+        };
+        let bound = |k: &str| -> i128 {
+            let v = &s[k];
+            v.as_i64()
+                .map(i128::from)
+                .or_else(|| v.as_u64().map(i128::from))
+                .unwrap_or_else(|| panic!("the integer at {at} has no {k}: {s}"))
+        };
+        assert!(
+            lo <= bound("minimum") && bound("maximum") <= hi,
+            "the bounds at {at} exceed its format: {s}"
+        );
+    }
+    assert!(integers >= 50, "only {integers} integers found");
+    let components = &doc["components"]["schemas"];
+    let sentiment = &components["NewContact"]["properties"]["sentiment"];
+    assert_eq!(
+        (sentiment["minimum"].as_f64(), sentiment["maximum"].as_f64()),
+        (Some(-1.0), Some(1.0)),
+        "{sentiment}"
+    );
+    assert_eq!(
+        components["Queue"]["properties"]["priority"]["maximum"],
+        json!(u32::MAX)
+    );
+    let draft = &components["DraftBody"]["properties"]["text"];
+    assert_eq!(draft["minLength"], 1, "{draft}");
+    assert_eq!(draft["maxLength"], 20_000, "{draft}");
+    assert!(draft["pattern"].is_string(), "{draft}");
+    assert_eq!(
+        components["NewContact"]["properties"]["customer_id"]["minLength"],
+        1
+    );
+    let skill = &components["Agent"]["properties"]["skills"]["additionalProperties"];
+    assert_eq!(
+        (&skill["minimum"], &skill["maximum"]),
+        (&json!(1), &json!(5))
+    );
+    // Problems are documented with the content type they are sent with.
+    let mut problems = 0;
+    for (method, path, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let content = &response["content"];
+            let problem = content["application/problem+json"].is_object();
+            problems += usize::from(problem);
+            let json_problem = content["application/json"]["schema"]["$ref"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("/Problem"));
+            assert!(
+                !json_problem,
+                "{method} {path} {status} documents a problem as application/json"
+            );
+        }
+    }
+    assert!(problems >= 250, "only {problems} problem responses");
+    assert!(
+        doc["paths"]["/readyz"]["get"]["responses"]["503"]["content"]["application/json"]
+            .is_object()
+    );
+}
+
+/// Values outside their documented range and keys given twice are refused
+/// with a message that says what to fix; nothing is stored.
+#[test]
+fn out_of_range_values_and_duplicate_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (status, body) = server.post(
+        "/v1/contacts",
+        &json!({"channel": "chat", "customer_id": "c-1", "sentiment": 5.0}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("-1.0 and 1.0"),
+        "{body}"
+    );
+    for (path, text) in [
+        (
+            "/v1/contacts",
+            r#"{"channel": "chat", "customer_id": "c-1", "attributes": {"a": "1", "a": "2"}}"#,
+        ),
+        (
+            "/v1/agents/a-1",
+            r#"{"id": "a-1", "status": "available", "skills": {"billing": 4, "billing": 1}}"#,
+        ),
+    ] {
+        let method = if path.starts_with("/v1/agents") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let (status, body) =
+            request(server.addr, method, path, Some(text), Some(&server.token)).unwrap();
+        assert_eq!(status, 400, "{method} {path}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate key \"")
+                && body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("give each key once"),
+            "{body}"
+        );
+    }
+    let (_, contacts) = server.get("/v1/contacts");
+    assert_eq!(contacts["contacts"], json!([]), "nothing was stored");
+    // Drafts: blank and oversize text is refused, the limit itself is not.
+    let (status, _) = server.put(
+        "/v1/agents/a-1",
+        &json!({"id": "a-1", "status": "available", "skills": {"billing": 4}}),
+    );
+    assert_eq!(status, 200);
+    let (status, created) = server.post(
+        "/v1/contacts",
+        &json!({"channel": "chat", "customer_id": "c-1", "sentiment": -1.0}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["contact"]["id"].as_str().unwrap().to_owned();
+    let drafts = format!("/v1/contacts/{id}/drafts");
+    let limit = "a".repeat(20_000);
+    let over = format!("{limit}b");
+    for text in ["", " \n\t", over.as_str()] {
+        let (status, body) = server.post(&drafts, &json!({"agent_id": "a-1", "text": text}));
+        assert_eq!(status, 422, "{} characters: {body}", text.len());
+        assert!(
+            body["detail"].as_str().unwrap().contains("`text`"),
+            "{body}"
+        );
+    }
+    let (status, body) = server.post(&drafts, &json!({"agent_id": "a-1", "text": limit}));
+    assert_eq!(status, 201, "{body}");
+}

@@ -723,7 +723,7 @@ fn drafts_go_through_compliance_and_supervisors_approve_or_reject_them() {
         "back with the agent"
     );
     let (status, _) = server.post(&format!("/v1/drafts/{draft}/approve"), &json!({}));
-    assert_eq!(status, 422, "no longer pending");
+    assert_eq!(status, 409, "no longer pending: a conflict with its state");
 
     // The revised draft is approved by an operator; a viewer may not.
     let (_, d) = submit("We will call you back today to discuss your case.");

@@ -31,11 +31,13 @@ impl AgentStatus {
 /// An agent as routing sees them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Agent {
+    /// In `PUT /v1/agents/{id}`: the path's id, or empty for it.
     pub id: String,
     #[serde(default)]
     pub name: String,
     /// Skill -> proficiency, 1 (novice) to 5 (expert).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::unique_keys")]
+    #[schema(schema_with = super::bounds::schema::skills)]
     pub skills: BTreeMap<String, u8>,
     /// BCP 47 language tags the agent serves in.
     #[serde(default)]
@@ -43,11 +45,11 @@ pub struct Agent {
     #[serde(default)]
     pub teams: Vec<String>,
     /// Contacts the agent can handle at once, per channel (e.g. voice 1, chat 3).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::unique_keys")]
     pub capacity: BTreeMap<Channel, u32>,
     pub status: AgentStatus,
     /// Contacts being handled now, per channel.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::unique_keys")]
     pub load: BTreeMap<Channel, u32>,
     /// When the agent last became idle (ms since the epoch), for longest-idle.
     #[serde(default)]
@@ -132,6 +134,7 @@ impl Default for ServiceLevelTarget {
 /// A queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Queue {
+    #[schema(schema_with = super::bounds::schema::non_blank)]
     pub name: String,
     #[serde(default)]
     pub service_level: ServiceLevelTarget,

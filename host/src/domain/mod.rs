@@ -6,6 +6,7 @@ mod agent;
 pub mod bounds;
 mod contact;
 mod matching;
+mod unique;
 
 pub use agent::{
     Agent, AgentStatus, DEFAULT_OFFER_TIMEOUT_SECS, DEFAULT_OVERFLOW_AFTER_SECS, Queue,
@@ -15,3 +16,4 @@ pub use contact::{Channel, ContactState, Transition, TransitionError};
 pub use matching::{
     Match, PreferredSkill, Relaxation, RelaxationStep, RequiredSkill, Requirements, select_agent,
 };
+pub use unique::unique_keys;

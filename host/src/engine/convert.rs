@@ -75,7 +75,8 @@ pub(super) fn event_kind(
         } => wit::EventKind::Message(wit::Message {
             from_customer: *from_customer,
             text: text.clone(),
-            sentiment: *sentiment,
+            #[allow(clippy::cast_possible_truncation)] // checked to be in -1..1
+            sentiment: sentiment.map(|s| s as f32),
         }),
         EventKind::Survey {
             csat,

@@ -13,6 +13,7 @@ use crate::plugins::compliance::{
 };
 
 use crate::audit::AuditEntry;
+use crate::domain::bounds;
 use crate::store::{StoreError, Writes};
 
 use super::reactions::{Reaction, call_entries};
@@ -214,10 +215,23 @@ impl Engine {
         agent_id: &str,
         text: &str,
     ) -> Result<DraftRecord, EngineError> {
-        if agent_id.trim().is_empty() {
+        if bounds::is_blank(agent_id) {
             return Err(EngineError::Invalid(
                 "`agent_id` must not be empty: say which agent wrote the draft".into(),
             ));
+        }
+        if bounds::is_blank(text) {
+            return Err(EngineError::Invalid(
+                "`text` must not be empty or only white space: submit the reply you mean to send"
+                    .into(),
+            ));
+        }
+        let chars = text.chars().count();
+        if chars > bounds::MAX_DRAFT_CHARS {
+            return Err(EngineError::Invalid(format!(
+                "`text` has {chars} characters; a draft may have at most {}: shorten the reply or split it",
+                bounds::MAX_DRAFT_CHARS
+            )));
         }
         let check = self.check_draft(contact_id, agent_id, text)?;
         let state = match check.verdict {
@@ -352,12 +366,12 @@ impl Engine {
         let _guard = self.updates.lock();
         let mut d = self.draft(id)?.ok_or_else(|| EngineError::no_draft(id))?;
         if d.state != DraftState::PendingApproval {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::Conflict(format!(
                 "draft {id} is {:?}, not pending approval: only pending drafts can be approved or rejected",
                 d.state
             )));
         }
-        if !approve && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        if !approve && comment.as_deref().is_none_or(bounds::is_blank) {
             return Err(EngineError::Invalid(
                 "a rejection needs a `comment` telling the agent what to change".into(),
             ));

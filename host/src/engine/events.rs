@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ContactState, Transition};
+use crate::domain::{ContactState, Transition, bounds};
 
 use super::reactions::Reaction;
 use super::{CONTACTS, ContactRecord, EVENTS, Engine, EngineError, convert, decode, encode};
@@ -37,7 +37,10 @@ pub enum EventKind {
     /// The customer left before an agent answered.
     Abandon,
     /// Handed to another queue.
-    Transfer { queue: String },
+    Transfer {
+        #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
+        queue: String,
+    },
     /// Escalated by a supervisor or a rule.
     Escalate { reason: String },
     /// A message in the conversation, with its sentiment (-1.0 to 1.0)
@@ -46,12 +49,16 @@ pub enum EventKind {
         from_customer: bool,
         text: String,
         #[serde(default)]
-        sentiment: Option<f32>,
+        #[schema(schema_with = crate::domain::bounds::schema::sentiment)]
+        sentiment: Option<f64>,
     },
     /// A survey answer after resolution.
     Survey {
+        #[schema(schema_with = crate::domain::bounds::schema::csat)]
         csat: Option<u8>,
+        #[schema(schema_with = crate::domain::bounds::schema::nps)]
         nps: Option<u8>,
+        #[schema(schema_with = crate::domain::bounds::schema::ces)]
         ces: Option<u8>,
         comment: Option<String>,
     },
@@ -61,11 +68,26 @@ pub enum EventKind {
 /// "occurred_at": 1700000000000}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContactEvent {
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "named_kind")]
     pub kind: EventKind,
     /// Event time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub occurred_at: Option<i64>,
+}
+
+/// An [`EventKind`] whose `type` is its name: serde's internally tagged
+/// enums also take a variant's index (`"type": 0`), which the API does not.
+fn named_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EventKind, D::Error> {
+    use serde::de::Error;
+    let v = serde_json::Value::deserialize(d)?;
+    match v.get("type") {
+        Some(serde_json::Value::String(_)) => EventKind::deserialize(v).map_err(D::Error::custom),
+        Some(other) => Err(D::Error::custom(format_args!(
+            "`type` must be an event name such as \"answer\", got {other}"
+        ))),
+        None => Err(D::Error::missing_field("type")),
+    }
 }
 
 /// An event in a contact's stream.
@@ -222,15 +244,9 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
                     c.state
                 )));
             }
-            if let Some(s) = sentiment {
-                if !(-1.0..=1.0).contains(s) {
-                    return Err(EngineError::Invalid(format!(
-                        "`sentiment` must be between -1.0 and 1.0, got {s}"
-                    )));
-                }
-                if *from_customer {
-                    c.sentiment = Some(*s);
-                }
+            let s = bounds::sentiment("sentiment", *sentiment).map_err(EngineError::Invalid)?;
+            if s.is_some() && *from_customer {
+                c.sentiment = s;
             }
         }
         EventKind::Survey {
@@ -245,9 +261,9 @@ fn apply(c: &mut ContactRecord, kind: &EventKind, at: i64) -> Result<(), EngineE
                     c.state
                 )));
             }
-            check_score("csat", *csat, 1..=5)?;
-            check_score("nps", *nps, 0..=10)?;
-            check_score("ces", *ces, 1..=7)?;
+            check_score("csat", *csat, bounds::CSAT)?;
+            check_score("nps", *nps, bounds::NPS)?;
+            check_score("ces", *ces, bounds::CES)?;
             c.survey = Some(super::SurveyScores {
                 csat: *csat,
                 nps: *nps,
@@ -295,6 +311,7 @@ impl Engine {
         event: ContactEvent,
         internal: bool,
     ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
+        bounds::event_time("occurred_at", event.occurred_at).map_err(EngineError::Invalid)?;
         let mut at = event.occurred_at.unwrap_or_else(|| (self.clock)());
         let (contact, recorded, timers) = {
             let _guard = self.updates.lock();

@@ -76,7 +76,12 @@ pub(super) fn summary(
     window_days: u32,
     flags: Vec<String>,
 ) -> Result<wit::CustomerHistory, StoreError> {
-    let from = key(customer, now - i64::from(window_days) * DAY_MS, "");
+    // Saturating: an event time near the start of i64 is accepted.
+    let from = key(
+        customer,
+        now.saturating_sub(i64::from(window_days) * DAY_MS),
+        "",
+    );
     let to = key(customer, now, "\u{10FFFF}");
     let mut recent = Vec::new();
     let mut topic_counts: Vec<wit::TopicCount> = Vec::new();

@@ -21,6 +21,7 @@ pub(super) const INCIDENTS: &str = "incidents";
 #[serde(deny_unknown_fields)]
 pub struct NewIncident {
     /// What customers are told and supervisors see, e.g. "Card payments failing".
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub title: String,
     /// Words that mark a contact as about this incident (matched in its text
     /// and topics, case-insensitively, by the rules).
@@ -105,7 +106,7 @@ impl Engine {
 
     /// Declare an incident; rules see it from its start.
     pub fn declare_incident(&self, new: NewIncident, actor: &str) -> Result<Incident, EngineError> {
-        if new.title.trim().is_empty() {
+        if crate::domain::bounds::is_blank(&new.title) {
             return Err(EngineError::Invalid(
                 "an incident needs a `title`, e.g. \"Card payments failing\"".into(),
             ));

@@ -48,19 +48,24 @@ pub(super) enum Seen {
 #[serde(deny_unknown_fields)]
 pub struct SocialPost {
     /// Where it was posted, e.g. "twitter", "facebook", "app-store".
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub source: String,
     /// The post's id at the source; with `source`, the deduplication key.
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub post_id: String,
     /// The author's handle.
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub author: String,
     pub text: String,
     /// A review's star rating, 1-5.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::stars)]
     pub rating: Option<u8>,
     #[serde(default)]
     pub url: Option<String>,
     /// When it was posted (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub posted_at: Option<i64>,
     /// The customer's id when the author is known; else `social:<source>:<author>`.
     #[serde(default)]
@@ -70,7 +75,8 @@ pub struct SocialPost {
     #[serde(default)]
     pub topics: Vec<String>,
     #[serde(default)]
-    pub sentiment: Option<f32>,
+    #[schema(schema_with = crate::domain::bounds::schema::sentiment)]
+    pub sentiment: Option<f64>,
 }
 
 /// Where a hand-off comes from.
@@ -105,7 +111,9 @@ pub enum AuthLevel {
 pub struct Handoff {
     pub source: HandoffSource,
     /// The IVR call or bot session id; with `source`, the idempotency key.
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub external_id: String,
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub customer_id: String,
     /// Default: `voice` from an IVR, `chat` from a bot.
     #[serde(default)]
@@ -123,7 +131,7 @@ pub struct Handoff {
     #[serde(default)]
     pub auth_level: Option<AuthLevel>,
     /// Fields collected (order number, account type, ...).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::unique_keys")]
     pub collected: BTreeMap<String, String>,
     #[serde(default)]
     pub topics: Vec<String>,
@@ -131,13 +139,15 @@ pub struct Handoff {
     #[serde(default)]
     pub text: String,
     #[serde(default)]
-    pub sentiment: Option<f32>,
+    #[schema(schema_with = crate::domain::bounds::schema::sentiment)]
+    pub sentiment: Option<f64>,
     /// The session ended in self-service: the customer needed no agent.
     /// The contact is recorded resolved (for containment), not routed.
     #[serde(default)]
     pub resolved: bool,
     /// Hand-off time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub occurred_at: Option<i64>,
 }
 
@@ -220,7 +230,7 @@ fn dedup_key(kind: &str, source: &str, id: &str) -> Vec<u8> {
 }
 
 fn required(name: &str, value: &str, example: &str) -> Result<(), EngineError> {
-    if value.trim().is_empty() {
+    if crate::domain::bounds::is_blank(value) {
         return Err(EngineError::Invalid(format!(
             "`{name}` must not be empty, e.g. {example}"
         )));
@@ -272,7 +282,10 @@ impl Engine {
         required("source", &post.source, "\"twitter\"")?;
         required("post_id", &post.post_id, "the post's id at the source")?;
         required("author", &post.author, "the author's handle")?;
-        if let Some(r) = post.rating.filter(|r| !(1..=5).contains(r)) {
+        if let Some(r) = post
+            .rating
+            .filter(|r| !crate::domain::bounds::STARS.contains(r))
+        {
             return Err(EngineError::Invalid(format!(
                 "`rating` is 1-5 stars, got {r}"
             )));
@@ -453,7 +466,7 @@ impl Engine {
             .ok_or_else(|| EngineError::no_contact(id))?;
         let window_days = self.history_days;
         let to = c.created_at.max((self.clock)());
-        let from = c.created_at - i64::from(window_days) * DAY_MS;
+        let from = c.created_at.saturating_sub(i64::from(window_days) * DAY_MS);
         let ids = history::contact_ids(&*self.store, &c.customer_id, from, to, CONTEXT_CONTACTS)?;
         let mut recent = Vec::new();
         let mut open_complaints = Vec::new();

@@ -454,7 +454,7 @@ pub struct KpiQuery {
     pub bucket_ms: i64,
     #[serde(default)]
     pub group_by: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::unique_keys")]
     pub filter: BTreeMap<String, String>,
 }
 

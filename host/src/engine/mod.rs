@@ -59,6 +59,7 @@ use crate::store::{Store, StoreError, Writes};
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     pub channel: Channel,
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     pub customer_id: String,
     #[serde(default = "standard")]
     pub customer_tier: String,
@@ -69,11 +70,13 @@ pub struct NewContact {
     #[serde(default)]
     pub text: String,
     #[serde(default)]
-    pub sentiment: Option<f32>,
-    #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::sentiment)]
+    pub sentiment: Option<f64>,
+    #[serde(default, deserialize_with = "crate::domain::unique_keys")]
     pub attributes: std::collections::BTreeMap<String, String>,
     /// Event time (ms since the epoch); the engine's clock when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     pub occurred_at: Option<i64>,
 }
 
@@ -594,6 +597,7 @@ impl Engine {
         at: Option<i64>,
     ) -> Result<Vec<(String, String)>, EngineError> {
         bounds::name("id", &agent.id).map_err(|e| EngineError::Invalid(format!("agent {e}")))?;
+        bounds::event_time("occurred_at", at).map_err(EngineError::Invalid)?;
         for (skill, level) in &agent.skills {
             bounds::name("skills", skill).map_err(EngineError::Invalid)?;
             bounds::proficiency(&format!("skills.{skill}"), *level)
@@ -1106,11 +1110,15 @@ impl Engine {
     }
 
     fn new_record(&self, new: NewContact) -> Result<ContactRecord, EngineError> {
-        if new.customer_id.trim().is_empty() {
+        if crate::domain::bounds::is_blank(&new.customer_id) {
             return Err(EngineError::Invalid(
                 "`customer_id` must not be empty: give the customer's id in your CRM".into(),
             ));
         }
+        let sentiment = crate::domain::bounds::sentiment("sentiment", new.sentiment)
+            .map_err(EngineError::Invalid)?;
+        crate::domain::bounds::event_time("occurred_at", new.occurred_at)
+            .map_err(EngineError::Invalid)?;
         let now = new.occurred_at.unwrap_or_else(|| (self.clock)());
         Ok(ContactRecord {
             id: format!("c-{:012}", self.store.generate_id()?),
@@ -1120,7 +1128,7 @@ impl Engine {
             language: new.language,
             topics: new.topics,
             text: new.text,
-            sentiment: new.sentiment,
+            sentiment,
             attributes: new.attributes,
             tags: Vec::new(),
             state: ContactState::New,
@@ -1413,7 +1421,8 @@ impl Engine {
                 &*self.store,
                 &mut r.writes,
                 &c.id,
-                queued + i64::from(s) * 1000,
+                // Saturating: an event time near the end of i64 is accepted.
+                queued.saturating_add(i64::from(s) * 1000),
                 TimerKind::Rematch,
             )?;
             r.timers = true;

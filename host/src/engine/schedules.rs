@@ -303,7 +303,7 @@ impl Engine {
             .to
             .or(activities.iter().map(|a| a.end).max())
             .unwrap_or(from);
-        if to <= from || to - from > MAX_SCHEDULE_MS {
+        if to <= from || to.checked_sub(from).is_none_or(|d| d > MAX_SCHEDULE_MS) {
             return Err(EngineError::Invalid(format!(
                 "the window [{from}, {to}) must be non-empty and at most 14 days"
             )));

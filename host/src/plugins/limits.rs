@@ -16,12 +16,16 @@ pub struct Limits {
     #[schema(value_type = u64)]
     pub timeout: Duration,
     /// Linear memory one instance may grow to, in bytes.
+    #[schema(value_type = u64)]
     pub memory_bytes: usize,
     /// Elements per table.
+    #[schema(value_type = u64)]
     pub table_elements: usize,
     /// Core instances, tables and memories per component instance.
+    #[schema(value_type = u64)]
     pub instances: usize,
     /// Bytes of output (strings and list elements, as lifted) one call may return.
+    #[schema(value_type = u64)]
     pub max_output_bytes: usize,
 }
 

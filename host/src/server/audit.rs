@@ -27,7 +27,8 @@ pub(super) struct AuditParams {
     to: Option<i64>,
     /// Cursor: `next_after` of the previous page.
     after: Option<u64>,
-    /// Page size, 1-1000 (default 100).
+    /// Page size (default 100); larger than 1,000 gives 1,000, 0 gives 1.
+    #[param(value_type = Option<u64>)]
     limit: Option<usize>,
 }
 

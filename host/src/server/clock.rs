@@ -43,6 +43,7 @@ pub(super) struct SetClock {
 pub(super) struct ClockMoved {
     now: i64,
     /// Timers that came due and fired (re-matches, re-checks, deadlines).
+    #[schema(value_type = u64)]
     timers_fired: usize,
     /// `[contact id, agent id]` offers made at the new time.
     offers: Vec<(String, String)>,

@@ -56,7 +56,8 @@ pub(super) struct ContactParams {
     complaint: Option<bool>,
     /// Cursor: `next_after` of the previous page.
     after: Option<String>,
-    /// Page size, 1-1000 (default 100).
+    /// Page size (default 100); larger than 1,000 gives 1,000, 0 gives 1.
+    #[param(value_type = Option<u64>)]
     limit: Option<usize>,
 }
 
@@ -152,6 +153,7 @@ pub(super) struct EventPosted {
     event: RecordedEvent,
     /// `[contact id, agent id]` offers the event made possible (an agent's
     /// capacity freed up, or this contact is waiting again).
+    #[schema(schema_with = super::openapi::offer_pairs)]
     offers: Vec<(String, String)>,
 }
 

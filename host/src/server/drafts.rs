@@ -16,7 +16,9 @@ use crate::engine::{DraftRecord, DraftState, EngineError};
 #[serde(deny_unknown_fields)]
 pub(super) struct DraftBody {
     /// The agent who wrote it (an agent's own token may only name itself).
+    #[schema(schema_with = crate::domain::bounds::schema::non_blank)]
     agent_id: String,
+    #[schema(schema_with = crate::domain::bounds::schema::draft_text)]
     text: String,
 }
 
@@ -55,7 +57,8 @@ pub(super) struct DraftParams {
     agent: Option<String>,
     /// Cursor: `next_after` of the previous page.
     after: Option<String>,
-    /// Page size, 1-1000 (default 100).
+    /// Page size (default 100); larger than 1,000 gives 1,000, 0 gives 1.
+    #[param(value_type = Option<u64>)]
     limit: Option<usize>,
 }
 
@@ -115,6 +118,17 @@ pub(super) struct DecisionBody {
     comment: Option<String>,
 }
 
+/// A rejection: the agent needs to know what to change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RejectBody {
+    /// What the agent should change. Required: without it the answer is
+    /// 422 (after the draft is found), as for a blank one.
+    #[serde(default)]
+    #[schema(required = true, schema_with = crate::domain::bounds::schema::non_blank)]
+    comment: Option<String>,
+}
+
 async fn decide(
     state: AppState,
     caller: Allowed<perm::ApproveDrafts>,
@@ -152,18 +166,22 @@ pub(super) async fn approve_draft(
 /// the comment.
 #[utoipa::path(post, path = "/v1/drafts/{id}/reject", tag = "drafts",
     params(("id" = String, Path, description = "Draft id")),
-    request_body = DecisionBody,
+    request_body = RejectBody,
     responses(
         (status = 200, description = "Rejected", body = DraftRecord),
         (status = 404, description = "No such draft", body = Problem),
-        (status = 409, description = "The draft is not waiting for approval", body = Problem)),
+        (status = 409, description = "The draft is not waiting for approval", body = Problem),
+        (status = 422, description = "The comment is missing or blank", body = Problem)),
     extensions(("x-roles" = json!(Action::ApproveDrafts.roles()))))]
 pub(super) async fn reject_draft(
     State(state): State<AppState>,
     caller: Allowed<perm::ApproveDrafts>,
     Id(id): Id<String>,
-    Body(body): Body<DecisionBody>,
+    Body(body): Body<RejectBody>,
 ) -> ApiResult<Json<DraftRecord>> {
+    let body = DecisionBody {
+        comment: body.comment,
+    };
     decide(state, caller, id, false, body).await
 }
 
@@ -173,6 +191,7 @@ pub(super) struct AcceptBody {
     /// Indexes into the draft's `check.findings`; every finding with a
     /// suggestion when absent.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<u64>>)]
     findings: Option<Vec<usize>>,
 }
 

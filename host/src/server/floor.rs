@@ -18,6 +18,7 @@ pub(super) struct AgentList {
     /// Agents with their current load per channel.
     agents: Vec<Agent>,
     /// Contacts waiting in all queues.
+    #[schema(value_type = u64)]
     waiting: usize,
 }
 
@@ -51,6 +52,7 @@ pub(super) async fn get_agent(
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Offers {
     /// `[contact id, agent id]` pairs offered because of the change.
+    #[schema(schema_with = super::openapi::offer_pairs)]
     offers: Vec<(String, String)>,
 }
 
@@ -114,6 +116,7 @@ pub(super) struct StatusBody {
     /// When the change happened (ms since the epoch); now when absent. Not
     /// earlier than the agent's current status began.
     #[serde(default)]
+    #[schema(schema_with = crate::domain::bounds::schema::event_time)]
     occurred_at: Option<i64>,
 }
 
@@ -331,7 +334,8 @@ pub(super) struct NotificationParams {
     /// Cursor: `next_after` of the previous page (0 from the start).
     #[serde(default)]
     after: u64,
-    /// Page size, 1-1000 (default 100).
+    /// Page size (default 100); larger than 1,000 gives 1,000, 0 gives 1.
+    #[param(value_type = Option<u64>)]
     limit: Option<usize>,
 }
 

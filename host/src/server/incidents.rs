@@ -92,7 +92,8 @@ pub(super) struct CloseBody {
     responses(
         (status = 200, description = "Closed", body = Incident),
         (status = 404, description = "No such incident", body = Problem),
-        (status = 409, description = "Already closed", body = Problem)),
+        (status = 409, description = "Already closed", body = Problem),
+        (status = 422, description = "`ended_at` is before the incident started", body = Problem)),
     extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
 pub(super) async fn close_incident(
     State(state): State<AppState>,

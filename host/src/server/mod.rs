@@ -163,16 +163,112 @@ async fn off_thread<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
 }
 
 /// A JSON request body; a malformed one is a problem response that says
-/// what is wrong (400), too large (413) or not JSON (415).
+/// what is wrong (400), too large (413) or not JSON (415). An integer
+/// written as a whole float (`2.0`) is read as the integer, as JSON Schema
+/// (and so the OpenAPI document) counts it one.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let Json(v) = Json::<T>::from_request(req, state).await?;
-        Ok(Body(v))
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "bad_request",
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.body_text())
+            })?;
+        // Every request body is an object; serde would also read a struct
+        // from an array of its fields.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body must be a JSON object (`{...}`), as the operation's schema says",
+            ));
+        }
+        match Json::<T>::from_bytes(&bytes) {
+            Ok(Json(v)) => Ok(Body(v)),
+            // Only a body refused as it is is read again; the error names
+            // the body as sent.
+            Err(e) => match whole_floats_as_integers(&bytes).map(|b| Json::<T>::from_bytes(&b)) {
+                Some(Ok(Json(v))) => Ok(Body(v)),
+                _ => Err(e.into()),
+            },
+        }
     }
+}
+
+/// `application/json` or `application/<anything>+json`, as axum's `Json`.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", sub)) => sub == "json" || sub.ends_with("+json"),
+        _ => false,
+    }
+}
+
+/// The JSON text with every whole float outside strings (`2.0`, `-7.00`)
+/// written as an integer; `None` when there is none.
+fn whole_floats_as_integers(json: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut i, mut changed, mut in_string) = (0, false, false);
+    while let Some(&b) = json.get(i) {
+        if in_string {
+            out.push(b);
+            if b == b'\\' {
+                out.extend(json.get(i + 1));
+                i += 1;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let digits = |from: usize| {
+                json[from.min(json.len())..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count()
+            };
+            let int_end = i + 1 + digits(i + 1);
+            out.extend_from_slice(&json[i..int_end]);
+            i = int_end;
+            if json.get(i) == Some(&b'.') {
+                let zeros = json[i + 1..].iter().take_while(|c| **c == b'0').count();
+                let after = json.get(i + 1 + zeros);
+                let whole = zeros > 0
+                    && !after.is_some_and(|c| c.is_ascii_digit() || *c == b'e' || *c == b'E');
+                if whole {
+                    i += 1 + zeros;
+                    changed = true;
+                }
+            }
+            continue;
+        }
+        in_string = b == b'"';
+        out.push(b);
+        i += 1;
+    }
+    changed.then_some(out)
 }
 
 /// Query parameters; unknown or malformed ones are a 400 problem response.
@@ -204,6 +300,26 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Id<T> {
         let axum::extract::Path(v) =
             axum::extract::Path::<T>::from_request_parts(parts, state).await?;
         Ok(Id(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_floats_as_integers;
+
+    #[test]
+    fn whole_floats_outside_strings_become_integers() {
+        let got = whole_floats_as_integers(
+            br#"{"a": 2.0, "b": -7.00, "c": "3.0 \" 4.0", "d": [1.5, 2.0e3, 10.0]}"#,
+        );
+        assert_eq!(
+            String::from_utf8(got.unwrap()).unwrap(),
+            r#"{"a": 2, "b": -7, "c": "3.0 \" 4.0", "d": [1.5, 2.0e3, 10]}"#
+        );
+        assert_eq!(
+            whole_floats_as_integers(br#"{"a": 2, "b": 1.5, "c": "2.0"}"#),
+            None
+        );
     }
 }
 

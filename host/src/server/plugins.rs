@@ -20,13 +20,27 @@ pub(super) struct UploadBody {
     /// The plugin's `manifest.json`: id, version, kind, wit, config_schema,
     /// default_config, limits, fail_policy.
     manifest: serde_json::Value,
-    /// The component (`.wasm`), base64 (standard alphabet).
+    /// The component (`.wasm`), base64 (standard alphabet, padded).
+    #[schema(schema_with = base64_schema)]
     component: String,
     /// A detached signature over the component and manifest
     /// (`switchboard plugin sign`); required when the server is configured
     /// with `require_signatures`.
     #[serde(default)]
     signature: Option<crate::signing::PluginSignature>,
+}
+
+/// Canonical padded base64 (what `component_bytes` decodes), surrounding
+/// white space allowed.
+const BASE64_PATTERN: &str =
+    r"^\s*(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?\s*$";
+
+fn base64_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(BASE64_PATTERN))
+        .content_encoding("base64")
+        .build()
 }
 
 fn component_bytes(b64: &str) -> ApiResult<Vec<u8>> {

@@ -257,8 +257,10 @@ pub(super) async fn agents(
     let from = p
         .from
         .unwrap_or_else(|| state.engine.now().div_euclid(DAY_MS) * DAY_MS);
-    let to = p.to.unwrap_or(from + DAY_MS);
-    if to <= from || (to - from) % 60_000 != 0 || from % 60_000 != 0 {
+    let to = p.to.unwrap_or(from.saturating_add(DAY_MS));
+    // `checked_sub`: a window wider than i64 is refused, not an overflow.
+    let whole = |span: i64| span % 60_000 == 0;
+    if to <= from || !to.checked_sub(from).is_some_and(whole) || from % 60_000 != 0 {
         return Err(ApiError::invalid(
             "`from` and `to` must be whole minutes (ms since the epoch) with `to` after `from`",
         ));

@@ -27,7 +27,7 @@ impl WindowParams {
         let from = self
             .from
             .unwrap_or_else(|| state.engine.now().div_euclid(DAY_MS) * DAY_MS);
-        let to = self.to.unwrap_or(from + DAY_MS);
+        let to = self.to.unwrap_or(from.saturating_add(DAY_MS));
         if to <= from {
             return Err(ApiError::invalid("`to` must be after `from`"));
         }
@@ -66,7 +66,8 @@ pub(super) async fn put_schedule(
     params(("id" = String, Path, description = "Agent id"), WindowParams),
     responses(
         (status = 200, description = "The schedule", body = Schedule),
-        (status = 404, description = "No such agent", body = Problem)),
+        (status = 404, description = "No such agent", body = Problem),
+        (status = 422, description = "`to` is not after `from`", body = Problem)),
     extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
 pub(super) async fn get_schedule(
     State(state): State<AppState>,
@@ -92,7 +93,9 @@ pub(super) struct ScheduleList {
 /// Every agent's planned activities in a window (default: today).
 #[utoipa::path(get, path = "/v1/schedules", tag = "floor",
     params(WindowParams),
-    responses((status = 200, description = "The schedules", body = ScheduleList)),
+    responses(
+        (status = 200, description = "The schedules", body = ScheduleList),
+        (status = 422, description = "`to` is not after `from`", body = Problem)),
     extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
 pub(super) async fn list_schedules(
     State(state): State<AppState>,
@@ -112,7 +115,8 @@ pub(super) async fn list_schedules(
     params(("id" = String, Path, description = "Agent id"), WindowParams),
     responses(
         (status = 200, description = "Adherence and conformance", body = Adherence),
-        (status = 404, description = "No such agent", body = Problem)),
+        (status = 404, description = "No such agent", body = Problem),
+        (status = 422, description = "`to` is not after `from`", body = Problem)),
     extensions(("x-roles" = json!(Action::ReadFloor.roles()))))]
 pub(super) async fn adherence(
     State(state): State<AppState>,
