@@ -682,8 +682,7 @@ impl Engine {
         bounds::name("name", &queue.name)
             .map_err(|e| EngineError::Invalid(format!("queue {e}")))?;
         if let Some(to) = &queue.overflow {
-            bounds::name("overflow", to)
-                .map_err(|e| EngineError::Invalid(format!("queue {e}")))?;
+            bounds::name("overflow", to).map_err(|e| EngineError::Invalid(format!("queue {e}")))?;
             if to.trim().is_empty() || to == &queue.name {
                 return Err(EngineError::Invalid(format!(
                     "queue `{}` cannot overflow to `{to}`: name another queue, or leave `overflow` out",
