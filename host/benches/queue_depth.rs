@@ -139,6 +139,7 @@ fn cycles(engine: &Engine, clock: &ManualClock, n: usize) -> (f64, Duration) {
     (per_sec, latencies[latencies.len() * 99 / 100])
 }
 
+#[allow(clippy::print_stdout)] // a bench reports on stdout
 fn main() {
     let depth: usize = std::env::args()
         .skip(1)
