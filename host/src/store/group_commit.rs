@@ -138,7 +138,17 @@ mod tests {
         assert_eq!(acked, 400);
         assert!(flushes <= acked, "{flushes} flushes for {acked} writes");
         drop(db);
-        let db = sled::open(dir.path()).unwrap();
+        // sled releases a dropped database's file lock from a background
+        // thread: wait for that (not for a time) before reopening.
+        let db = loop {
+            match sled::open(dir.path()) {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("reopen: {e}"),
+            }
+        };
         assert_eq!(db.len(), 400);
     }
 
