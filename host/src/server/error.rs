@@ -142,11 +142,7 @@ impl From<RegistryError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         if body_timed_out(&r) {
-            return ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the request body stopped arriving before it was complete; send the whole body without pausing",
-            );
+            return ApiError::body_timeout();
         }
         let status = match r {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -157,9 +153,20 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl ApiError {
+    /// 408: the client went silent in the middle of its body.
+    pub(super) fn body_timeout() -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body stopped arriving before it was complete; send the whole body without pausing",
+        )
+    }
+}
+
 /// Whether reading the body failed because the client went silent (the
 /// edge's body read timeout), found anywhere in the error's causes.
-fn body_timed_out(r: &JsonRejection) -> bool {
+pub(super) fn body_timed_out(r: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(r);
     while let Some(e) = cause {
         if e.is::<tower_http::timeout::TimeoutError>() {

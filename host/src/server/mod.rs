@@ -182,7 +182,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.body_text())
+                if error::body_timed_out(&e) {
+                    ApiError::body_timeout()
+                } else {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.body_text())
+                }
             })?;
         // Every request body is an object; serde would also read a struct
         // from an array of its fields.
