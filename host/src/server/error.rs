@@ -140,16 +140,11 @@ impl From<RegistryError> for ApiError {
 }
 
 impl From<JsonRejection> for ApiError {
+    /// Only a body already read reaches this (`server::Body` reads it and
+    /// answers 408, 413 and 415 itself): what is left is bad JSON or a
+    /// wrong shape.
     fn from(r: JsonRejection) -> Self {
-        if body_timed_out(&r) {
-            return ApiError::body_timeout();
-        }
-        let status = match r {
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, "bad_request", r.body_text())
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
     }
 }
 
