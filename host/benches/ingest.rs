@@ -105,6 +105,18 @@ fn main() {
         return;
     }
     let rt = PluginRuntime::new(RuntimeConfig::default()).expect("runtime");
+    if std::env::args().any(|a| a == "full") {
+        // Only the full pipeline (for profiling).
+        let r = run(Durability::Group, true, 16, 1000, &rt);
+        #[allow(clippy::print_stdout)]
+        {
+            println!(
+                "full pipeline, group, 16 writers: {:.0} contacts/s, p50 {:?}, p99 {:?}",
+                r.per_sec, r.p50, r.p99
+            );
+        }
+        return;
+    }
     let runs = [
         (
             "group commit, 16 writers",

@@ -197,10 +197,7 @@ impl Engine {
                 Err(e) => out.unchecked.push(format!("{}: {e}", slot.name())),
             }
         }
-        let records = {
-            let _guard = self.updates.lock();
-            self.audit.commit(r.audit, r.writes)?
-        };
+        let records = self.audit.commit(r.audit, r.writes)?;
         self.store.make_durable()?;
         out.audit = records.iter().map(|r| r.seq).collect();
         Ok(out)
@@ -363,7 +360,21 @@ impl Engine {
         comment: Option<String>,
         actor: &str,
     ) -> Result<DraftRecord, EngineError> {
-        let _guard = self.updates.lock();
+        let d = self.decide_draft_applied(id, approve, comment, actor)?;
+        self.store.make_durable()?;
+        Ok(d)
+    }
+
+    /// [`Engine::decide_draft`]'s check and commit, in one apply (no
+    /// plugin call, no flush).
+    fn decide_draft_applied(
+        &self,
+        id: &str,
+        approve: bool,
+        comment: Option<String>,
+        actor: &str,
+    ) -> Result<DraftRecord, EngineError> {
+        let _apply = self.apply.lock();
         let mut d = self.draft(id)?.ok_or_else(|| EngineError::no_draft(id))?;
         if d.state != DraftState::PendingApproval {
             return Err(EngineError::Conflict(format!(
@@ -411,7 +422,6 @@ impl Engine {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         };
         self.audit.commit(vec![entry], w)?;
-        self.store.make_durable()?;
         Ok(d)
     }
 }

@@ -312,44 +312,46 @@ impl Engine {
         internal: bool,
     ) -> Result<(ContactRecord, RecordedEvent), EngineError> {
         bounds::event_time("occurred_at", event.occurred_at).map_err(EngineError::Invalid)?;
-        let mut at = event.occurred_at.unwrap_or_else(|| (self.clock)());
-        let (contact, recorded, timers) = {
-            let _guard = self.updates.lock();
-            let mut c = self
-                .contact(id)?
-                .ok_or_else(|| EngineError::no_contact(id))?;
-            if internal {
-                at = at.max(c.last_event_at);
-            }
-            if at < c.last_event_at {
-                return Err(EngineError::Invalid(format!(
-                    "`occurred_at` {at} is before this contact's latest event ({}): events of one contact must not go back in time",
-                    c.last_event_at
-                )));
-            }
-            if !internal && matches!(event.kind, EventKind::Overflow { .. }) {
-                return Err(EngineError::Invalid(
-                    "`overflow` is recorded by the engine when a queue's `overflow_after_secs` pass; to move a contact to another queue post `transfer`".into(),
-                ));
-            }
-            let mut r = Reaction::default();
-            let recorded = self.apply_event(&mut c, event.kind, at, &mut r)?;
-            self.audit.commit(r.audit, r.writes)?;
-            self.aggregates.write().apply(&r.kpi);
-            (c, recorded, (r.timers, r.missed))
-        };
-        let (timers, missed) = timers;
+        if !internal && matches!(event.kind, EventKind::Overflow { .. }) {
+            return Err(EngineError::Invalid(
+                "`overflow` is recorded by the engine when a queue's `overflow_after_secs` pass; to move a contact to another queue post `transfer`".into(),
+            ));
+        }
+        let asked = event.occurred_at.unwrap_or_else(|| (self.clock)());
+        // Decided with no lock held (the plugins are called here), then
+        // applied if the contact is still as read (decision 0003).
+        let ((contact, recorded), r, _) =
+            self.decide_and_commit(&format!("contact {id}"), false, |r| {
+                r.read(&self.versions, super::contact_key(id));
+                let mut c = self
+                    .contact(id)?
+                    .ok_or_else(|| EngineError::no_contact(id))?;
+                let at = if internal {
+                    asked.max(c.last_event_at)
+                } else {
+                    asked
+                };
+                if at < c.last_event_at {
+                    return Err(EngineError::Invalid(format!(
+                        "`occurred_at` {at} is before this contact's latest event ({}): events of one contact must not go back in time",
+                        c.last_event_at
+                    )));
+                }
+                let recorded = self.apply_event(&mut c, event.kind.clone(), at, r)?;
+                r.track.push((c.clone(), at));
+                Ok((c, recorded))
+            })?;
         self.store.make_durable()?;
-        super::count_missed(&missed);
-        if timers {
+        super::count_missed(&r.missed);
+        if r.timers {
             self.wakeup.notify();
         }
         self.event_recorded(&contact, &recorded);
         Ok((contact, recorded))
     }
 
-    /// Apply event `kind` at `at` to contact `c` (read under the `updates`
-    /// lock) with all it causes (agent periods, offer and overflow timers,
+    /// Apply event `kind` at `at` to contact `c` (as read for this change)
+    /// with all it causes (agent periods, offer and overflow timers,
     /// plugin reactions, the event and contact rows) into `r`; the caller
     /// commits `r` and then calls [`Engine::event_recorded`].
     pub(super) fn apply_event(
@@ -407,10 +409,9 @@ impl Engine {
         Ok(recorded)
     }
 
-    /// After the commit of an event: the floor follows the contact and live
-    /// views hear of it.
+    /// After the commit of an event (the floor followed the contact in
+    /// it): live views hear of it.
     pub(super) fn event_recorded(&self, contact: &ContactRecord, recorded: &RecordedEvent) {
-        self.floor.lock().track(contact, recorded.at);
         let change = serde_json::to_value(&recorded.kind)
             .ok()
             .and_then(|v| v["type"].as_str().map(str::to_owned))

@@ -239,7 +239,7 @@ fn required(name: &str, value: &str, example: &str) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    fn seen(&self, key: &[u8]) -> Result<Option<Seen>, EngineError> {
+    pub(super) fn seen(&self, key: &[u8]) -> Result<Option<Seen>, EngineError> {
         Ok(self
             .store
             .get(INTAKE, key)?
@@ -291,7 +291,8 @@ impl Engine {
             )));
         }
         let key = dedup_key("social", &post.source, &post.post_id);
-        let _guard = self.intake.lock();
+        // Checked now, and again when the decision is applied: two
+        // deliveries racing make one contact (decision 0003).
         if let Some(seen) = self.seen(&key)? {
             return Ok(Self::repeat(seen));
         }
@@ -321,14 +322,18 @@ impl Engine {
             occurred_at: post.posted_at,
         };
         let candidate = self.new_record(new)?;
-        if let Some(reason) = self.noise(&candidate, &key)? {
-            return Ok(IntakeOutcome {
-                outcome: "discarded".into(),
-                contact_id: None,
-                duplicate: false,
-                reason,
-                ingested: None,
-            });
+        match self.noise(&candidate, &key)? {
+            Some(Ok(reason)) => {
+                return Ok(IntakeOutcome {
+                    outcome: "discarded".into(),
+                    contact_id: None,
+                    duplicate: false,
+                    reason,
+                    ingested: None,
+                });
+            }
+            Some(Err(seen)) => return Ok(Self::repeat(seen)),
+            None => {}
         }
         let ingested = self.ingest_with(
             candidate,
@@ -337,12 +342,19 @@ impl Engine {
                 contained: false,
             },
         )?;
-        Ok(Self::made(ingested))
+        Ok(ingested.map_or_else(Self::repeat, Self::made))
     }
 
     /// Ask the escalation rules whether `c` is noise; a discard is recorded
     /// (audit with the deciding plugin version, and the deduplication key).
-    fn noise(&self, c: &ContactRecord, key: &[u8]) -> Result<Option<String>, EngineError> {
+    /// `Some(Err(seen))`: another delivery of the same post was taken in
+    /// while the rules were deciding.
+    #[allow(clippy::type_complexity)]
+    fn noise(
+        &self,
+        c: &ContactRecord,
+        key: &[u8],
+    ) -> Result<Option<Result<String, Seen>>, EngineError> {
         let now = c.created_at;
         let history = self.history_of(c, now)?;
         let incidents = self.active_incidents(now);
@@ -380,8 +392,12 @@ impl Engine {
                 }))
                 .map_err(|e| crate::store::StoreError::Corrupt(format!("cannot encode: {e}")))?,
             });
-            let mut writes = crate::store::Writes::default();
-            writes.put(
+            let mut r = super::reactions::Reaction {
+                audit,
+                absent: vec![(INTAKE, key.to_vec())],
+                ..Default::default()
+            };
+            r.writes.put(
                 INTAKE,
                 key.to_vec(),
                 encode(&Seen::Discarded {
@@ -389,9 +405,16 @@ impl Engine {
                     at: now,
                 })?,
             );
-            self.audit.commit_atomic(audit, writes)?;
+            if self.commit_change(&mut r, true)?.is_none() {
+                return match self.seen(key)? {
+                    Some(seen) => Ok(Some(Err(seen))),
+                    None => Err(EngineError::Conflict(
+                        "this delivery raced another one; send it again".into(),
+                    )),
+                };
+            }
             self.store.make_durable()?;
-            return Ok(Some(reason));
+            return Ok(Some(Ok(reason)));
         }
         Ok(None)
     }
@@ -405,7 +428,6 @@ impl Engine {
         )?;
         let source = h.source.as_str();
         let key = dedup_key("handoff", source, &h.external_id);
-        let _guard = self.intake.lock();
         if let Some(seen) = self.seen(&key)? {
             return Ok(Self::repeat(seen));
         }
@@ -456,7 +478,7 @@ impl Engine {
                 contained: h.resolved,
             },
         )?;
-        Ok(Self::made(ingested))
+        Ok(ingested.map_or_else(Self::repeat, Self::made))
     }
 
     /// What the agent handling contact `id` should know about its customer.

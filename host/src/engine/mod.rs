@@ -443,8 +443,12 @@ pub struct Engine {
     /// Days of customer history routing sees.
     history_days: u32,
     floor: parking_lot::Mutex<floor::Floor>,
-    /// Serializes read-modify-write of contacts and KPI samples.
-    updates: parking_lot::Mutex<()>,
+    /// Serializes the apply-and-commit of changes (decision 0003): held
+    /// for in-memory work and buffered store writes only, never across a
+    /// plugin call, a flush or an await.
+    apply: parking_lot::Mutex<()>,
+    /// Versions of the records changes read before they decide.
+    versions: Versions,
     routing: Slot<RoutingPolicy>,
     escalation: SlotMap<EscalationRule>,
     compliance: SlotMap<ComplianceCheck>,
@@ -457,8 +461,6 @@ pub struct Engine {
     fallback: FallbackQueues,
     /// Declared incidents, open and closed.
     incidents: parking_lot::RwLock<Vec<Incident>>,
-    /// Serializes intakes with a deduplication key (check, then commit).
-    intake: parking_lot::Mutex<()>,
     /// The time timers were last fired up to (planned breaks ending since
     /// then make agents routable again).
     last_tick: std::sync::atomic::AtomicI64,
@@ -469,6 +471,60 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").finish_non_exhaustive()
     }
+}
+
+/// Stripes in the version table: bounded memory whatever the number of
+/// contacts; two records that share a stripe only cost a spurious retry.
+const VERSION_STRIPES: usize = 4096;
+
+/// A change whose inputs moved this many times in a row while it was being
+/// decided gives up with a conflict (the client sends it again).
+const MAX_ATTEMPTS: usize = 64;
+
+/// Versions of the records a change reads and then rewrites (a contact, an
+/// agent): read before the record, checked and bumped under the apply lock
+/// (decision 0003). A striped table of counters keyed by a hash of the
+/// record's key.
+struct Versions(Box<[std::sync::atomic::AtomicU64]>);
+
+impl Default for Versions {
+    fn default() -> Self {
+        Self(
+            (0..VERSION_STRIPES)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+        )
+    }
+}
+
+impl Versions {
+    fn stripe(&self, key: &str) -> &std::sync::atomic::AtomicU64 {
+        // FNV-1a: cheap, and stable for one process's life (all it needs).
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        &self.0[(h as usize) % self.0.len()]
+    }
+
+    /// The version of record `key` now.
+    pub fn get(&self, key: &str) -> u64 {
+        self.stripe(key).load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self, key: &str) {
+        self.stripe(key)
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The version key of contact `id`.
+fn contact_key(id: &str) -> String {
+    format!("c:{id}")
+}
+
+/// The version key of agent `id`.
+fn agent_key(id: &str) -> String {
+    format!("a:{id}")
 }
 
 const CONTACTS: &str = "contacts";
@@ -519,7 +575,8 @@ impl Engine {
         let engine = Self {
             audit: AuditLog::open(store.clone())?,
             floor: parking_lot::Mutex::new(floor::Floor::default()),
-            updates: parking_lot::Mutex::new(()),
+            apply: parking_lot::Mutex::new(()),
+            versions: Versions::default(),
             history_days: history_days.max(1),
             store,
             routing: Slot::new("routing", quarantine_after)
@@ -540,7 +597,6 @@ impl Engine {
             live: tokio::sync::broadcast::channel(1024).0,
             fallback,
             incidents: Default::default(),
-            intake: Default::default(),
             last_tick: Default::default(),
             clock: Box::new(|| {
                 std::time::SystemTime::now()
@@ -557,6 +613,92 @@ impl Engine {
         let samples = engine.aggregates.write().load(&*engine.store)?;
         tracing::debug!(samples, "KPI aggregates rebuilt");
         Ok(engine)
+    }
+
+    /// Apply and commit change `r` (decision 0003): under the apply lock,
+    /// check that every record it read is still at the version it read
+    /// and every key it must not find is still absent, turn its KPI
+    /// emissions into samples (a replacement sees the stored sample now),
+    /// append its audit records and write its effects (buffered, not yet
+    /// durable), then bring the floor and the KPI aggregates in line and
+    /// bump the versions. `None`: an input moved; decide again.
+    /// `atomic`: all or nothing across a crash (a fired timer).
+    fn commit_change(
+        &self,
+        r: &mut reactions::Reaction,
+        atomic: bool,
+    ) -> Result<Option<Vec<crate::audit::AuditRecord>>, EngineError> {
+        let _apply = self.apply.lock();
+        if r.reads.iter().any(|(k, v)| self.versions.get(k) != *v) {
+            return Ok(None);
+        }
+        for (keyspace, key) in &r.absent {
+            if self.store.get(keyspace, key)?.is_some() {
+                return Ok(None);
+            }
+        }
+        for (slot, emissions, at) in std::mem::take(&mut r.emissions) {
+            kpi::plan(
+                &*self.store,
+                &slot,
+                emissions,
+                at,
+                &mut r.writes,
+                &mut r.kpi,
+            )?;
+        }
+        let audit = std::mem::take(&mut r.audit);
+        let writes = std::mem::take(&mut r.writes);
+        let records = if atomic {
+            self.audit.commit_atomic(audit, writes)?
+        } else {
+            self.audit.commit(audit, writes)?
+        };
+        self.aggregates.write().apply(&r.kpi);
+        {
+            // The floor first, then the versions: whoever reads a new
+            // version reads the floor that goes with it.
+            let mut floor = self.floor.lock();
+            for (id, since) in &r.agent_periods {
+                if let Some(a) = floor.agents.get_mut(id) {
+                    a.period_since = *since;
+                }
+            }
+            for a in std::mem::take(&mut r.agents) {
+                floor.agents.insert(a.id.clone(), a);
+            }
+            for (c, at) in &r.track {
+                floor.track(c, *at);
+            }
+        }
+        for (k, _) in &r.reads {
+            self.versions.bump(k);
+        }
+        Ok(Some(records))
+    }
+
+    /// Run `decide` (no lock held: it reads, calls plugins and fills a
+    /// [`reactions::Reaction`]) and commit what it decided; when an input
+    /// moved meanwhile, decide again. Returns what `decide` returned and
+    /// the audit records, or `Err(Retry::Gone(x))` when `decide` says
+    /// the change is no longer to be made.
+    fn decide_and_commit<T>(
+        &self,
+        what: &str,
+        atomic: bool,
+        mut decide: impl FnMut(&mut reactions::Reaction) -> Result<T, EngineError>,
+    ) -> Result<(T, reactions::Reaction, Vec<crate::audit::AuditRecord>), EngineError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut r = reactions::Reaction::default();
+            let out = decide(&mut r)?;
+            if let Some(records) = self.commit_change(&mut r, atomic)? {
+                return Ok((out, r, records));
+            }
+            tracing::debug!(what, "inputs moved while deciding; deciding again");
+        }
+        Err(EngineError::Conflict(format!(
+            "{what} changed {MAX_ATTEMPTS} times while this change was being decided; send it again"
+        )))
     }
 
     /// Load agents and queues, and track every open contact.
@@ -604,11 +746,12 @@ impl Engine {
                 .map_err(EngineError::Invalid)?;
         }
         let now = at.unwrap_or_else(|| (self.clock)());
-        let mut agent = agent;
-        let mut r = reactions::Reaction::default();
-        {
-            // One change of an agent at a time, so durations chain exactly.
-            let _guard = self.updates.lock();
+        // One change of an agent at a time, so durations chain exactly:
+        // decided outside any lock (the KPI definitions see the period
+        // that ends), applied if the agent is still as read.
+        self.decide_and_commit(&format!("agent {}", agent.id), false, |r| {
+            r.read(&self.versions, agent_key(&agent.id));
+            let mut agent = agent.clone();
             let before = {
                 let floor = self.floor.lock();
                 floor.agents.get(&agent.id).cloned().map(|mut b| {
@@ -627,7 +770,7 @@ impl Engine {
                     )));
                 }
                 Some(b) => {
-                    self.agent_status_changed(b, &agent, now, &mut r)?;
+                    self.agent_status_changed(b, &agent, now, r)?;
                     now
                 }
                 None => now,
@@ -641,10 +784,9 @@ impl Engine {
             }
             agent.load.clear();
             r.writes.put(AGENTS, agent.id.as_bytes(), encode(&agent)?);
-            self.audit.commit(r.audit, r.writes)?;
-            self.aggregates.write().apply(&r.kpi);
-            self.floor.lock().agents.insert(agent.id.clone(), agent);
-        }
+            r.agents.push(agent);
+            Ok(())
+        })?;
         self.store.make_durable()?;
         self.dispatch(now)
     }
@@ -706,25 +848,37 @@ impl Engine {
     /// Remove an agent. Refused while they are offered or handling
     /// contacts: set them `offline` and let those finish first.
     pub fn delete_agent(&self, id: &str) -> Result<Agent, EngineError> {
-        let _guard = self.updates.lock();
-        let agent = self.agent(id)?;
-        let load: u32 = agent.load.values().sum();
-        if load > 0 {
-            return Err(EngineError::Conflict(format!(
-                "agent `{id}` is handling {load} contact(s); set their status to `offline` and delete them once those are resolved or transferred"
-            )));
-        }
-        let mut writes = Writes::default();
-        writes.remove(AGENTS, id.as_bytes());
-        self.store.commit(writes)?;
+        let agent = {
+            // Check and remove in one apply: no offer slips in between.
+            let _apply = self.apply.lock();
+            let agent = self.agent(id)?;
+            let load: u32 = agent.load.values().sum();
+            if load > 0 {
+                return Err(EngineError::Conflict(format!(
+                    "agent `{id}` is handling {load} contact(s); set their status to `offline` and delete them once those are resolved or transferred"
+                )));
+            }
+            let mut writes = Writes::default();
+            writes.remove(AGENTS, id.as_bytes());
+            self.store.commit(writes)?;
+            self.floor.lock().agents.remove(id);
+            self.versions.bump(&agent_key(id));
+            agent
+        };
         self.store.make_durable()?;
-        self.floor.lock().agents.remove(id);
         Ok(agent)
     }
 
     /// Remove a queue. Refused while contacts wait in it.
     pub fn delete_queue(&self, name: &str) -> Result<Queue, EngineError> {
-        let _guard = self.updates.lock();
+        let queue = self.delete_queue_applied(name)?;
+        self.store.make_durable()?;
+        Ok(queue)
+    }
+
+    /// [`Engine::delete_queue`]'s check and removal, in one apply.
+    fn delete_queue_applied(&self, name: &str) -> Result<Queue, EngineError> {
+        let _apply = self.apply.lock();
         let queue = self
             .floor
             .lock()
@@ -746,7 +900,6 @@ impl Engine {
         let mut writes = Writes::default();
         writes.remove(QUEUES, name.as_bytes());
         self.store.commit(writes)?;
-        self.store.make_durable()?;
         self.floor.lock().queues.remove(name);
         Ok(queue)
     }
@@ -1105,7 +1258,13 @@ impl Engine {
     /// decision, and return once all of it is durable.
     #[tracing::instrument(skip_all, fields(customer = %new.customer_id))]
     pub fn ingest(&self, new: NewContact) -> Result<Ingested, EngineError> {
-        self.ingest_with(self.new_record(new)?, Intake::default())
+        match self.ingest_with(self.new_record(new)?, Intake::default())? {
+            Ok(ingested) => Ok(ingested),
+            // No deduplication key, so nothing can have been seen.
+            Err(_) => Err(EngineError::Conflict(
+                "the contact was not taken in; send it again".into(),
+            )),
+        }
     }
 
     fn new_record(&self, new: NewContact) -> Result<ContactRecord, EngineError> {
@@ -1160,110 +1319,113 @@ impl Engine {
     /// self-service already resolved.
     fn ingest_with(
         &self,
-        mut contact: ContactRecord,
+        new: ContactRecord,
         intake: Intake,
-    ) -> Result<Ingested, EngineError> {
-        let now = contact.created_at;
-        let history = self.history_of(&contact, now)?;
-        let mut r = reactions::Reaction::default();
-        let (routed, history) = if intake.contained {
-            // Resolved by the bot or IVR: nobody routes it, nobody answers.
-            let routed = Routed {
-                decided_by: DecidedBy::SelfService,
-                requirements: Requirements::default(),
-                tags: vec!["self-service".to_owned()],
-                attributes: Vec::new(),
-                reason: "resolved in self-service before any hand-off to an agent".to_owned(),
-                audit: Vec::new(),
+    ) -> Result<Result<Ingested, intake::Seen>, EngineError> {
+        let now = new.created_at;
+        // Decided with no lock held: history, routing, escalation and KPI
+        // calls; applied under the apply lock if the deduplication key is
+        // still free (decision 0003).
+        let (decided, r, records) = self.decide_and_commit("the intake key", false, |r| {
+            if let Some(key) = &intake.dedup
+                && let Some(seen) = self.seen(key)?
+            {
+                return Ok(Err(seen));
+            }
+            let mut contact = new.clone();
+            let history = self.history_of(&contact, now)?;
+            let (routed, history) = if intake.contained {
+                // Resolved by the bot or IVR: nobody routes it, nobody answers.
+                let routed = Routed {
+                    decided_by: DecidedBy::SelfService,
+                    requirements: Requirements::default(),
+                    tags: vec!["self-service".to_owned()],
+                    attributes: Vec::new(),
+                    reason: "resolved in self-service before any hand-off to an agent".to_owned(),
+                    audit: Vec::new(),
+                };
+                (routed, history)
+            } else {
+                let snapshot = self.floor.lock().snapshot(now);
+                let incidents = self.active_incidents(now);
+                let input = convert::routing_input(&contact, history, now, snapshot, incidents);
+                let routed = self.route(&input, now, &contact.id)?;
+                contact.state = ContactState::Queued;
+                contact.queued_at = Some(now);
+                (routed, input.history)
             };
-            (routed, history)
-        } else {
-            let snapshot = self.floor.lock().snapshot(now);
-            let incidents = self.active_incidents(now);
-            let input = convert::routing_input(&contact, history, now, snapshot, incidents);
-            let routed = self.route(&input, now, &contact.id)?;
-            contact.state = ContactState::Queued;
-            contact.queued_at = Some(now);
-            (routed, input.history)
-        };
-        contact.tags = routed.tags;
-        contact.attributes.extend(routed.attributes);
-        contact.requirements = routed.requirements;
-        r.audit.extend(routed.audit);
-        let proactive = self.proactive_message(&contact.tags, now);
-        if let Some(m) = &proactive {
-            r.audit.push(AuditEntry {
-                at: now,
-                actor: "engine".into(),
-                kind: "incident.message_sent".into(),
-                subject: contact.id.clone(),
-                data: serde_json::value::to_raw_value(m)
-                    .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?,
-            });
-        }
-        self.schedule_rematch(&contact, &mut r)?;
-        self.schedule_overflow(&contact, now, &mut r)?;
-        self.react(
-            &mut contact,
-            wit::EventKind::Created,
-            now,
-            None,
-            Some(history),
-            &mut r,
-        )?;
-        if intake.contained {
-            contact.state = ContactState::Resolved;
-            contact.resolved_at = Some(now);
+            contact.tags = routed.tags;
+            contact.attributes.extend(routed.attributes);
+            contact.requirements = routed.requirements;
+            r.audit.extend(routed.audit);
+            let proactive = self.proactive_message(&contact.tags, now);
+            if let Some(m) = &proactive {
+                r.audit.push(AuditEntry {
+                    at: now,
+                    actor: "engine".into(),
+                    kind: "incident.message_sent".into(),
+                    subject: contact.id.clone(),
+                    data: serde_json::value::to_raw_value(m)
+                        .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?,
+                });
+            }
+            self.schedule_rematch(&contact, r)?;
+            self.schedule_overflow(&contact, now, r)?;
             self.react(
                 &mut contact,
-                wit::EventKind::Resolved,
+                wit::EventKind::Created,
                 now,
                 None,
-                None,
-                &mut r,
+                Some(history),
+                r,
             )?;
-        }
-        r.writes
-            .put(CONTACTS, contact.id.as_bytes(), encode(&contact)?);
-        if let Some(key) = intake.dedup {
-            let seen = intake::Seen::Contact {
-                contact_id: contact.id.clone(),
-            };
-            r.writes.put(intake::INTAKE, key, encode(&seen)?);
-        }
-        history::record(
-            &mut r.writes,
-            &contact.customer_id,
-            &contact.id,
-            contact.channel,
-            &contact.topics,
-            now,
-        )?;
-        let records = {
-            let _guard = self.updates.lock();
-            let records = self.audit.commit(r.audit, r.writes)?;
-            self.aggregates.write().apply(&r.kpi);
-            records
+            if intake.contained {
+                contact.state = ContactState::Resolved;
+                contact.resolved_at = Some(now);
+                self.react(&mut contact, wit::EventKind::Resolved, now, None, None, r)?;
+            }
+            r.writes
+                .put(CONTACTS, contact.id.as_bytes(), encode(&contact)?);
+            if let Some(key) = &intake.dedup {
+                let seen = intake::Seen::Contact {
+                    contact_id: contact.id.clone(),
+                };
+                r.writes.put(intake::INTAKE, key.clone(), encode(&seen)?);
+                r.absent.push((intake::INTAKE, key.clone()));
+            }
+            history::record(
+                &mut r.writes,
+                &contact.customer_id,
+                &contact.id,
+                contact.channel,
+                &contact.topics,
+                now,
+            )?;
+            r.track.push((contact.clone(), now));
+            Ok(Ok((contact, routed.decided_by, routed.reason, proactive)))
+        })?;
+        let (contact, decided_by, reason, proactive) = match decided {
+            Ok(d) => d,
+            Err(seen) => return Ok(Err(seen)),
         };
         self.store.make_durable()?;
         if r.timers {
             self.wakeup.notify();
         }
-        self.floor.lock().track(&contact, now);
         self.publish(&contact, "created", now);
         let offered_to = self
             .dispatch(now)?
             .into_iter()
             .find(|(c, _)| c == &contact.id)
             .map(|(_, agent)| agent);
-        Ok(Ingested {
+        Ok(Ok(Ingested {
             contact,
-            decided_by: routed.decided_by,
-            reason: routed.reason,
+            decided_by,
+            reason,
             audit_seq: records.first().map_or(0, |r| r.seq),
             offered_to,
             proactive_message: proactive,
-        })
+        }))
     }
 
     /// Ask the routing slot; its fail policy answers when it cannot.
@@ -1484,9 +1646,40 @@ impl Engine {
 
     /// Fire one timer: its decision and its removal in one commit.
     fn fire(&self, key: Vec<u8>, timer: Timer, now: i64) -> Result<bool, EngineError> {
-        let mut r = reactions::Reaction::default();
+        // Decided with no lock held (a re-check calls its rule), applied
+        // if the contact is still as read, atomically with the timer's
+        // removal (decision 0003).
+        let ((changed, recorded, rematch), r, _) =
+            self.decide_and_commit(&format!("contact {}", timer.contact_id), true, |r| {
+                self.decide_timer(&key, &timer, now, r)
+            })?;
+        self.store.make_durable()?;
+        count_missed(&r.missed);
+        if r.timers {
+            self.wakeup.notify();
+        }
+        let mut rematch = rematch;
+        if let Some(c) = changed {
+            if let Some(e) = &recorded {
+                self.event_recorded(&c, e);
+            }
+            rematch |= c.state == ContactState::Queued;
+        }
+        Ok(rematch)
+    }
+
+    /// What timer `timer` (stored at `key`) decides at `now`, into `r`:
+    /// the contact it changed, the event it recorded, whether to re-match.
+    #[allow(clippy::type_complexity)]
+    fn decide_timer(
+        &self,
+        key: &[u8],
+        timer: &Timer,
+        now: i64,
+        r: &mut reactions::Reaction,
+    ) -> Result<(Option<ContactRecord>, Option<events::RecordedEvent>, bool), EngineError> {
         let mut rematch = false;
-        let guard = self.updates.lock();
+        r.read(&self.versions, contact_key(&timer.contact_id));
         let contact = self.contact(&timer.contact_id)?;
         let mut changed = None;
         let mut recorded = None;
@@ -1518,17 +1711,21 @@ impl Engine {
             };
             if let Some(kind) = event {
                 let mut next = c.clone();
-                let mut caused = reactions::Reaction::default();
+                let mut caused = reactions::Reaction {
+                    reads: std::mem::take(&mut r.reads),
+                    ..Default::default()
+                };
                 match self.apply_event(&mut next, kind, acted, &mut caused) {
                     Ok(e) => {
                         c = next;
-                        r = caused;
+                        *r = caused;
                         recorded = Some(e);
                         rematch = true;
                     }
                     // Cannot happen after the checks above; never let a
                     // timer that cannot apply fire forever.
                     Err(e @ (EngineError::Invalid(_) | EngineError::Transition(_))) => {
+                        r.reads = caused.reads;
                         tracing::warn!(contact = %c.id, error = %e, "timer event not applied");
                     }
                     Err(e) => return Err(e),
@@ -1544,7 +1741,7 @@ impl Engine {
                         at,
                         Some(slot),
                         None,
-                        &mut r,
+                        r,
                     )?;
                 }
                 TimerKind::DeadlineWarning { name, due_at } => {
@@ -1560,7 +1757,7 @@ impl Engine {
                             at,
                             None,
                             None,
-                            &mut r,
+                            r,
                         )?;
                     }
                 }
@@ -1580,35 +1777,24 @@ impl Engine {
                             at,
                             None,
                             None,
-                            &mut r,
+                            r,
                         )?;
                     }
                 }
             }
             if c != before {
                 r.writes.put(CONTACTS, c.id.as_bytes(), encode(&c)?);
+                let at = recorded
+                    .as_ref()
+                    .map_or(now, |e: &events::RecordedEvent| e.at);
+                r.track.push((c.clone(), at));
                 changed = Some(c);
             }
         }
         // The timer goes in the same all-or-nothing commit as its decision:
         // delivered exactly once, across crashes and restarts.
-        r.writes.remove(timers::TIMERS, key);
-        self.audit.commit_atomic(r.audit, r.writes)?;
-        self.aggregates.write().apply(&r.kpi);
-        drop(guard);
-        self.store.make_durable()?;
-        count_missed(&r.missed);
-        if r.timers {
-            self.wakeup.notify();
-        }
-        if let Some(c) = changed {
-            match &recorded {
-                Some(e) => self.event_recorded(&c, e),
-                None => self.floor.lock().track(&c, now),
-            }
-            rematch |= c.state == ContactState::Queued;
-        }
-        Ok(rematch)
+        r.writes.remove(timers::TIMERS, key.to_vec());
+        Ok((changed, recorded, rematch))
     }
 
     /// Start the timer thread: it sleeps until the earliest timer is due

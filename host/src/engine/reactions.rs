@@ -95,6 +95,30 @@ pub(super) struct Reaction {
     /// Offers that expired: (queue, agent), counted in `/metrics` once
     /// committed.
     pub missed: Vec<(String, String)>,
+    /// Records read before deciding, with their versions: checked at apply.
+    pub reads: Vec<(String, u64)>,
+    /// Keys that must still be absent at apply (deduplication keys).
+    pub absent: Vec<(&'static str, Vec<u8>)>,
+    /// KPI emissions (slot, emissions, time): turned into samples at apply,
+    /// where a replacement sees the stored sample it replaces.
+    pub emissions: Vec<(String, Vec<crate::plugins::kpi::Emission>, i64)>,
+    /// Agents whose period starts anew at apply: (agent id, since).
+    pub agent_periods: Vec<(String, i64)>,
+    /// Agent records the floor takes at apply.
+    pub agents: Vec<crate::domain::Agent>,
+    /// Contacts the floor follows at apply, with the time of the change.
+    pub track: Vec<(ContactRecord, i64)>,
+}
+
+impl Reaction {
+    /// Note that this change reads record `key` (a contact or agent
+    /// version key) now, before reading it.
+    pub fn read(&mut self, versions: &super::Versions, key: String) {
+        if !self.reads.iter().any(|(k, _)| *k == key) {
+            let v = versions.get(&key);
+            self.reads.push((key, v));
+        }
+    }
 }
 
 /// The audit data of one plugin call: enough to replay it.
@@ -456,14 +480,7 @@ impl Engine {
                 &input,
             )?);
             if let Ok(emissions) = call.result {
-                kpi::plan(
-                    &*self.store,
-                    slot.name(),
-                    emissions,
-                    at,
-                    &mut r.writes,
-                    &mut r.kpi,
-                )?;
+                r.emissions.push((slot.name().to_owned(), emissions, at));
             }
         }
         Ok(())
@@ -493,6 +510,7 @@ impl Engine {
             return Ok(());
         }
         for id in [was, is].into_iter().flatten() {
+            r.read(&self.versions, super::agent_key(&id));
             let Ok(mut agent) = self.agent(&id) else {
                 continue; // deleted meanwhile: nobody to measure
             };
@@ -508,9 +526,7 @@ impl Engine {
             self.agent_status_changed(&agent, &next, at, r)?;
             r.writes
                 .put(super::AGENTS, id.as_bytes(), super::encode(&next)?);
-            if let Some(a) = self.floor.lock().agents.get_mut(&id) {
-                a.period_since = since;
-            }
+            r.agent_periods.push((id, since));
         }
         Ok(())
     }
@@ -593,14 +609,7 @@ impl Engine {
                 &input,
             )?);
             if let Ok(emissions) = call.result {
-                kpi::plan(
-                    &*self.store,
-                    slot.name(),
-                    emissions,
-                    at,
-                    &mut r.writes,
-                    &mut r.kpi,
-                )?;
+                r.emissions.push((slot.name().to_owned(), emissions, at));
             }
         }
         Ok(())

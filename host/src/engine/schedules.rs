@@ -347,7 +347,7 @@ impl Engine {
         }
         let now = (self.clock)();
         {
-            let _guard = self.updates.lock();
+            let _apply = self.apply.lock();
             self.store.commit(writes)?;
             self.floor.lock().plans.replace(id, from, to, &activities);
         }

@@ -60,14 +60,26 @@ fn epoch_millis<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::
     s.serialize_i64(ms)
 }
 
+/// Called with every line as it is written (see [`LogBuffer::follow`]).
+pub type Follower = Box<dyn Fn(&LogLine) + Send + Sync>;
+
 /// A bounded ring of log lines for one plugin version. When full, the oldest
 /// line is dropped; [`LogBuffer::dropped`] counts how many were.
-#[derive(Debug)]
 pub struct LogBuffer {
     lines: Mutex<VecDeque<LogLine>>,
     capacity: usize,
     max_line_bytes: usize,
     written: AtomicU64,
+    followers: parking_lot::RwLock<Vec<Follower>>,
+}
+
+impl std::fmt::Debug for LogBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogBuffer")
+            .field("capacity", &self.capacity)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LogBuffer {
@@ -83,7 +95,15 @@ impl LogBuffer {
             capacity: capacity.max(1),
             max_line_bytes: max_line_bytes.max(16),
             written: AtomicU64::new(0),
+            followers: Default::default(),
         }
+    }
+
+    /// Call `f` with every line from now on, as it is written, on the
+    /// thread of the call that writes it (a live tail: keep `f` short,
+    /// e.g. a channel send).
+    pub fn follow(&self, f: impl Fn(&LogLine) + Send + Sync + 'static) {
+        self.followers.write().push(Box::new(f));
     }
 
     /// Append a line, truncating it at a character boundary if it is too long.
@@ -97,6 +117,11 @@ impl LogBuffer {
             source,
             message,
         };
+        let followers = self.followers.read();
+        for f in followers.iter() {
+            f(&line);
+        }
+        drop(followers);
         let mut lines = self.lines.lock();
         if lines.len() == self.capacity {
             lines.pop_front();

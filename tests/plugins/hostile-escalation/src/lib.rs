@@ -10,6 +10,7 @@
 //! | `clocks:N` | starts N clocks `c-0`.. due in an hour, each with 8 warnings |
 //! | `tags:N` | adds N distinct tags |
 //! | `long-tag:N` | adds one tag of N bytes |
+//! | `hold` | logs `hold <contact id> <sequence>` (the host's engine tests hold the call there), nothing else |
 //! | anything else | nothing |
 
 use switchboard_sdk::prelude::*;
@@ -47,6 +48,12 @@ impl EscalationRule for HostileEscalation {
                     name: "again".into(),
                     at: now - 1_000,
                 });
+            }
+            "hold" => {
+                switchboard_sdk::log::info(&format!(
+                    "hold {} {}",
+                    input.contact.id, input.event.sequence
+                ));
             }
             "cascade" => {
                 out.actions
