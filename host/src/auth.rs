@@ -223,6 +223,18 @@ impl<'a> Tokens<'a> {
         agent_id: Option<&str>,
         now: i64,
     ) -> Result<NewToken, StoreError> {
+        Ok(self.issue(role, label, agent_id, now)?.0)
+    }
+
+    /// [`Tokens::create`], also returning the token as stored (with the
+    /// hash of its secret).
+    fn issue(
+        &self,
+        role: Role,
+        label: &str,
+        agent_id: Option<&str>,
+        now: i64,
+    ) -> Result<(NewToken, TokenInfo), StoreError> {
         let id = random_hex(4)?;
         let secret = random_hex(24)?;
         let info = TokenInfo {
@@ -241,13 +253,16 @@ impl<'a> Tokens<'a> {
         );
         self.store.commit(w)?;
         self.store.make_durable()?;
-        Ok(NewToken {
-            token: format!("sb_{id}_{secret}"),
-            info: TokenInfo {
-                hash: String::new(),
-                ..info
+        Ok((
+            NewToken {
+                token: format!("sb_{id}_{secret}"),
+                info: TokenInfo {
+                    hash: String::new(),
+                    ..info.clone()
+                },
             },
-        })
+            info,
+        ))
     }
 
     /// Every token, without secrets.
@@ -282,8 +297,7 @@ impl<'a> Tokens<'a> {
 
     /// The token `presented` stands for, if it is valid.
     pub fn authenticate(&self, presented: &str) -> Result<TokenInfo, AuthError> {
-        let rest = presented.strip_prefix("sb_").ok_or(AuthError::Invalid)?;
-        let (id, secret) = rest.split_once('_').ok_or(AuthError::Invalid)?;
+        let (id, secret) = split(presented)?;
         // A store that cannot answer says nothing about the token: the
         // client must hear "try again", not "your token is bad".
         let stored = self
@@ -293,12 +307,117 @@ impl<'a> Tokens<'a> {
             .ok_or(AuthError::Invalid)?;
         let info: TokenInfo = serde_json::from_slice(&stored)
             .map_err(|e| AuthError::Unavailable(format!("stored token `{id}` is corrupt: {e}")))?;
-        let presented_hash = hash(secret);
-        if presented_hash.as_bytes().ct_eq(info.hash.as_bytes()).into() {
-            Ok(info)
-        } else {
-            Err(AuthError::Invalid)
+        verify(info, secret)
+    }
+}
+
+/// Every issued token, held in memory (loaded from the store at start and
+/// kept in step by [`TokenCache::create`] and [`TokenCache::revoke`]), so
+/// authenticating a request reads no store. A revocation takes effect at
+/// once: the token leaves the cache before the store is written.
+pub struct TokenCache {
+    store: std::sync::Arc<dyn Store>,
+    by_id: parking_lot::RwLock<std::collections::HashMap<String, TokenInfo>>,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("tokens", &self.by_id.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    /// The tokens stored in `store`.
+    pub fn load(store: std::sync::Arc<dyn Store>) -> Result<Self, StoreError> {
+        let mut by_id = std::collections::HashMap::new();
+        for kv in store.scan_prefix(TOKENS, b"") {
+            let t: TokenInfo = serde_json::from_slice(&kv?.1)
+                .map_err(|e| StoreError::Corrupt(format!("stored token: {e}")))?;
+            by_id.insert(t.id.clone(), t);
         }
+        Ok(Self {
+            store,
+            by_id: parking_lot::RwLock::new(by_id),
+        })
+    }
+
+    /// Issue a token (see [`Tokens::create`]); usable once durable.
+    pub fn create(
+        &self,
+        role: Role,
+        label: &str,
+        agent_id: Option<&str>,
+        now: i64,
+    ) -> Result<NewToken, StoreError> {
+        let (new, stored) = Tokens::new(&*self.store).issue(role, label, agent_id, now)?;
+        self.by_id.write().insert(stored.id.clone(), stored);
+        Ok(new)
+    }
+
+    /// Every token, without secrets, by id.
+    pub fn list(&self) -> Vec<TokenInfo> {
+        let mut all: Vec<TokenInfo> = self
+            .by_id
+            .read()
+            .values()
+            .map(|t| TokenInfo {
+                hash: String::new(),
+                ..t.clone()
+            })
+            .collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// Revoke token `id`; `false` if there was none. It stops
+    /// authenticating before this returns; if the store cannot record the
+    /// revocation the token is restored and the error returned.
+    pub fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(was) = self.by_id.write().remove(id) else {
+            return Ok(false);
+        };
+        match Tokens::new(&*self.store).revoke(id) {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                self.by_id.write().insert(id.to_owned(), was);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether token `id` exists (it was issued and not revoked).
+    pub fn exists(&self, id: &str) -> bool {
+        self.by_id.read().contains_key(id)
+    }
+
+    /// The token `presented` stands for, if it is valid (no store read).
+    pub fn authenticate(&self, presented: &str) -> Result<TokenInfo, AuthError> {
+        let (id, secret) = split(presented)?;
+        let info = self
+            .by_id
+            .read()
+            .get(id)
+            .cloned()
+            .ok_or(AuthError::Invalid)?;
+        verify(info, secret)
+    }
+}
+
+/// `sb_<id>_<secret>` split into id and secret.
+fn split(presented: &str) -> Result<(&str, &str), AuthError> {
+    let rest = presented.strip_prefix("sb_").ok_or(AuthError::Invalid)?;
+    rest.split_once('_').ok_or(AuthError::Invalid)
+}
+
+/// `info` if `secret` is its secret (compared in constant time).
+fn verify(info: TokenInfo, secret: &str) -> Result<TokenInfo, AuthError> {
+    let presented_hash = hash(secret);
+    if presented_hash.as_bytes().ct_eq(info.hash.as_bytes()).into() {
+        Ok(info)
+    } else {
+        Err(AuthError::Invalid)
     }
 }
 

@@ -1399,6 +1399,10 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         registry: registry.clone(),
         clock,
         streams: crate::server::StreamControl::default(),
+        tokens: Arc::new(
+            crate::auth::TokenCache::load(engine.store().clone())
+                .context("cannot read the tokens")?,
+        ),
     };
     let served = rt.block_on(crate::server::run(listen, state, config.edge_limits()));
     engine.stop_timers();

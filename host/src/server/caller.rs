@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 
 use super::{ApiError, ApiResult, AppState};
-use crate::auth::{Action, AuthError, Role, TokenInfo, Tokens};
+use crate::auth::{Action, AuthError, Role, TokenInfo};
 
 /// The token a request was made with.
 #[derive(Debug, Clone)]
@@ -60,9 +60,7 @@ impl axum::extract::FromRequestParts<AppState> for Caller {
             .ok()
             .and_then(bearer_token)
             .ok_or(AuthError::Invalid)?;
-        Ok(Caller(
-            Tokens::new(&**state.engine.store()).authenticate(token)?,
-        ))
+        Ok(Caller(state.tokens.authenticate(token)?))
     }
 }
 

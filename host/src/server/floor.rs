@@ -259,6 +259,7 @@ pub(super) async fn stream(
     let tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let feed = Feed {
         engine: state.engine.clone(),
+        tokens: state.tokens.clone(),
         token: caller.0.0.id.clone(),
         control: state.streams.watch(),
     };
@@ -310,20 +311,18 @@ pub(super) async fn stream(
 /// What an open stream needs to decide whether it may go on.
 struct Feed {
     engine: std::sync::Arc<crate::engine::Engine>,
+    tokens: std::sync::Arc<crate::auth::TokenCache>,
     /// The id of the token the stream was opened with.
     token: String,
     control: tokio::sync::watch::Receiver<super::StreamSignal>,
 }
 
 impl Feed {
-    /// Whether the server is not closing and the token still exists (a
-    /// store fault ends the stream: the client reconnects and is told).
+    /// Whether the server is not closing and the token still exists.
     fn may_continue(&mut self) -> bool {
         let signal = *self.control.borrow_and_update();
         !signal.closing
-            && crate::auth::Tokens::new(&**self.engine.store())
-                .exists(&self.token)
-                .unwrap_or(false)
+            && self.tokens.exists(&self.token)
     }
 }
 

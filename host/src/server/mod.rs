@@ -67,6 +67,8 @@ pub struct AppState {
     pub clock: Option<crate::engine::ManualClock>,
     /// Tells open event streams to check their token again, or to end.
     pub streams: StreamControl,
+    /// The tokens, in memory: a request is authenticated without a store read.
+    pub tokens: Arc<crate::auth::TokenCache>,
 }
 
 /// What open event streams listen to: a token was revoked (each stream

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::perm;
 use super::{Allowed, ApiError, ApiResult, AppState, Body, Caller, Id, Problem, created};
-use crate::auth::{Action, NewToken, Role, TokenInfo, Tokens};
+use crate::auth::{Action, NewToken, Role, TokenInfo};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct WhoAmI {
@@ -74,14 +74,10 @@ pub(super) async fn create_token(
         )));
     }
     let now = state.engine.now();
+    let tokens = state.tokens.clone();
     let t = state
-        .engine(move |e| {
-            Ok(Tokens::new(&**e.store()).create(
-                body.role,
-                &body.label,
-                body.agent_id.as_deref(),
-                now,
-            )?)
+        .engine(move |_| {
+            Ok(tokens.create(body.role, &body.label, body.agent_id.as_deref(), now)?)
         })
         .await?;
     state
@@ -108,10 +104,9 @@ pub(super) async fn list_tokens(
     State(state): State<AppState>,
     _: Allowed<perm::ManageTokens>,
 ) -> ApiResult<Json<TokenList>> {
-    let tokens = state
-        .engine(|e| Ok(Tokens::new(&**e.store()).list()?))
-        .await?;
-    Ok(Json(TokenList { tokens }))
+    Ok(Json(TokenList {
+        tokens: state.tokens.list(),
+    }))
 }
 
 /// Revoke a token; it stops working at once, and the event streams opened
@@ -128,9 +123,8 @@ pub(super) async fn revoke_token(
     Id(id): Id<String>,
 ) -> ApiResult<StatusCode> {
     let who = id.clone();
-    let found = state
-        .engine(move |e| Ok(Tokens::new(&**e.store()).revoke(&who)?))
-        .await?;
+    let tokens = state.tokens.clone();
+    let found = state.engine(move |_| Ok(tokens.revoke(&who)?)).await?;
     if !found {
         return Err(ApiError::not_found(format!(
             "no token with id `{id}`; list them with GET /v1/tokens"
