@@ -112,11 +112,16 @@ pub struct BackupArgs {
 #[derive(Debug, Args)]
 pub struct KpiArgs {
     /// The measure, e.g. `service_level` (`--list` shows them).
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "backfill"])]
     pub measure: Option<String>,
     /// List the declared measures instead.
     #[arg(long)]
     pub list: bool,
+    /// Instead: re-run the KPI definition calls that failed through their
+    /// slots' current versions and apply the samples (each failed call
+    /// once; safe to repeat). Needs an admin or operator token.
+    #[arg(long, conflicts_with = "list")]
+    pub backfill: bool,
     /// Window length back from now, in hours.
     #[arg(long, default_value_t = 24)]
     pub hours: i64,
@@ -1157,6 +1162,24 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
 }
 
 fn kpi(args: KpiArgs) -> anyhow::Result<()> {
+    if args.backfill {
+        let r = args
+            .remote
+            .post("/v1/kpis/backfill", &serde_json::json!({}))?;
+        print_line(&format!(
+            "failed calls: {}, backfilled now: {} ({} samples), backfilled before: {}",
+            r["failed"], r["backfilled"], r["samples"], r["already"]
+        ));
+        for f in r["still_failing"].as_array().into_iter().flatten() {
+            print_line(&format!(
+                "still failing: audit #{} slot {}: {}",
+                f["seq"],
+                f["slot"].as_str().unwrap_or("?"),
+                f["error"].as_str().unwrap_or("?")
+            ));
+        }
+        return Ok(());
+    }
     if args.list {
         let v = args.remote.get("/v1/kpis/measures")?;
         for m in v["measures"].as_array().into_iter().flatten() {

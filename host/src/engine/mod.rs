@@ -6,6 +6,7 @@
 //! commit). Calls `plugins`, `domain`, `store`, `audit`; called by the API.
 //! Synchronous: call it from a blocking thread.
 
+mod backfill;
 mod convert;
 mod drafts;
 mod events;
@@ -21,6 +22,7 @@ mod slots;
 mod timers;
 
 pub use drafts::{DraftCheck, DraftRecord, DraftState, SlotFinding};
+pub use backfill::{BackfillReport, StillFailing};
 pub use events::{ContactEvent, EventKind, RecordedEvent};
 pub use incidents::{Incident, NewIncident, ProactiveMessage};
 use intake::Intake;

@@ -468,8 +468,20 @@ impl Engine {
                 history: Some(history.clone()),
                 agent,
             };
-            let Ok(call) = slot.call(|a| a.on_event(&input)) else {
-                continue;
+            let call = match slot.call(|a| a.on_event(&input)) {
+                Ok(call) => call,
+                Err(Unserved::Empty) => continue,
+                Err(unserved) => {
+                    // Kept with its input, for a backfill.
+                    r.audit.push(Engine::kpi_unserved_entry(
+                        slot.name(),
+                        &unserved,
+                        &c.id,
+                        now,
+                        &input,
+                    )?);
+                    continue;
+                }
             };
             r.audit.extend(call_entries(
                 &slot,
@@ -597,8 +609,19 @@ impl Engine {
         };
         let subject = format!("agent:{}", after.id);
         for slot in kpis {
-            let Ok(call) = slot.call(|a| a.on_event(&input)) else {
-                continue;
+            let call = match slot.call(|a| a.on_event(&input)) {
+                Ok(call) => call,
+                Err(Unserved::Empty) => continue,
+                Err(unserved) => {
+                    r.audit.push(Engine::kpi_unserved_entry(
+                        slot.name(),
+                        &unserved,
+                        &subject,
+                        at,
+                        &input,
+                    )?);
+                    continue;
+                }
             };
             r.audit.extend(call_entries(
                 &slot,

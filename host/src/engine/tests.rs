@@ -1806,3 +1806,111 @@ fn racing_deliveries_of_one_post_make_one_contact() {
     let stored = e.list_contacts(&ContactFilter::default(), 100).unwrap();
     assert_eq!(stored.len(), 1, "one contact in the store");
 }
+
+/// Issue 19: KPI calls that fail (here: every answer over a 1-byte output
+/// limit, then the version quarantined) are kept with their inputs; after
+/// a working version is back, a backfill applies their samples exactly
+/// once, and the KPIs read what they would have read had nothing failed
+/// (the figures of `lifecycle_events_become_kpi_samples_that_queries_aggregate`).
+#[test]
+fn failed_kpi_calls_are_backfilled_exactly_once_once_the_definition_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    let good = e.kpis().get("core-kpis").unwrap().current().unwrap();
+    let broken = {
+        let p = BUNDLED.iter().find(|p| p.crate_name == "core-kpis").unwrap();
+        let mut manifest = Manifest::from_json(p.manifest).unwrap();
+        manifest.limits.timeout_ms = Some(2_000);
+        manifest.limits.max_output_bytes = Some(1);
+        Arc::new(
+            rt.load(manifest, p.wasm)
+                .unwrap()
+                .activate::<KpiDefinition>(None)
+                .unwrap(),
+        )
+    };
+    e.kpis().activate("core-kpis", broken);
+    let mut ids = Vec::new();
+    for (i, topic) in ["billing", "billing", "technical"].iter().enumerate() {
+        let c = NewContact {
+            occurred_at: Some(T0 + i as i64),
+            ..new_contact("hello", &[topic])
+        };
+        ids.push(e.ingest(c).unwrap().contact.id);
+    }
+    let ev = |kind, at| ContactEvent {
+        kind,
+        occurred_at: Some(T0 + at),
+    };
+    let offer = || EventKind::Offer {
+        agent_id: "a-1".into(),
+    };
+    e.record_event(&ids[0], ev(offer(), 5_000)).unwrap();
+    e.record_event(&ids[0], ev(EventKind::Answer, 10_000))
+        .unwrap();
+    e.record_event(&ids[1], ev(EventKind::Abandon, 20_000))
+        .unwrap();
+    e.record_event(&ids[2], ev(offer(), 50_000)).unwrap();
+    e.record_event(&ids[2], ev(EventKind::Answer, 60_000))
+        .unwrap();
+    let query = |e: &Engine, measure: &str, group_by: &[&str]| {
+        e.kpi_query(&KpiQuery {
+            measure: measure.into(),
+            slot: None,
+            from: T0 - HOUR,
+            to: T0 + HOUR,
+            bucket_ms: 2 * HOUR,
+            group_by: group_by.iter().map(|g| g.to_string()).collect(),
+            filter: Default::default(),
+        })
+        .unwrap()
+    };
+    let handled = |e: &Engine| {
+        query(e, "contacts_handled", &[])
+            .points
+            .first()
+            .and_then(|p| p.value)
+    };
+    assert_eq!(handled(&e), None, "every sample was lost to the failures");
+    // Failed calls and, once quarantined, unserved ones: all kept.
+    let outcomes: Vec<String> = ids
+        .iter()
+        .flat_map(|id| decisions(&e, id, "kpi.samples"))
+        .map(|d| d["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes.len(), 8, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o != "ok"), "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| o == "unserved"), "{outcomes:?}");
+
+    e.kpis().activate("core-kpis", good);
+    let report = e.backfill_kpis().unwrap();
+    assert_eq!(
+        (report.failed, report.backfilled, report.already),
+        (8, 8, 0),
+        "{report:?}"
+    );
+    assert!(report.still_failing.is_empty(), "{report:?}");
+    assert_eq!(handled(&e), Some(2.0));
+    let by_queue: std::collections::BTreeMap<String, Option<f64>> =
+        query(&e, "service_level", &["queue"])
+            .points
+            .iter()
+            .map(|p| (p.group["queue"].clone(), p.value))
+            .collect();
+    assert_eq!(by_queue["billing"], Some(0.5));
+    assert_eq!(by_queue["tech-support"], Some(0.0));
+    // Exactly once: a second run changes nothing, nor does a restart.
+    let again = e.backfill_kpis().unwrap();
+    assert_eq!((again.backfilled, again.already), (0, 8), "{again:?}");
+    assert_eq!(handled(&e), Some(2.0));
+    let backfills = ids
+        .iter()
+        .flat_map(|id| decisions(&e, id, "kpi.backfill"))
+        .count();
+    assert_eq!(backfills, 8);
+    drop(e);
+    let e = open(dir.path(), rt, clock_at(T0));
+    assert_eq!(handled(&e), Some(2.0));
+    assert_eq!(e.backfill_kpis().unwrap().backfilled, 0);
+}

@@ -43,3 +43,32 @@ pub(super) async fn kpi_query(
 ) -> ApiResult<Json<KpiSeries>> {
     Ok(Json(state.engine.kpi_query(&q)?))
 }
+
+/// Re-run the KPI definition calls that failed (errors, traps, limits,
+/// quarantine) through their slots' current versions and apply the
+/// samples, each failed call exactly once; safe to repeat. Run it after
+/// fixing or rolling back a failing KPI definition. The re-runs are
+/// audited as `kpi.backfill`, each naming the failed record it stands in for.
+#[utoipa::path(post, path = "/v1/kpis/backfill", tag = "kpis",
+    responses(
+        (status = 200, description = "What was backfilled, and what still fails", body = crate::engine::BackfillReport)),
+    extensions(("x-roles" = json!(Action::ActivatePlugins.roles()))))]
+pub(super) async fn kpi_backfill(
+    State(state): State<AppState>,
+    caller: Allowed<perm::ActivatePlugins>,
+) -> ApiResult<Json<crate::engine::BackfillReport>> {
+    let report = state.engine(|e| Ok(e.backfill_kpis()?)).await?;
+    state
+        .audit_action(
+            &caller,
+            "kpi.backfill_run",
+            "kpis",
+            serde_json::json!({
+                "failed": report.failed,
+                "backfilled": report.backfilled,
+                "still_failing": report.still_failing.len(),
+            }),
+        )
+        .await?;
+    Ok(Json(report))
+}

@@ -394,6 +394,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(clock::get_clock, clock::set_clock))
         .routes(routes!(kpis::measures))
         .routes(routes!(kpis::kpi_query))
+        .routes(routes!(kpis::kpi_backfill))
         .routes(routes!(reports::agents))
         .routes(routes!(audit::audit))
         .routes(routes!(audit::audit_verify))
