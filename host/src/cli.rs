@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::Engine;
+use crate::output::print_line;
 use crate::plugins::{ComponentInfo, Manifest, PluginRuntime, RuntimeConfig};
 use crate::store::{Durability, SledStore};
 
@@ -685,21 +686,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-/// Print `line` and a newline to stdout. A closed pipe (`| head`) ends
-/// the program quietly, as it does for other Unix tools, instead of
-/// panicking as `println!` would.
-pub(crate) fn print_line(line: &str) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write to stdout: {e}");
-        std::process::exit(1);
     }
 }
 

@@ -28,6 +28,7 @@ pub mod domain;
 pub mod engine;
 pub mod fixtures;
 pub mod metrics;
+pub(crate) mod output;
 pub mod plugins;
 pub mod registry;
 pub mod server;

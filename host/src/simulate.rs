@@ -1091,7 +1091,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     sim.summary.wall_secs = started.elapsed().as_secs_f64();
     let s = &sim.summary;
     if args.json {
-        crate::cli::print_line(&serde_json::to_string_pretty(s)?);
+        crate::output::print_line(&serde_json::to_string_pretty(s)?);
     }
     eprintln!(
         "done: {} contacts, {} answered, {} abandoned, {} transferred, {} resolved, {} surveys; drafts {:?}, {} approved, {} rejected, {} revised by accepting suggestions; {} social posts ({} noise, {} re-delivered), {} hand-offs ({} contained), {} incident messages; {} agent status changes, {} timers fired; {} requests in {:.1} s ({:.0}/s); refused {:?}",

@@ -7,7 +7,6 @@ use crate::domain::{
 use crate::plugins::routing::{RelaxationAction, RoutingDecision, RoutingInput};
 use crate::plugins::types as wit;
 
-use super::events::EventKind;
 use super::{ContactRecord, DeadlineClock};
 
 pub(super) fn agent_status(s: AgentStatus) -> wit::AgentStatus {
@@ -41,54 +40,6 @@ pub(super) fn deadline(d: &DeadlineClock) -> wit::Deadline {
         name: d.name.clone(),
         started_at: d.started_at,
         due_at: d.due_at,
-    }
-}
-
-/// The WIT event for an API event that took `before` to `after`.
-pub(super) fn event_kind(
-    before: &ContactRecord,
-    after: &ContactRecord,
-    kind: &EventKind,
-) -> wit::EventKind {
-    let agent = || after.agent_id.clone().unwrap_or_default();
-    match kind {
-        EventKind::Offer { agent_id } => wit::EventKind::Offered(agent_id.clone()),
-        EventKind::Decline
-        | EventKind::OfferExpired
-        | EventKind::Overflow { .. }
-        | EventKind::Escalate { .. } => wit::EventKind::Queued(after.requirements.queue.clone()),
-        EventKind::Answer => wit::EventKind::Answered(agent()),
-        EventKind::Hold => wit::EventKind::Held,
-        EventKind::Resume => wit::EventKind::Resumed,
-        EventKind::WrapUp => wit::EventKind::WrapUp,
-        EventKind::Resolve => wit::EventKind::Resolved,
-        EventKind::Abandon => wit::EventKind::Abandoned,
-        EventKind::Transfer { queue } => wit::EventKind::Transferred(wit::Transfer {
-            from_queue: Some(before.requirements.queue.clone()).filter(|q| !q.is_empty()),
-            to_queue: queue.clone(),
-            from_agent: before.agent_id.clone(),
-        }),
-        EventKind::Message {
-            from_customer,
-            text,
-            sentiment,
-        } => wit::EventKind::Message(wit::Message {
-            from_customer: *from_customer,
-            text: text.clone(),
-            #[allow(clippy::cast_possible_truncation)] // checked to be in -1..1
-            sentiment: sentiment.map(|s| s as f32),
-        }),
-        EventKind::Survey {
-            csat,
-            nps,
-            ces,
-            comment,
-        } => wit::EventKind::SurveyAnswered(wit::Survey {
-            csat: *csat,
-            nps: *nps,
-            ces: *ces,
-            comment: comment.clone(),
-        }),
     }
 }
 

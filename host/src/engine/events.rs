@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{ContactState, Transition, bounds};
 
 use super::reactions::Reaction;
-use super::{CONTACTS, ContactRecord, EVENTS, Engine, EngineError, convert, decode, encode};
+use super::{CONTACTS, ContactRecord, EVENTS, Engine, EngineError, decode, encode};
+use crate::plugins::types as wit;
 
 /// What happened to a contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -97,6 +98,50 @@ pub struct RecordedEvent {
     pub sequence: u64,
     pub at: i64,
     pub kind: EventKind,
+}
+
+/// The WIT event for an API event that took `before` to `after`.
+fn wit_kind(before: &ContactRecord, after: &ContactRecord, kind: &EventKind) -> wit::EventKind {
+    let agent = || after.agent_id.clone().unwrap_or_default();
+    match kind {
+        EventKind::Offer { agent_id } => wit::EventKind::Offered(agent_id.clone()),
+        EventKind::Decline
+        | EventKind::OfferExpired
+        | EventKind::Overflow { .. }
+        | EventKind::Escalate { .. } => wit::EventKind::Queued(after.requirements.queue.clone()),
+        EventKind::Answer => wit::EventKind::Answered(agent()),
+        EventKind::Hold => wit::EventKind::Held,
+        EventKind::Resume => wit::EventKind::Resumed,
+        EventKind::WrapUp => wit::EventKind::WrapUp,
+        EventKind::Resolve => wit::EventKind::Resolved,
+        EventKind::Abandon => wit::EventKind::Abandoned,
+        EventKind::Transfer { queue } => wit::EventKind::Transferred(wit::Transfer {
+            from_queue: Some(before.requirements.queue.clone()).filter(|q| !q.is_empty()),
+            to_queue: queue.clone(),
+            from_agent: before.agent_id.clone(),
+        }),
+        EventKind::Message {
+            from_customer,
+            text,
+            sentiment,
+        } => wit::EventKind::Message(wit::Message {
+            from_customer: *from_customer,
+            text: text.clone(),
+            #[allow(clippy::cast_possible_truncation)] // checked to be in -1..1
+            sentiment: sentiment.map(|s| s as f32),
+        }),
+        EventKind::Survey {
+            csat,
+            nps,
+            ces,
+            comment,
+        } => wit::EventKind::SurveyAnswered(wit::Survey {
+            csat: *csat,
+            nps: *nps,
+            ces: *ces,
+            comment: comment.clone(),
+        }),
+    }
 }
 
 fn event_key(contact: &str, seq: u64) -> Vec<u8> {
@@ -392,7 +437,7 @@ impl Engine {
         if requeued || matches!(kind, EventKind::Overflow { .. }) {
             self.schedule_overflow(c, at, r)?;
         }
-        let wit_kind = convert::event_kind(&before, c, &kind);
+        let wit_kind = wit_kind(&before, c, &kind);
         self.react(c, wit_kind, at, None, None, r)?;
         let recorded = RecordedEvent {
             contact_id: c.id.clone(),

@@ -15,14 +15,15 @@ mod history;
 mod incidents;
 mod intake;
 mod kpi;
+mod marks;
 mod offers;
 mod reactions;
 mod schedules;
 mod slots;
 mod timers;
 
-pub use drafts::{DraftCheck, DraftRecord, DraftState, SlotFinding};
 pub use backfill::{BackfillReport, StillFailing};
+pub use drafts::{DraftCheck, DraftRecord, DraftState, SlotFinding};
 pub use events::{ContactEvent, EventKind, RecordedEvent};
 pub use incidents::{Incident, NewIncident, ProactiveMessage};
 use intake::Intake;
@@ -31,7 +32,7 @@ pub use intake::{
     OpenComplaint, PastContactView, SocialPost,
 };
 pub use kpi::{Aggregates, Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
-pub use reactions::{Complaint, DeadlineClock, Notification};
+pub use marks::{Complaint, DeadlineClock, Notification};
 pub use schedules::{
     Activity, Adherence, Direction, Goal, GoalScope, PlannedActivity, Schedule, SchedulePut,
 };

@@ -6,7 +6,7 @@
 //! digest, output, outcome, duration), and everything a reaction writes is
 //! committed atomically with the event that caused it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::AuditEntry;
@@ -19,6 +19,7 @@ use crate::plugins::types as wit;
 use crate::plugins::{Activation, CallOutcome, FailPolicy, World};
 use crate::store::{StoreError, Writes};
 
+use super::marks::{Complaint, DeadlineClock, Notification};
 use super::slots::{Slot, SlotCall, Unserved};
 use super::timers::{self, TimerKind};
 use super::{ContactRecord, Engine, EngineError, convert, encode, kpi};
@@ -37,52 +38,6 @@ pub const MAX_ACTIONS: usize = 64;
 /// it: a rule that asks for `now` (or the past) on every firing must not
 /// loop the timer thread, so an earlier time is moved to `now` + this.
 pub const MIN_RECHECK_DELAY_MS: i64 = 1_000;
-
-/// A contact marked as a complaint by a rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Complaint {
-    pub category: String,
-    pub urgency: String,
-    pub marked_at: i64,
-    /// The escalation slot that marked it.
-    pub by: String,
-}
-
-/// A named deadline clock on a contact (e.g. "acknowledge", "resolve").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DeadlineClock {
-    pub name: String,
-    pub started_at: i64,
-    pub due_at: i64,
-    #[serde(default)]
-    pub warn_at: Vec<i64>,
-    #[serde(default)]
-    pub stopped_at: Option<i64>,
-    #[serde(default)]
-    pub breached_at: Option<i64>,
-    /// The escalation slot that started it.
-    pub by: String,
-}
-
-impl DeadlineClock {
-    pub fn running(&self) -> bool {
-        self.stopped_at.is_none()
-    }
-}
-
-/// A notification for a supervisor, a team or an agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Notification {
-    pub id: u64,
-    pub at: i64,
-    pub contact_id: String,
-    /// `supervisor`, `team:<name>` or `agent:<id>`.
-    pub target: String,
-    pub urgency: String,
-    pub message: String,
-    /// The escalation slot that sent it.
-    pub by: String,
-}
 
 /// What a reaction adds to the commit of the event that caused it.
 #[derive(Debug, Default)]

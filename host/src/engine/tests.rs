@@ -1819,7 +1819,10 @@ fn failed_kpi_calls_are_backfilled_exactly_once_once_the_definition_works() {
     let e = open(dir.path(), rt, clock_at(T0));
     let good = e.kpis().get("core-kpis").unwrap().current().unwrap();
     let broken = {
-        let p = BUNDLED.iter().find(|p| p.crate_name == "core-kpis").unwrap();
+        let p = BUNDLED
+            .iter()
+            .find(|p| p.crate_name == "core-kpis")
+            .unwrap();
         let mut manifest = Manifest::from_json(p.manifest).unwrap();
         manifest.limits.timeout_ms = Some(2_000);
         manifest.limits.max_output_bytes = Some(1);

@@ -321,8 +321,7 @@ impl Feed {
     /// Whether the server is not closing and the token still exists.
     fn may_continue(&mut self) -> bool {
         let signal = *self.control.borrow_and_update();
-        !signal.closing
-            && self.tokens.exists(&self.token)
+        !signal.closing && self.tokens.exists(&self.token)
     }
 }
 
