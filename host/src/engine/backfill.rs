@@ -9,12 +9,11 @@
 
 use serde::Serialize;
 
-use crate::audit::{AuditEntry, AuditQuery};
+use crate::audit::AuditQuery;
 use crate::plugins::kpi::KpiInput;
 use crate::store::StoreError;
 
 use super::reactions::{Reaction, call_entries};
-use super::slots::Unserved;
 use super::{Engine, EngineError};
 
 /// Failed calls already backfilled: failed record's sequence number (big
@@ -157,30 +156,5 @@ impl Engine {
         }
         self.store.make_durable()?;
         Ok(report)
-    }
-
-    /// The audit entry for a KPI call no version could answer (the slot's
-    /// version is quarantined): its input is kept for a backfill.
-    pub(super) fn kpi_unserved_entry(
-        slot: &str,
-        unserved: &Unserved,
-        subject: &str,
-        at: i64,
-        input: &KpiInput,
-    ) -> Result<AuditEntry, StoreError> {
-        let data = serde_json::json!({
-            "slot": slot,
-            "outcome": "unserved",
-            "error": unserved.to_string(),
-            "input": input,
-        });
-        Ok(AuditEntry {
-            at,
-            actor: "engine".into(),
-            kind: "kpi.samples".into(),
-            subject: subject.to_owned(),
-            data: serde_json::value::to_raw_value(&data)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?,
-        })
     }
 }

@@ -172,6 +172,31 @@ pub(super) fn call_entries<W: World, T: Serialize>(
     Ok(entries)
 }
 
+/// The audit entry of a call no version could answer (the slot's version
+/// is quarantined): outcome `unserved`, with the input the rule did not
+/// see, so nothing is lost (a KPI backfill re-runs it).
+pub(super) fn unserved_entry(
+    slot: &str,
+    kind: &str,
+    unserved: &Unserved,
+    subject: &str,
+    at: i64,
+    input: &impl Serialize,
+) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        at,
+        actor: "engine".into(),
+        kind: kind.to_owned(),
+        subject: subject.to_owned(),
+        data: raw(&serde_json::json!({
+            "slot": slot,
+            "outcome": "unserved",
+            "error": unserved.to_string(),
+            "input": input,
+        }))?,
+    })
+}
+
 pub(super) fn quarantine_entry<W: World>(
     slot: &str,
     act: &Activation<W>,
@@ -346,6 +371,14 @@ impl Engine {
                         ..
                     },
                 ) => {
+                    r.audit.push(unserved_entry(
+                        slot.name(),
+                        "escalation.decision",
+                        &unserved,
+                        &c.id,
+                        now,
+                        &input,
+                    )?);
                     self.notify(
                         c,
                         slot.name(),
@@ -360,7 +393,20 @@ impl Engine {
                     )?;
                     continue;
                 }
-                Err(_) => continue, // empty, or quarantined under fail-open
+                Err(Unserved::Empty) => continue,
+                // Quarantined under fail-open: nothing is done, but what
+                // the rule did not see is kept, with its input.
+                Err(unserved) => {
+                    r.audit.push(unserved_entry(
+                        slot.name(),
+                        "escalation.decision",
+                        &unserved,
+                        &c.id,
+                        now,
+                        &input,
+                    )?);
+                    continue;
+                }
             };
             r.audit.extend(call_entries(
                 &slot,
@@ -428,8 +474,9 @@ impl Engine {
                 Err(Unserved::Empty) => continue,
                 Err(unserved) => {
                     // Kept with its input, for a backfill.
-                    r.audit.push(Engine::kpi_unserved_entry(
+                    r.audit.push(unserved_entry(
                         slot.name(),
+                        "kpi.samples",
                         &unserved,
                         &c.id,
                         now,
@@ -568,8 +615,9 @@ impl Engine {
                 Ok(call) => call,
                 Err(Unserved::Empty) => continue,
                 Err(unserved) => {
-                    r.audit.push(Engine::kpi_unserved_entry(
+                    r.audit.push(unserved_entry(
                         slot.name(),
+                        "kpi.samples",
                         &unserved,
                         &subject,
                         at,
