@@ -18,6 +18,7 @@ mod kpi;
 mod marks;
 mod offers;
 mod reactions;
+mod reports;
 mod schedules;
 mod slots;
 mod timers;
@@ -33,6 +34,7 @@ pub use intake::{
 };
 pub use kpi::{Aggregates, Aggregation, KpiPoint, KpiQuery, KpiSeries, MeasureInfo};
 pub use marks::{Complaint, DeadlineClock, Notification};
+pub use reports::{AgentReport, GoalProgress, REPORT_MEASURES, ReportRow, goal_measures};
 pub use schedules::{
     Activity, Adherence, Direction, Goal, GoalScope, PlannedActivity, Schedule, SchedulePut,
 };

@@ -171,7 +171,7 @@ pub(super) async fn put_goal(
         )));
     }
     goal.id = id.clone();
-    let known = super::reports::goal_measures();
+    let known = crate::engine::goal_measures();
     if !known.contains(&goal.measure) {
         return Err(ApiError::invalid(format!(
             "`{}` is not a measure of the agent report; use one of: {}",
