@@ -1249,8 +1249,11 @@ fn token(cmd: TokenCommand) -> anyhow::Result<()> {
 
 /// On the first start, issue an admin token and write it to
 /// `<data_dir>/admin-token` (readable only by this user); never log it.
-fn first_admin_token(engine: &Engine, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let tokens = crate::auth::Tokens::new(&**engine.store());
+fn first_admin_token(
+    store: &dyn crate::store::Store,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let tokens = crate::auth::Tokens::new(store);
     if !tokens.list()?.is_empty() {
         return Ok(());
     }
@@ -1362,8 +1365,11 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         );
     }
     // The error says what happened (locked, read-only, damaged) and what to do.
-    let store = SledStore::open(&db, durability.store())?;
-    let mut engine = Engine::with_settings(Arc::new(store), config.engine_settings())?;
+    let store: Arc<dyn crate::store::Store> = Arc::new(SledStore::open(&db, durability.store())?);
+    // One audit log over the store, shared by the engine, the registry and
+    // the server's admin actions.
+    let audit = Arc::new(crate::audit::AuditLog::open(store.clone())?);
+    let mut engine = Engine::with_parts(store.clone(), audit.clone(), config.engine_settings())?;
     let clock = args.simulated_clock.map(crate::engine::ManualClock::new);
     if let Some(clock) = clock.clone() {
         tracing::warn!(
@@ -1373,11 +1379,16 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         engine = engine.with_clock(move || clock.now());
     }
     let engine = Arc::new(engine);
-    first_admin_token(&engine, &data_dir)?;
+    first_admin_token(&*store, &data_dir)?;
     tracing::info!(data_dir = %data_dir.display(), "loading plugins (the first start compiles the bundled ones)");
     let registry = Arc::new(
-        crate::registry::Registry::new(engine.clone(), Arc::new(runtime))
-            .with_trust(config.trust().map_err(anyhow::Error::msg)?),
+        crate::registry::Registry::new(
+            engine.clone(),
+            store.clone(),
+            audit.clone(),
+            Arc::new(runtime),
+        )
+        .with_trust(config.trust().map_err(anyhow::Error::msg)?),
     );
     let slots = registry
         .restore_or_bootstrap()
@@ -1409,9 +1420,9 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         clock,
         streams: crate::server::StreamControl::default(),
         tokens: Arc::new(
-            crate::auth::TokenCache::load(engine.store().clone())
-                .context("cannot read the tokens")?,
+            crate::auth::TokenCache::load(store.clone()).context("cannot read the tokens")?,
         ),
+        audit,
     };
     let served = rt.block_on(crate::server::run(listen, state, config.edge_limits()));
     engine.stop_timers();
@@ -1422,10 +1433,7 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
     if let Err(e) = registry.sync_auto_rollbacks() {
         tracing::error!(error = %e, "recording automatic rollbacks at shutdown failed");
     }
-    engine
-        .store()
-        .flush()
-        .context("flushing the store at shutdown")?;
+    store.flush().context("flushing the store at shutdown")?;
     tracing::info!("shut down cleanly; every acknowledged write is on disk");
     served
 }

@@ -123,6 +123,8 @@ pub struct Activated {
 /// The registry.
 pub struct Registry {
     engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    audit: Arc<crate::audit::AuditLog>,
     runtime: Arc<PluginRuntime>,
     loaded: Mutex<HashMap<(String, String), Arc<LoadedPlugin>>>,
     /// Serializes changes to slots.
@@ -132,9 +134,19 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(engine: Arc<Engine>, runtime: Arc<PluginRuntime>) -> Self {
+    /// A registry activating into `engine`'s slots, keeping its versions in
+    /// `store` and recording its changes in `audit` (the engine's own: see
+    /// [`Engine::with_parts`]).
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Arc<dyn Store>,
+        audit: Arc<crate::audit::AuditLog>,
+        runtime: Arc<PluginRuntime>,
+    ) -> Self {
         Self {
             engine,
+            store,
+            audit,
             runtime,
             loaded: Mutex::new(HashMap::new()),
             changes: Mutex::new(()),
@@ -162,7 +174,7 @@ impl Registry {
     }
 
     fn store(&self) -> &dyn Store {
-        &**self.engine.store()
+        &*self.store
     }
 
     /// Check a component against its manifest exactly as an upload would
@@ -242,7 +254,7 @@ impl Registry {
         w.put(BLOBS, digest.as_bytes(), bytes.to_vec());
         w.put(VERSIONS, key, encode(&info)?);
         let entry = self.entry(actor, "plugin.upload", &info.id, &info)?;
-        self.engine.audit().commit(vec![entry], w)?;
+        self.audit.commit(vec![entry], w)?;
         self.store().make_durable()?;
         // Stored: now its compiled form is worth keeping.
         if let Err(e) = self.runtime.save_compiled(&plugin) {
@@ -502,7 +514,7 @@ impl Registry {
             w.remove(BLOBS, info.digest.as_bytes());
         }
         let entry = self.entry(actor, "plugin.delete", id, &info)?;
-        self.engine.audit().commit(vec![entry], w)?;
+        self.audit.commit(vec![entry], w)?;
         self.store().make_durable()?;
         self.loaded
             .lock()
@@ -677,7 +689,7 @@ impl Registry {
             let mut data = serde_json::to_value(&info).unwrap_or_default();
             data["rollback"] = detail;
             let entry = self.entry("engine", "plugin.auto_rollback", &name, &data)?;
-            self.engine.audit().commit(vec![entry], w)?;
+            self.audit.commit(vec![entry], w)?;
             self.store().make_durable()?;
             slots.push(name);
         }
@@ -722,7 +734,7 @@ impl Registry {
         let mut data = serde_json::to_value(info).unwrap_or_default();
         data["swap_us"] = swap_us.into();
         let entry = self.entry(actor, kind, &info.slot, &data)?;
-        let records = self.engine.audit().commit(vec![entry], w)?;
+        let records = self.audit.commit(vec![entry], w)?;
         self.store().make_durable()?;
         Ok(records.first().map_or(0, |r| r.seq))
     }

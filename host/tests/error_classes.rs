@@ -129,13 +129,21 @@ fn fixture() -> Fixture {
         broken: Mutex::new(Vec::new()),
         hook: Mutex::new(None),
     });
-    let engine = Arc::new(Engine::with_settings(store.clone(), EngineSettings::default()).unwrap());
+    let audit = Arc::new(switchboard::audit::AuditLog::open(store.clone()).unwrap());
+    let engine = Arc::new(
+        Engine::with_parts(store.clone(), audit.clone(), EngineSettings::default()).unwrap(),
+    );
     let runtime = PluginRuntime::new(RuntimeConfig {
         cache_dir: Some(dir.path().join("cache")),
         ..RuntimeConfig::default()
     })
     .unwrap();
-    let registry = Arc::new(Registry::new(engine.clone(), Arc::new(runtime)));
+    let registry = Arc::new(Registry::new(
+        engine.clone(),
+        store.clone(),
+        audit.clone(),
+        Arc::new(runtime),
+    ));
     registry.restore_or_bootstrap().unwrap();
     let token = Tokens::new(&*store)
         .create(Role::Admin, "test", None, 0)
@@ -147,6 +155,7 @@ fn fixture() -> Fixture {
         clock: None,
         streams: switchboard::server::StreamControl::default(),
         tokens: Arc::new(switchboard::auth::TokenCache::load(store.clone()).unwrap()),
+        audit,
     });
     Fixture {
         _dir: dir,

@@ -208,6 +208,13 @@ impl AuditLog {
         Ok(records.remove(0))
     }
 
+    /// [`AuditLog::append`], returning once the record is on disk.
+    pub fn append_durable(&self, entry: AuditEntry) -> Result<AuditRecord, StoreError> {
+        let record = self.append(entry)?;
+        self.store.make_durable()?;
+        Ok(record)
+    }
+
     /// Append `entries`, then apply `writes` (in that order: after a
     /// crash, a state change is never there without the records of the
     /// decisions behind it). Not yet durable: call `Store::make_durable`.

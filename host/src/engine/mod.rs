@@ -444,7 +444,7 @@ impl Default for EngineSettings {
 /// The engine.
 pub struct Engine {
     store: Arc<dyn Store>,
-    audit: AuditLog,
+    audit: Arc<AuditLog>,
     /// Days of customer history routing sees.
     history_days: u32,
     floor: parking_lot::Mutex<floor::Floor>,
@@ -565,9 +565,21 @@ impl Engine {
         )
     }
 
-    /// An engine over `store` with `settings`.
+    /// An engine over `store` with `settings`, with an audit log of its own.
     pub fn with_settings(
         store: Arc<dyn Store>,
+        settings: EngineSettings,
+    ) -> Result<Self, EngineError> {
+        let audit = Arc::new(AuditLog::open(store.clone())?);
+        Self::with_parts(store, audit, settings)
+    }
+
+    /// An engine over `store` appending to `audit` (the one audit log over
+    /// that store, shared with the plugin registry and the server's admin
+    /// actions: one hash chain has one writer object), with `settings`.
+    pub fn with_parts(
+        store: Arc<dyn Store>,
+        audit: Arc<AuditLog>,
         settings: EngineSettings,
     ) -> Result<Self, EngineError> {
         let EngineSettings {
@@ -578,7 +590,7 @@ impl Engine {
         } = settings;
         let rollbacks = Arc::<RollbackBell>::default();
         let engine = Self {
-            audit: AuditLog::open(store.clone())?,
+            audit,
             floor: parking_lot::Mutex::new(floor::Floor::default()),
             apply: parking_lot::Mutex::new(()),
             versions: Versions::default(),
@@ -1112,11 +1124,6 @@ impl Engine {
             .collect()
     }
 
-    /// The audit log.
-    pub fn audit(&self) -> &AuditLog {
-        &self.audit
-    }
-
     /// Write a point-in-time copy of the whole store to `out` as a backup
     /// stream (`switchboard backup`; docs/operations.md).
     pub fn backup(
@@ -1124,11 +1131,6 @@ impl Engine {
         out: &mut dyn std::io::Write,
     ) -> Result<crate::store::BackupSummary, EngineError> {
         Ok(self.store.backup(out)?)
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     /// A contact by id.

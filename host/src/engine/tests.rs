@@ -102,7 +102,7 @@ fn ingest_routes_persists_and_audits_the_decision_with_the_plugin_version() {
             }
             other => panic!("{other:?}"),
         }
-        let audit = engine.audit().read(got.audit_seq, 1).unwrap();
+        let audit = engine.audit.read(got.audit_seq, 1).unwrap();
         assert_eq!(audit[0].entry.subject, got.contact.id);
         assert_eq!(audit[0].entry.data()["outcome"], "ok");
         assert_eq!(
@@ -122,7 +122,7 @@ fn ingest_routes_persists_and_audits_the_decision_with_the_plugin_version() {
         .unwrap()
         .expect("contact survives reopening");
     assert_eq!(c.requirements.queue, "billing");
-    assert_eq!(engine.audit().verify().unwrap().broken, None);
+    assert_eq!(engine.audit.verify().unwrap().broken, None);
 }
 
 #[test]
@@ -145,19 +145,19 @@ fn a_failing_plugin_never_loses_the_contact_and_the_fail_policy_is_audited() {
             ..
         }
     ));
-    let audit = engine.audit().read(open.audit_seq, 1).unwrap();
+    let audit = engine.audit.read(open.audit_seq, 1).unwrap();
     assert_eq!(audit[0].entry.data()["outcome"], "trap");
 
     engine.set_routing(Some(misbehaving(rt, "fail-closed")));
     let closed = engine.ingest(new_contact("loop", &[])).unwrap();
     assert_eq!(closed.contact.requirements.queue, "triage");
-    let audit = engine.audit().read(closed.audit_seq, 1).unwrap();
+    let audit = engine.audit.read(closed.audit_seq, 1).unwrap();
     assert_eq!(audit[0].entry.data()["outcome"], "timeout");
 
     // The next contact is routed by the plugin again.
     let ok = engine.ingest(new_contact("fine", &[])).unwrap();
     assert!(matches!(ok.decided_by, DecidedBy::Plugin { .. }));
-    assert_eq!(engine.audit().verify().unwrap().records, 3);
+    assert_eq!(engine.audit.verify().unwrap().records, 3);
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn attributes_a_policy_sets_land_on_the_contact_and_in_the_audit() {
         "the policy's value wins"
     );
     assert_eq!(got.contact.attributes["crm.id"], "42", "others are kept");
-    let audit = engine.audit().read(got.audit_seq, 1).unwrap();
+    let audit = engine.audit.read(got.audit_seq, 1).unwrap();
     assert_eq!(
         audit[0].entry.data()["output"]["attributes"],
         serde_json::json!([{"key": "segment", "value": "gold"}])
@@ -241,7 +241,7 @@ fn concurrent_ingest_is_durable_and_shares_flushes() {
         .flat_map(|t| t.join().unwrap())
         .collect();
     assert_eq!(ids.len(), 100);
-    let (acked, flushes) = engine.store().commit_stats();
+    let (acked, flushes) = engine.store.commit_stats();
     assert_eq!(acked, 100);
     assert!(flushes <= 100);
     for id in &ids {
@@ -250,7 +250,7 @@ fn concurrent_ingest_is_durable_and_shares_flushes() {
             "tech-support"
         );
     }
-    assert_eq!(engine.audit().verify().unwrap().records, 100);
+    assert_eq!(engine.audit.verify().unwrap().records, 100);
 }
 
 #[test]
@@ -289,7 +289,7 @@ fn repeat_callers_are_seen_through_the_customer_history_window() {
         "{}",
         again.reason
     );
-    let audit = engine.audit().read(again.audit_seq, 1).unwrap();
+    let audit = engine.audit.read(again.audit_seq, 1).unwrap();
     let history = &audit[0].entry.data()["input"]["history"];
     assert_eq!(
         history["same_topic_repeats"], 1,
@@ -573,7 +573,7 @@ fn a_complaint_is_marked_its_deadline_timers_survive_restart_and_fire_exactly_on
     assert!(e.pending_timers().unwrap().is_empty());
     // Each firing is an audited escalation decision about the contact.
     let records = e
-        .audit()
+        .audit
         .query(
             &crate::audit::AuditQuery {
                 subject: Some(id.clone()),
@@ -597,7 +597,7 @@ fn a_complaint_is_marked_its_deadline_timers_survive_restart_and_fire_exactly_on
             .is_some(),
         "{last}"
     );
-    assert_eq!(e.audit().verify().unwrap().broken, None);
+    assert_eq!(e.audit.verify().unwrap().broken, None);
 }
 
 #[test]
@@ -781,7 +781,7 @@ fn a_plugin_that_traps_on_every_call_is_quarantined_and_contacts_are_still_route
     let q = e.routing().quarantined().expect("quarantined");
     assert_eq!(q.failures, 3);
     let audit = e
-        .audit()
+        .audit
         .query(
             &crate::audit::AuditQuery {
                 kind: Some("plugin.quarantine".into()),
@@ -805,7 +805,7 @@ fn a_plugin_that_traps_on_every_call_is_quarantined_and_contacts_are_still_route
     );
     // The audit log answers "what did this plugin decide?".
     let by_plugin = e
-        .audit()
+        .audit
         .query(
             &crate::audit::AuditQuery {
                 plugin: Some("misbehaving".into()),
@@ -850,7 +850,7 @@ fn under_last_good_the_previous_version_answers_when_the_new_one_fails() {
         primary_error.as_deref().unwrap().contains("misbehaving"),
         "{primary_error:?}"
     );
-    let record = e.audit().get(got.audit_seq).unwrap().unwrap();
+    let record = e.audit.get(got.audit_seq).unwrap().unwrap();
     assert!(
         record.entry.actor.starts_with("plugin:skill-routing@"),
         "{}",
@@ -948,7 +948,7 @@ fn a_draft_goes_through_the_compliance_checks_with_findings_redaction_and_audit(
     assert_eq!(flagged, "4111 1111 1111 1111", "spans count characters");
     assert!(!got.redacted_text.unwrap().contains("4111 1111"));
     assert!(got.unchecked.is_empty());
-    let record = e.audit().get(got.audit[0]).unwrap().unwrap();
+    let record = e.audit.get(got.audit[0]).unwrap().unwrap();
     assert_eq!(record.entry.kind, "compliance.decision");
     assert_eq!(record.entry.subject, id);
     // A clean draft is approved.
@@ -1180,7 +1180,7 @@ fn an_unanswered_offer_expires_back_to_its_place_and_counts_as_missed() {
     assert_eq!(by_agent.points[0].group["queue"], "general");
     assert_eq!(by_agent.points[0].value, Some(1.0));
     let audit = e
-        .audit()
+        .audit
         .query(
             &crate::audit::AuditQuery {
                 subject: Some(first.clone()),
@@ -1242,7 +1242,7 @@ fn a_queue_overflow_moves_a_waiting_contact_and_it_counts_where_it_waits() {
     assert_eq!(e.queue_stats("backup").unwrap().waiting, 1);
     assert_eq!(e.queue_stats("general").unwrap().waiting, 0);
     let audit = e
-        .audit()
+        .audit
         .query(
             &crate::audit::AuditQuery {
                 subject: Some(id.clone()),
@@ -1431,7 +1431,7 @@ fn bare_engine(dir: &std::path::Path) -> Engine {
 }
 
 fn decisions(e: &Engine, subject: &str, kind: &str) -> Vec<serde_json::Value> {
-    e.audit()
+    e.audit
         .query(
             &crate::audit::AuditQuery {
                 subject: Some(subject.to_owned()),

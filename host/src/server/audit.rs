@@ -58,9 +58,8 @@ pub(super) async fn audit(
         to: p.to,
         after: p.after,
     };
-    let records = state
-        .engine(move |e| Ok(e.audit().query(&q, limit)?))
-        .await?;
+    let audit = state.audit.clone();
+    let records = state.engine(move |_| Ok(audit.query(&q, limit)?)).await?;
     let next_after = next_after(&records, limit, |r| r.seq);
     Ok(Json(AuditPage {
         records,
@@ -76,5 +75,6 @@ pub(super) async fn audit_verify(
     State(state): State<AppState>,
     _: Allowed<perm::ReadAudit>,
 ) -> ApiResult<Json<Verification>> {
-    Ok(Json(state.engine(|e| Ok(e.audit().verify()?)).await?))
+    let audit = state.audit.clone();
+    Ok(Json(state.engine(move |_| Ok(audit.verify()?)).await?))
 }

@@ -69,6 +69,9 @@ pub struct AppState {
     pub streams: StreamControl,
     /// The tokens, in memory: a request is authenticated without a store read.
     pub tokens: Arc<crate::auth::TokenCache>,
+    /// The audit log (the engine's: [`Engine::with_parts`]), for admin
+    /// actions and the audit endpoints.
+    pub audit: Arc<crate::audit::AuditLog>,
 }
 
 /// What open event streams listen to: a token was revoked (each stream
@@ -142,9 +145,9 @@ impl AppState {
             data: serde_json::value::to_raw_value(&data)
                 .map_err(|e| ApiError::internal(e.to_string()))?,
         };
-        self.engine(move |engine| {
-            engine.audit().append(entry)?;
-            engine.store().make_durable()?;
+        let audit = self.audit.clone();
+        self.engine(move |_| {
+            audit.append_durable(entry)?;
             Ok(())
         })
         .await
