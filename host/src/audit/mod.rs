@@ -158,6 +158,25 @@ fn index_key(prefix: &[u8], seq: u64) -> Vec<u8> {
     k
 }
 
+/// An index entry's value: the sequence numbers after the first (the one
+/// in its key) of the records it stands for, 8 bytes each, big endian.
+/// Empty for one record (and in indexes written before 0.2.0).
+fn more_seqs(seqs: &[u64]) -> Vec<u8> {
+    seqs[1..].iter().flat_map(|s| s.to_be_bytes()).collect()
+}
+
+/// Every sequence number an index entry stands for, in order.
+fn entry_seqs(key: &[u8], value: &[u8]) -> Vec<u64> {
+    seq_suffix(key)
+        .into_iter()
+        .chain(
+            value
+                .chunks_exact(8)
+                .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default())),
+        )
+        .collect()
+}
+
 fn seq_suffix(key: &[u8]) -> Option<u64> {
     let tail = key.get(key.len().checked_sub(8)?..)?;
     Some(u64::from_be_bytes(tail.try_into().ok()?))
@@ -263,6 +282,19 @@ impl AuditLog {
         let mut writes = Writes::default();
         let (mut seq, mut prev) = head.clone();
         let mut records = Vec::with_capacity(entries.len());
+        // One index entry per subject, plugin and time in this commit (not
+        // per record): the key names the first record, the value lists
+        // the others (issue 19: fewer writes per contact).
+        let mut by_subject: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+        let mut by_plugin: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+        let mut by_time: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+        let group = |groups: &mut Vec<(Vec<u8>, Vec<u64>)>, key: &[u8], seq: u64| match groups
+            .iter_mut()
+            .find(|(k, _)| k == key)
+        {
+            Some((_, seqs)) => seqs.push(seq),
+            None => groups.push((key.to_vec(), vec![seq])),
+        };
         for entry in entries {
             seq += 1;
             let hash = digest(seq, &prev, &entry);
@@ -276,14 +308,22 @@ impl AuditLog {
                 .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?;
             writes.put(TREE, seq.to_be_bytes(), bytes);
             let e = &record.entry;
-            writes.put(BY_SUBJECT, index_key(e.subject.as_bytes(), seq), Vec::new());
+            group(&mut by_subject, e.subject.as_bytes(), seq);
             if let Some(plugin) = plugin_of(&e.actor) {
-                writes.put(BY_PLUGIN, index_key(plugin.as_bytes(), seq), Vec::new());
+                group(&mut by_plugin, plugin.as_bytes(), seq);
             }
-            let mut tk = time_key(e.at).to_vec();
-            tk.extend_from_slice(&seq.to_be_bytes());
-            writes.put(BY_TIME, tk, Vec::new());
+            group(&mut by_time, &time_key(e.at), seq);
             records.push(record);
+        }
+        for (space, groups) in [(BY_SUBJECT, by_subject), (BY_PLUGIN, by_plugin)] {
+            for (prefix, seqs) in groups {
+                writes.put(space, index_key(&prefix, seqs[0]), more_seqs(&seqs));
+            }
+        }
+        for (tk, seqs) in by_time {
+            let mut key = tk;
+            key.extend_from_slice(&seqs[0].to_be_bytes());
+            writes.put(BY_TIME, key, more_seqs(&seqs));
         }
         Ok((records, writes, (seq, prev)))
     }
@@ -334,12 +374,14 @@ impl AuditLog {
                     Some(t) => Bound::Excluded(time_key(t).to_vec()),
                     None => Bound::Unbounded,
                 };
-                let mut seqs = self
+                let mut seqs = Vec::new();
+                for kv in self
                     .store
                     .scan(BY_TIME, (Bound::Included(start), end), false)
-                    .map(|kv| kv.map(|(k, _)| seq_suffix(&k).unwrap_or(0)))
-                    .filter(|s| s.as_ref().map_or(true, |s| *s > after))
-                    .collect::<Result<Vec<u64>, _>>()?;
+                {
+                    let (k, v) = kv?;
+                    seqs.extend(entry_seqs(&k, &v).into_iter().filter(|s| *s > after));
+                }
                 seqs.sort_unstable();
                 Box::new(seqs.into_iter().map(Ok))
             } else {
@@ -376,12 +418,34 @@ impl AuditLog {
         prefix: &[u8],
         after: u64,
     ) -> impl Iterator<Item = Result<u64, StoreError>> + 'a {
+        let first = index_key(prefix, 0);
         let start = index_key(prefix, after.saturating_add(1));
         let mut end = prefix.to_vec();
         end.push(1);
-        self.store
-            .scan(space, (Bound::Included(start), Bound::Excluded(end)), false)
-            .map(|kv| kv.map(|(k, _)| seq_suffix(&k).unwrap_or(0)))
+        // The entry before `start` may stand for records after `after`
+        // too (one entry per commit): look at it first.
+        let before = self
+            .store
+            .scan(
+                space,
+                (Bound::Included(first), Bound::Excluded(start.clone())),
+                true,
+            )
+            .take(1);
+        let rest = self
+            .store
+            .scan(space, (Bound::Included(start), Bound::Excluded(end)), false);
+        before.chain(rest).flat_map(move |kv| {
+            let seqs: Vec<Result<u64, StoreError>> = match kv {
+                Ok((k, v)) => entry_seqs(&k, &v)
+                    .into_iter()
+                    .filter(|s| *s > after)
+                    .map(Ok)
+                    .collect(),
+                Err(e) => vec![Err(e)],
+            };
+            seqs
+        })
     }
 
     /// Walk the whole chain and report the first broken link.
@@ -563,6 +627,77 @@ mod tests {
         };
         assert_eq!(q(window, 10), vec![2, 3]);
         assert_eq!(q(AuditQuery::default(), 100).len(), 6);
+    }
+
+    /// One index entry per subject, plugin and time in a commit (not per
+    /// record), and queries, cursors included, still find every record.
+    #[test]
+    fn a_commit_of_several_records_writes_one_index_entry_per_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SledStore::open(dir.path(), Durability::Group).unwrap());
+        let log = AuditLog::open(store.clone()).unwrap();
+        // Commit 1: four records about c-1 (one by another plugin, one by
+        // the engine) at one time, and one about agent a-1 at another.
+        let mut batch: Vec<AuditEntry> = (0..4).map(|_| entry(1)).collect();
+        batch[2].actor = "plugin:core-kpis@0.1.0".into();
+        batch[3].actor = "engine".into();
+        let mut agent = entry(1);
+        agent.subject = "a-1".into();
+        agent.at += 5;
+        batch.insert(2, agent);
+        log.commit(batch, Writes::default()).unwrap();
+        // Commit 2: one more about c-1.
+        log.append(entry(1)).unwrap();
+        let keys = |space| {
+            store
+                .scan(space, (Bound::Unbounded, Bound::Unbounded), false)
+                .count()
+        };
+        assert_eq!(keys(BY_SUBJECT), 3, "c-1 and a-1 in commit 1, c-1 in 2");
+        assert_eq!(
+            keys(BY_PLUGIN),
+            3,
+            "skill-routing and core-kpis, then skill-routing"
+        );
+        assert_eq!(keys(BY_TIME), 3, "two times in commit 1, one in 2");
+        let q = |q: AuditQuery| {
+            log.query(&q, 100)
+                .unwrap()
+                .iter()
+                .map(|r| r.seq)
+                .collect::<Vec<_>>()
+        };
+        let about = |s: &str, after| AuditQuery {
+            subject: Some(s.into()),
+            after,
+            ..Default::default()
+        };
+        assert_eq!(q(about("c-1", None)), vec![1, 2, 4, 5, 6]);
+        assert_eq!(
+            q(about("c-1", Some(2))),
+            vec![4, 5, 6],
+            "cursor inside an entry"
+        );
+        assert_eq!(q(about("c-1", Some(5))), vec![6]);
+        assert_eq!(q(about("a-1", None)), vec![3]);
+        let plugin = |p: &str| AuditQuery {
+            plugin: Some(p.into()),
+            ..Default::default()
+        };
+        assert_eq!(q(plugin("skill-routing")), vec![1, 2, 3, 6]);
+        assert_eq!(q(plugin("core-kpis")), vec![4]);
+        let window = AuditQuery {
+            from: Some(1_700_000_000_001),
+            to: Some(1_700_000_000_002),
+            ..Default::default()
+        };
+        assert_eq!(q(window), vec![1, 2, 4, 5, 6]);
+        let later = AuditQuery {
+            from: Some(1_700_000_000_006),
+            ..Default::default()
+        };
+        assert_eq!(q(later), vec![3]);
     }
 
     #[test]
