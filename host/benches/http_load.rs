@@ -123,7 +123,7 @@ fn main() {
     let base = format!("http://{}", server.addr);
     let token = Arc::new(format!("Bearer {}", server.token));
     println!(
-        "switchboard HTTP load: {secs} s per run, server {base}, {} cores",
+        "switchboard HTTP load: {secs} s per run, each on a fresh server, {} cores",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let floor = {
@@ -137,10 +137,16 @@ fn main() {
         })
     };
     floor.print("GET /v1/whoami, 16 clients");
-    let mut best = None::<Report>;
-    for clients in [16, 64, 128] {
+    drop(server);
+    let mut runs = Vec::new();
+    for clients in [16, 64, 256] {
         let clients = if quick { clients.min(4) } else { clients };
-        let (base, token) = (base.clone(), token.clone());
+        // A fresh server (and data directory) per run: a run does not
+        // inherit the previous run's backlog.
+        let dir = tempfile::tempdir().unwrap();
+        let server = common::Server::start(dir.path());
+        let base = format!("http://{}", server.addr);
+        let token = Arc::new(format!("Bearer {}", server.token));
         let topics = ["billing", "tech", "sales", "legal"];
         let r = load(clients, secs, move |agent, c, i| {
             let channel = ["chat", "voice", "email"][i % 3];
@@ -157,21 +163,30 @@ fn main() {
                 .is_ok_and(|r| r.status() == 201)
         });
         r.print(&format!("POST /v1/contacts, {clients} clients"));
-        if best.as_ref().is_none_or(|b| r.rate() > b.rate()) {
-            best = Some(r);
-        }
+        drop(server);
+        runs.push((clients, r));
         if quick {
             break;
         }
     }
-    let best = best.unwrap();
+    let best = runs
+        .iter()
+        .map(|(_, r)| r)
+        .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+        .unwrap();
+    for (clients, r) in &runs {
+        println!(
+            "  {clients:>3} clients: {:.0} contacts/s = {:.2}x the trivial read, {:.2}x the best run; p99 {:.2} ms",
+            r.rate(),
+            r.rate() / floor.rate(),
+            r.rate() / best.rate(),
+            r.pct(0.99)
+        );
+    }
     println!(
-        "ingest (durable, routed, audited) / trivial read throughput: {:.2}; best ingest {:.0} contacts/s = {:.2}x the 20,000/s target, p99 {:.2} ms = {:.2}x the 10 ms target",
-        best.rate() / floor.rate(),
-        best.rate(),
-        best.rate() / 20_000.0,
-        best.pct(0.99),
-        best.pct(0.99) / 10.0
+        "targets: 64 clients >= 0.5x the trivial read with p99 < 10 ms; 256 clients >= 0.9x the best run"
     );
-    assert_eq!(best.errors, 0, "requests failed under load");
+    for (_, r) in &runs {
+        assert_eq!(r.errors, 0, "requests failed under load");
+    }
 }
