@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard::bundled::BUNDLED;
-use switchboard::domain::{Agent, Channel};
+use switchboard::domain::{Agent, AgentStatus, Channel};
 use switchboard::engine::{
     ContactEvent, Engine, EventKind, FallbackQueues, ManualClock, NewContact,
 };
@@ -87,25 +87,50 @@ fn floor(rt: &PluginRuntime, dir: &std::path::Path) -> (Arc<Engine>, ManualClock
     (Arc::new(engine), clock)
 }
 
-/// Fill the floor with `n` waiting contacts the agent cannot take.
-fn backlog(engine: &Arc<Engine>, n: usize) {
+/// Fill the floor with `n` waiting contacts the agent cannot take, with
+/// the agent offline; returns how many failed open and were abandoned.
+fn backlog(engine: &Arc<Engine>, n: usize) -> usize {
+    engine
+        .set_agent_status("a-billing", AgentStatus::Offline)
+        .expect("offline");
     let threads = 8;
     let workers: Vec<_> = (0..threads)
         .map(|t| {
             let engine = engine.clone();
             std::thread::spawn(move || {
+                let mut failed_open = Vec::new();
                 for i in (t..n).step_by(threads) {
                     let c = engine
                         .ingest(contact(format!("backlog-{i}"), "technical"))
                         .expect("ingest");
                     assert!(c.offered_to.is_none(), "the backlog must wait");
+                    if c.contact.requirements.queue != "tech-support" {
+                        failed_open.push(c.contact.id);
+                    }
                 }
+                failed_open
             })
         })
         .collect();
+    let mut failed_open = Vec::new();
     for w in workers {
-        w.join().expect("worker");
+        failed_open.extend(w.join().expect("worker"));
     }
+    for id in &failed_open {
+        engine
+            .record_event(
+                id,
+                ContactEvent {
+                    kind: EventKind::Abandon,
+                    occurred_at: None,
+                },
+            )
+            .expect("abandon");
+    }
+    engine
+        .set_agent_status("a-billing", AgentStatus::Available)
+        .expect("available");
+    failed_open.len()
 }
 
 /// `n` cycles; cycles per second and the p99 of one cycle.
@@ -150,15 +175,16 @@ fn main() {
 
     let empty_dir = tempfile::tempdir().expect("tempdir");
     let (empty, empty_clock) = floor(&rt, empty_dir.path());
+    backlog(&empty, 0);
     cycles(&empty, &empty_clock, 200); // warm-up
     let (base, base_p99) = cycles(&empty, &empty_clock, n);
 
     let deep_dir = tempfile::tempdir().expect("tempdir");
     let (deep, deep_clock) = floor(&rt, deep_dir.path());
     let filled = Instant::now();
-    backlog(&deep, depth);
+    let failed_open = backlog(&deep, depth);
     eprintln!(
-        "backlog of {depth} filled in {:.1} s",
+        "backlog of {depth} filled in {:.1} s ({failed_open} failed open and were abandoned)",
         filled.elapsed().as_secs_f64()
     );
     cycles(&deep, &deep_clock, 200);

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::{Agent, Channel, SelectionStrategy};
 
 /// A skill the agent must have, at least at `min`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequiredSkill {
     pub skill: String,
     pub min: u8,
 }
 
 /// A skill that ranks agents who qualify; higher weight counts more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PreferredSkill {
     pub skill: String,
     pub min: u8,
@@ -24,7 +24,7 @@ pub struct PreferredSkill {
 }
 
 /// One loosening of the requirements.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Relaxation {
     DropPreferredSkills,
@@ -37,14 +37,14 @@ pub enum Relaxation {
 }
 
 /// After `after_secs` of waiting, apply `actions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RelaxationStep {
     pub after_secs: u32,
     pub actions: Vec<Relaxation>,
 }
 
 /// What a routing decision asks of the agent who gets the contact.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Requirements {
     pub queue: String,
     pub priority: u32,

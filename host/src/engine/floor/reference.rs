@@ -1,13 +1,14 @@
-//! The live floor: agents, queues, waiting contacts and who handles what,
-//! kept in memory (rebuilt from the store at start) so matching never scans
-//! history. Loads are derived from the contacts being handled, so capacity
-//! cannot drift from the contacts' real states.
+//! The floor as it was before the indexes (every query a scan of every
+//! waiting or handled contact), kept verbatim as the oracle the indexed
+//! floor is checked against: same inputs, same offers, snapshots, queue
+//! statuses and loads.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::{Agent, AgentStatus, Channel, ContactState, Queue, Requirements, select_agent};
 
-use super::ContactRecord;
+use super::Offer;
+use crate::engine::ContactRecord;
 use crate::plugins::types as wit;
 
 #[derive(Debug, Clone)]
@@ -18,13 +19,6 @@ struct Waiting {
     /// An agent who let an offer of this contact expire, and until when
     /// they are not offered it again.
     avoid: Option<(String, i64)>,
-}
-
-/// A contact the floor decided to offer to an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Offer {
-    pub contact_id: String,
-    pub agent_id: String,
 }
 
 #[derive(Debug, Default)]
@@ -39,7 +33,7 @@ pub(super) struct Floor {
     reserved: HashMap<String, (String, Channel)>,
     rotation: HashMap<String, usize>,
     /// Planned activities per agent (shifts, breaks, training, meetings).
-    pub plans: super::schedules::Plans,
+    pub plans: crate::engine::schedules::Plans,
 }
 
 impl Floor {
