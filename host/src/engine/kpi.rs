@@ -157,7 +157,9 @@ fn stored(s: &wit::Sample, at: i64) -> Stored {
 
 /// Turn `emissions` of slot `slot` at time `at` into writes and changes.
 /// Corrections read the sample they replace; `pending` holds samples
-/// written earlier in the same commit.
+/// written earlier in the same commit. Samples without an id can never be
+/// corrected, so they are stored together, one key per call (a batch key:
+/// empty measure), and nothing is read for them.
 pub(super) fn plan(
     store: &dyn Store,
     slot: &str,
@@ -166,7 +168,22 @@ pub(super) fn plan(
     writes: &mut Writes,
     changes: &mut Vec<Change>,
 ) -> Result<(), StoreError> {
+    let mut batch: Vec<(String, Stored)> = Vec::new();
     for e in emissions {
+        if let wit::Emission::Record(s) = &e
+            && s.id.is_none()
+        {
+            let new = stored(s, at);
+            changes.push(Change {
+                slot: slot.to_owned(),
+                measure: s.measure.clone(),
+                key: Vec::new(),
+                old: None,
+                new: Some(new.clone()),
+            });
+            batch.push((s.measure.clone(), new));
+            continue;
+        }
         let replace = matches!(e, wit::Emission::Replace(_));
         let (measure, id, new) = match e {
             wit::Emission::Record(s) => {
@@ -220,6 +237,10 @@ pub(super) fn plan(
             old,
             new,
         });
+    }
+    if !batch.is_empty() {
+        let id = format!("b:{:016x}", store.generate_id()?);
+        writes.put(SAMPLES, sample_key(slot, "", &id), super::encode(&batch)?);
     }
     Ok(())
 }
@@ -333,6 +354,21 @@ impl Aggregates {
             let mut parts = k.splitn(3, |b| *b == 0);
             let slot = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
             let measure = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            if measure.is_empty() {
+                // A batch of samples without ids, from one call.
+                let batch: Vec<(String, Stored)> = super::decode(&v, "kpi sample batch")?;
+                for (measure, s) in batch {
+                    self.apply(&[Change {
+                        slot: slot.clone(),
+                        measure,
+                        key: Vec::new(),
+                        old: None,
+                        new: Some(s),
+                    }]);
+                    n += 1;
+                }
+                continue;
+            }
             let s: Stored = super::decode(&v, "kpi sample")?;
             self.apply(&[Change {
                 slot,

@@ -1917,3 +1917,63 @@ fn failed_kpi_calls_are_backfilled_exactly_once_once_the_definition_works() {
     assert_eq!(handled(&e), Some(2.0));
     assert_eq!(e.backfill_kpis().unwrap().backfilled, 0);
 }
+
+/// Issue 19: what one contact's creation through the full pipeline
+/// (routing, escalation, KPIs) writes, keyspace by keyspace: the audit
+/// indexes hold one entry per subject, plugin and time per commit, and the
+/// KPI samples without ids of one call share one key. A guard against the
+/// write count creeping back up.
+#[test]
+fn a_contact_through_the_full_pipeline_writes_thirteen_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let e = open(dir.path(), rt, clock_at(T0));
+    let spaces = [
+        "contacts",
+        "customers",
+        "kpi_samples",
+        "timers",
+        "audit",
+        "audit_by_subject",
+        "audit_by_plugin",
+        "audit_by_time",
+        "events",
+        "agents",
+        "notifications",
+        "presence",
+        "intake",
+    ];
+    let count = |k: &'static str| e.store.scan(k, all(), false).count();
+    let before: Vec<usize> = spaces.iter().map(|k| count(k)).collect();
+    for i in 0..10 {
+        e.ingest(NewContact {
+            customer_id: format!("cust-{i}"),
+            occurred_at: Some(T0 + i),
+            ..new_contact("I was charged twice this month", &["billing"])
+        })
+        .unwrap();
+    }
+    let per_contact: Vec<(&str, usize)> = spaces
+        .iter()
+        .zip(before)
+        .map(|(k, b)| (*k, (count(k) - b) / 10))
+        .collect();
+    assert_eq!(
+        per_contact,
+        [
+            ("contacts", 1),
+            ("customers", 1),
+            ("kpi_samples", 1),
+            ("timers", 2),
+            ("audit", 3),
+            ("audit_by_subject", 1),
+            ("audit_by_plugin", 3),
+            ("audit_by_time", 1),
+            ("events", 0),
+            ("agents", 0),
+            ("notifications", 0),
+            ("presence", 0),
+            ("intake", 0),
+        ]
+    );
+}

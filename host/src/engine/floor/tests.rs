@@ -139,10 +139,7 @@ fn random_requirements(rng: &mut Rng) -> Requirements {
         r.language = Some(rng.pick(&["en", "fr", "de"]).to_string());
     }
     if rng.chance(15) {
-        r.preferred_agent = Some((
-            rng.pick(&AGENTS).to_string(),
-            *rng.pick(&[0, 10, 45, 120]),
-        ));
+        r.preferred_agent = Some((rng.pick(&AGENTS).to_string(), *rng.pick(&[0, 10, 45, 120])));
     }
     for _ in 0..rng.below(4) {
         let mut actions = Vec::new();
@@ -316,7 +313,8 @@ impl Rig {
                 let queued = self.now - rng.below(300_000) as i64;
                 let mut c = contact(&id, ContactState::Queued, random_requirements(rng), queued);
                 c.created_at = queued - rng.below(5_000) as i64;
-                c.channel = *rng.pick(&[Channel::Chat, Channel::Chat, Channel::Voice, Channel::Email]);
+                c.channel =
+                    *rng.pick(&[Channel::Chat, Channel::Chat, Channel::Voice, Channel::Email]);
                 if rng.chance(10) {
                     c.queued_at = None;
                 }
@@ -427,7 +425,10 @@ fn the_indexed_floor_decides_as_the_scanning_floor_did() {
             rig.step(&mut rng);
             rig.check(step);
         }
-        assert!(rig.floor.waiting() > 0, "seed {seed}: the line never empties");
+        assert!(
+            rig.floor.waiting() > 0,
+            "seed {seed}: the line never empties"
+        );
         offers += rig.offers;
     }
     // The sequences exercise matching, not just bookkeeping.
@@ -577,11 +578,19 @@ fn a_backlog_no_free_agent_can_take_is_not_walked() {
         ..Requirements::default()
     };
     for i in 0..10_000 {
-        let c = contact(&format!("t{i:05}"), ContactState::Queued, tech.clone(), T0 + i);
+        let c = contact(
+            &format!("t{i:05}"),
+            ContactState::Queued,
+            tech.clone(),
+            T0 + i,
+        );
         floor.track(&c, T0 + i);
     }
     assert!(floor.dispatch(T0 + 20_000).is_empty());
-    assert_eq!(floor.walked, 0, "a lane nobody qualifies for is skipped whole");
+    assert_eq!(
+        floor.walked, 0,
+        "a lane nobody qualifies for is skipped whole"
+    );
     let c = contact("b1", ContactState::Queued, billing(1), T0 + 20_000);
     floor.track(&c, T0 + 20_000);
     let offers = floor.dispatch(T0 + 20_000);
