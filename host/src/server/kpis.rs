@@ -57,7 +57,7 @@ pub(super) async fn kpi_backfill(
     State(state): State<AppState>,
     caller: Allowed<perm::ActivatePlugins>,
 ) -> ApiResult<Json<crate::engine::BackfillReport>> {
-    let report = state.engine(|e| Ok(e.backfill_kpis()?)).await?;
+    let report = state.engine(|e| e.backfill_kpis()).await?;
     state
         .audit_action(
             &caller,

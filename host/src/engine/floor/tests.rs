@@ -62,7 +62,8 @@ fn agent(id: &str) -> Agent {
 }
 
 fn random_agent(rng: &mut Rng) -> Agent {
-    let mut a = agent(*rng.pick(&AGENTS));
+    let id: &&str = rng.pick(&AGENTS);
+    let mut a = agent(id);
     for s in SKILLS {
         if rng.chance(60) {
             a.skills.insert(s.into(), 1 + rng.below(5) as u8);
