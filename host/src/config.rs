@@ -31,14 +31,16 @@
 //!
 //! [plugins]
 //! warm_instances = 8
-//! max_instances = 128
-//! default_timeout_ms = 5
-//! max_timeout_ms = 1000
+//! max_instances = 128       # instances for calls; activation and validation always have 4 more
+//! default_fuel = 300000000  # instructions per call when a manifest asks for none (the decisive limit)
+//! max_fuel = 3000000000     # the most a manifest may ask for
+//! default_timeout_ms = 3000 # wall-clock backstop per call, when a manifest asks for none
+//! max_timeout_ms = 30000    # at least 10 ns per unit of max_fuel
+//! min_timeout_ms = 1000     # every backstop is at least this (and 10 ns per unit of its fuel)
 //! default_memory_mib = 32
 //! max_memory_mib = 256
 //! memory_budget_mib = 2048  # all plugin instances together (each counts its memory limit)
 //! warm_growth_mib = 8       # an instance that grew more than this in a call is not kept warm
-//! min_timeout_ms = 0       # raise every plugin's time limit to at least this
 //! require_signatures = false
 //! trusted_keys = []         # partners' ed25519 public keys (`plugin keygen` prints one)
 //! ```
@@ -173,11 +175,19 @@ impl Default for EngineSection {
 pub struct PluginsSection {
     /// Warm instances kept per active plugin version.
     pub warm_instances: usize,
-    /// Instances the pooling allocator holds at once, all plugins together.
+    /// Instances plugin calls may hold at once (warm or in a call), all
+    /// plugins together. Activation, validation and probes may use a few
+    /// more, so calls can never block them.
     pub max_instances: u32,
-    /// Time limit of a call when a manifest asks for none.
+    /// Instructions (wasmtime fuel) per call when a manifest asks for none:
+    /// the decisive limit, the same on every machine under any load.
+    pub default_fuel: u64,
+    /// The most fuel a manifest may ask for.
+    pub max_fuel: u64,
+    /// Wall-clock backstop of a call when a manifest asks for none.
     pub default_timeout_ms: u64,
-    /// The most a manifest may ask for.
+    /// The most a manifest may ask for; at least 10 ns per unit of
+    /// `max_fuel`, so the backstop never cuts a call short of its fuel.
     pub max_timeout_ms: u64,
     /// Memory limit of an instance when a manifest asks for none.
     pub default_memory_mib: usize,
@@ -189,9 +199,10 @@ pub struct PluginsSection {
     /// An instance whose memory grew more than this beyond what it had once
     /// configured is dropped after its call rather than kept warm.
     pub warm_growth_mib: usize,
-    /// Every call gets at least this much time, whatever its manifest asks
-    /// (time limits are wall time: on a busy or shared machine a call can
-    /// be descheduled past a tight limit). 0: no floor.
+    /// Every call's wall-clock backstop is at least this, whatever its
+    /// manifest asks: time is not the decisive limit (fuel is), so an honest
+    /// call must never meet it, even descheduled on a busy machine. The
+    /// backstop is also at least 10 ns per unit of the plugin's fuel.
     pub min_timeout_ms: u64,
     /// Refuse uploads not signed by one of `trusted_keys`.
     pub require_signatures: bool,
@@ -206,13 +217,15 @@ impl Default for PluginsSection {
         Self {
             warm_instances: r.warm_instances,
             max_instances: r.max_instances,
+            default_fuel: r.limits.default.fuel,
+            max_fuel: r.limits.max.fuel,
             default_timeout_ms: r.limits.default.timeout.as_millis() as u64,
             max_timeout_ms: r.limits.max.timeout.as_millis() as u64,
             default_memory_mib: r.limits.default.memory_bytes >> 20,
             max_memory_mib: r.limits.max.memory_bytes >> 20,
             memory_budget_mib: r.memory_budget_bytes >> 20,
             warm_growth_mib: r.warm_growth_bytes >> 20,
-            min_timeout_ms: 0,
+            min_timeout_ms: r.limits.min_timeout.as_millis() as u64,
             require_signatures: false,
             trusted_keys: Vec::new(),
         }
@@ -250,6 +263,17 @@ impl ConfigFile {
             p.default_timeout_ms >= 1 && p.default_timeout_ms <= p.max_timeout_ms,
             "plugins.default_timeout_ms must be at least 1 and at most plugins.max_timeout_ms ({})",
             p.max_timeout_ms
+        );
+        anyhow::ensure!(
+            p.default_fuel >= 1 && p.default_fuel <= p.max_fuel,
+            "plugins.default_fuel must be at least 1 and at most plugins.max_fuel ({})",
+            p.max_fuel
+        );
+        let backstop = crate::plugins::backstop_for(p.max_fuel).as_millis();
+        anyhow::ensure!(
+            u128::from(p.max_timeout_ms) >= backstop,
+            "plugins.max_timeout_ms must be at least {backstop} (10 ns per unit of plugins.max_fuel, {}): a shorter backstop would stop a call that is within its fuel on a busy machine, so its outcome would depend on load",
+            p.max_fuel
         );
         anyhow::ensure!(
             p.min_timeout_ms <= p.max_timeout_ms,
@@ -318,6 +342,8 @@ impl ConfigFile {
     pub fn runtime_config(&self, cache_dir: PathBuf) -> RuntimeConfig {
         let p = &self.plugins;
         let mut limits = HostLimits::default();
+        limits.default.fuel = p.default_fuel;
+        limits.max.fuel = p.max_fuel;
         limits.default.timeout = Duration::from_millis(p.default_timeout_ms);
         limits.max.timeout = Duration::from_millis(p.max_timeout_ms);
         limits.default.memory_bytes = p.default_memory_mib << 20;
@@ -375,8 +401,28 @@ mod tests {
             e.contains("quarantine_afterr") && e.contains("sb.toml"),
             "{e}"
         );
-        std::fs::write(&path, "[plugins]\ndefault_timeout_ms = 5000\n").unwrap();
+        std::fs::write(&path, "[plugins]\ndefault_timeout_ms = 50000\n").unwrap();
         let e = format!("{:#}", ConfigFile::load(&path).unwrap_err());
         assert!(e.contains("max_timeout_ms"), "{e}");
+        std::fs::write(&path, "[plugins]\nmax_fuel = 5000000000\n").unwrap();
+        let e = format!("{:#}", ConfigFile::load(&path).unwrap_err());
+        assert!(
+            e.contains("max_timeout_ms must be at least 50000") && e.contains("depend on load"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_defaults_are_the_runtimes_and_fuel_settings_reach_it() {
+        let mut f = ConfigFile::default();
+        let limits = f.runtime_config(PathBuf::new()).limits;
+        assert_eq!(limits, HostLimits::default());
+        f.plugins.default_fuel = 7_000;
+        f.plugins.max_fuel = 9_000;
+        let limits = f.runtime_config(PathBuf::new()).limits;
+        assert_eq!((limits.default.fuel, limits.max.fuel), (7_000, 9_000));
+        assert!(f.check().is_ok());
+        f.plugins.default_fuel = 10_000;
+        assert!(f.check().is_err(), "default above max");
     }
 }

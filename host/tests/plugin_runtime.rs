@@ -11,8 +11,8 @@ use switchboard::bundled::test_guests;
 use switchboard::plugins::routing::{RoutingDecision, RoutingInput};
 use switchboard::plugins::types::{Channel, Contact, ContactState, ContactTimes, CustomerHistory};
 use switchboard::plugins::{
-    Activation, CompileSource, ComplianceCheck, LoadError, LoadedPlugin, LogSource, Manifest,
-    PluginError, PluginRuntime, RoutingPolicy, RuntimeConfig,
+    Activation, CallOutcome, CompileSource, ComplianceCheck, HostLimits, LoadError, LoadedPlugin,
+    LogSource, Manifest, PluginError, PluginRuntime, RoutingPolicy, RuntimeConfig,
 };
 
 /// Records the largest single allocation each thread makes, so a test can
@@ -92,9 +92,13 @@ fn manifest(kind: &str, limits: serde_json::Value) -> Manifest {
 
 /// Tests share one compile cache, so each component is compiled once per run.
 fn runtime() -> PluginRuntime {
+    runtime_with(RuntimeConfig::default())
+}
+
+fn runtime_with(config: RuntimeConfig) -> PluginRuntime {
     PluginRuntime::new(RuntimeConfig {
         cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")),
-        ..RuntimeConfig::default()
+        ..config
     })
     .expect("runtime")
 }
@@ -104,11 +108,10 @@ fn load(rt: &PluginRuntime, limits: serde_json::Value) -> Arc<LoadedPlugin> {
         .expect("misbehaving loads")
 }
 
-/// Generous time: tests run in parallel on two cores with a debug host, and a
-/// wall-clock limit counts time spent descheduled. The loop tests exceed it by
-/// definition, whatever it is.
+/// The host's default fuel and wall-clock backstop: what a plugin gets when
+/// its manifest asks for neither.
 fn standard_limits() -> serde_json::Value {
-    serde_json::json!({ "timeout_ms": 250, "memory_mib": 16, "max_output_bytes": 65536 })
+    serde_json::json!({ "memory_mib": 16, "max_output_bytes": 65536 })
 }
 
 fn activation() -> (PluginRuntime, Arc<LoadedPlugin>, Activation<RoutingPolicy>) {
@@ -197,32 +200,216 @@ fn a_normal_call_returns_the_plugins_decision() {
 }
 
 #[test]
-fn infinite_loop_is_stopped_by_the_time_limit_and_the_next_call_works() {
-    let (_rt, plugin, act) = activation();
-    let err = act.route(&input("loop")).unwrap_err();
-    assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
-    assert_names_plugin(&err);
-    assert!(err.to_string().contains("250 ms"), "{err}");
-    assert_recovers(&act);
-    assert_eq!(act.call_counts(), (2, 1));
-    // The failure is in the plugin's own log, for its author.
-    assert!(
-        plugin
-            .log()
-            .lines()
-            .iter()
-            .any(|l| l.message.contains("time limit"))
-    );
+fn infinite_loop_uses_up_its_fuel_whatever_its_time_limit_and_the_next_call_works() {
+    for timeout_ms in [1, 10_000] {
+        let rt = runtime();
+        let plugin = load(
+            &rt,
+            serde_json::json!({ "fuel": 5_000_000, "timeout_ms": timeout_ms, "memory_mib": 16 }),
+        );
+        let act = plugin.activate::<RoutingPolicy>(None).expect("activates");
+        let live = rt.instances();
+        assert_eq!(live, 1, "the activation's warm instance");
+        let call = act.route_metered(&input("loop"), &|_| Ok(()));
+        let err = call.result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PluginError::FuelExhausted {
+                    budget: 5_000_000,
+                    starting: false,
+                    ..
+                }
+            ),
+            "timeout_ms {timeout_ms}: {err:?}"
+        );
+        assert_eq!(err.outcome(), CallOutcome::Limit);
+        assert_eq!(call.fuel, 5_000_000, "it used its whole budget");
+        assert_eq!(rt.instances(), 0, "its instance was freed at once");
+        assert_names_plugin(&err);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("budget of 5000000 instructions") && msg.contains("`limits.fuel`"),
+            "{msg}"
+        );
+        assert_recovers(&act);
+        assert_eq!(act.call_counts(), (2, 1));
+        // The failure is in the plugin's own log, for its author.
+        assert!(
+            plugin
+                .log()
+                .lines()
+                .iter()
+                .any(|l| l.message.contains("5000000 instructions"))
+        );
+    }
 }
 
 #[test]
-fn time_limit_held_by_a_plugin_that_works_hard_but_finishes() {
-    // The same plugin and limits as above; real calls finish inside the limit.
-    let (_rt, _p, act) = activation();
+fn fuel_held_by_a_plugin_that_works_hard_but_finishes() {
+    // The same loop, bounded: 100,000 rounds fit 5,000,000 instructions,
+    // 10,000,000 rounds do not.
+    let rt = runtime();
+    let plugin = load(
+        &rt,
+        serde_json::json!({ "fuel": 5_000_000, "memory_mib": 16 }),
+    );
+    let act = plugin.activate::<RoutingPolicy>(None).expect("activates");
+    let call = act.route_metered(&input("spin:100000"), &|_| Ok(()));
+    assert_eq!(call.result.expect("fits").reason, "spun 100000");
+    assert!(
+        (100_000..5_000_000).contains(&call.fuel),
+        "at least one instruction a round: {}",
+        call.fuel
+    );
+    let err = act.route(&input("spin:10000000")).unwrap_err();
+    assert!(matches!(err, PluginError::FuelExhausted { .. }), "{err:?}");
     for i in 0..50 {
         route_ok(&act, &format!("call {i}"));
     }
-    assert_eq!(act.call_counts(), (50, 0));
+    let stats = act.call_stats();
+    assert_eq!((stats.calls, stats.failures), (52, 1));
+    assert_eq!(stats.fuel_max, Some(5_000_000));
+    assert!(stats.fuel_p50.is_some_and(|f| f < call.fuel), "{stats:?}");
+}
+
+#[test]
+fn configure_gets_ten_call_budgets_and_stops_when_it_runs_out() {
+    let rt = runtime();
+    // Too little even to start: instantiation runs out, with its own message.
+    let plugin = load(&rt, serde_json::json!({ "fuel": 10, "memory_mib": 16 }));
+    let err = plugin.activate::<RoutingPolicy>(None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PluginError::FuelExhausted {
+                budget: 100,
+                starting: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("while starting"), "{err}");
+    assert_eq!(err.outcome(), CallOutcome::Limit);
+    assert_eq!(rt.instances(), 0, "the instance was freed");
+}
+
+/// Outcome and fuel of a fixed series of calls on a fresh activation.
+fn outcomes_and_fuel(rt: &PluginRuntime) -> Vec<(String, CallOutcome, u64)> {
+    let plugin = load(
+        rt,
+        serde_json::json!({ "fuel": 2_000_000, "memory_mib": 16 }),
+    );
+    let act = plugin.activate::<RoutingPolicy>(None).expect("activates");
+    [
+        "hello",
+        "spin:10000",
+        "spin:5000000",
+        "recurse:500",
+        "loop",
+        "log:20",
+        "hello",
+    ]
+    .into_iter()
+    .map(|text| {
+        let call = act.route_metered(&input(text), &|_| Ok(()));
+        let outcome = match &call.result {
+            Ok(_) => CallOutcome::Ok,
+            Err(e) => e.outcome(),
+        };
+        (text.to_owned(), outcome, call.fuel)
+    })
+    .collect()
+}
+
+#[test]
+fn the_same_calls_end_the_same_way_with_the_same_fuel_idle_and_with_every_core_busy() {
+    let rt = runtime();
+    let idle = outcomes_and_fuel(&rt);
+    let outcomes: Vec<CallOutcome> = idle.iter().map(|(_, o, _)| *o).collect();
+    use CallOutcome::{Limit, Ok};
+    assert_eq!(outcomes, [Ok, Ok, Limit, Ok, Limit, Ok, Ok], "{idle:?}");
+
+    // Now with a spinning thread on every core (and one more), all running
+    // before the calls start, competing with them for the CPU.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let started = Arc::new(std::sync::Barrier::new(cores + 2));
+    let spinners: Vec<_> = (0..=cores)
+        .map(|_| {
+            let (stop, started) = (stop.clone(), started.clone());
+            std::thread::spawn(move || {
+                started.wait();
+                let mut n: u64 = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    started.wait();
+    let busy = outcomes_and_fuel(&rt);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in spinners {
+        s.join().expect("spinner");
+    }
+    assert_eq!(busy, idle, "outcomes and fuel must not depend on load");
+}
+
+#[test]
+fn the_wall_clock_backstop_stops_a_call_fuel_would_let_run_for_hours() {
+    // A host whose largest budget outlasts its longest backstop (the server
+    // refuses such a configuration; a test may build one).
+    let mut limits = HostLimits::default();
+    limits.max.fuel = u64::MAX / 16;
+    limits.max.timeout = std::time::Duration::from_millis(200);
+    limits.min_timeout = std::time::Duration::ZERO;
+    let rt = runtime_with(RuntimeConfig {
+        limits,
+        ..RuntimeConfig::default()
+    });
+    let plugin = load(
+        &rt,
+        serde_json::json!({ "fuel": u64::MAX / 16, "timeout_ms": 50_000, "memory_mib": 16 }),
+    );
+    assert_eq!(plugin.limits().timeout.as_millis(), 200);
+    let act = plugin.activate::<RoutingPolicy>(None).expect("activates");
+    let err = act.route(&input("loop")).unwrap_err();
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err:?}");
+    assert_eq!(err.outcome(), CallOutcome::Timeout);
+    assert!(err.to_string().contains("200 ms"), "{err}");
+    assert_eq!(rt.instances(), 0, "its instance was freed at once");
+    assert_recovers(&act);
+}
+
+#[test]
+fn a_guest_that_sleeps_returns_at_once_without_holding_a_host_thread() {
+    // A backstop of 100 ms, far shorter than the sleep: a sleep that blocked
+    // the host thread for its 10 s would come back past it and fail the
+    // call as a timeout.
+    let mut limits = HostLimits::default();
+    limits.min_timeout = std::time::Duration::ZERO;
+    let rt = runtime_with(RuntimeConfig {
+        limits,
+        ..RuntimeConfig::default()
+    });
+    let plugin = load(
+        &rt,
+        serde_json::json!({ "fuel": 1_000_000, "timeout_ms": 100, "memory_mib": 16 }),
+    );
+    assert_eq!(plugin.limits().timeout.as_millis(), 100);
+    let act = plugin.activate::<RoutingPolicy>(None).expect("activates");
+    assert_eq!(
+        route_ok(&act, "sleep:10000").reason,
+        "slept 10000 ms, clock moved 0 ms",
+        "the frozen clock says no time passed"
+    );
+    // A sleep longer than any backstop could be, too.
+    assert_eq!(
+        route_ok(&act, "sleep:86400000").reason,
+        "slept 86400000 ms, clock moved 0 ms"
+    );
 }
 
 #[test]
@@ -385,42 +572,121 @@ fn an_instance_whose_memory_grew_is_not_kept_warm() {
 
 #[test]
 fn the_host_wide_memory_budget_caps_instances_times_their_memory_limit() {
-    let rt = PluginRuntime::new(RuntimeConfig {
-        cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")),
-        memory_budget_bytes: 3 * (16 << 20),
+    // 64 MiB in all; the largest plugin may have 32 MiB, which calls leave
+    // to admin operations: calls get 32 MiB, two instances of 16 MiB.
+    let mut limits = HostLimits::default();
+    limits.max.memory_bytes = 32 << 20;
+    let rt = runtime_with(RuntimeConfig {
+        memory_budget_bytes: 4 * (16 << 20),
+        limits,
         ..RuntimeConfig::default()
-    })
-    .expect("runtime");
+    });
     let plugin = load(&rt, standard_limits()); // 16 MiB per instance
-    let first = plugin.activate::<RoutingPolicy>(None).expect("1 of 3");
-    let second = plugin.activate::<RoutingPolicy>(None).expect("2 of 3");
-    route_ok(&first, "hello");
-    let third = plugin.activate::<RoutingPolicy>(None).expect("3 of 3");
-    assert_eq!(rt.memory_reserved(), 3 * (16 << 20));
-    let err = plugin
+    let first = plugin.activate::<RoutingPolicy>(None).expect("1 of 2");
+    let second = plugin.activate::<RoutingPolicy>(None).expect("2 of 2");
+    assert_eq!(rt.memory_reserved(), 2 * (16 << 20));
+    // Activation may use the headroom: it succeeds, and its instance, which
+    // calls have no room for, is not kept.
+    let third = plugin
         .activate::<RoutingPolicy>(None)
-        .expect_err("a fourth instance would exceed the budget");
+        .expect("admin headroom");
+    assert_eq!(third.warm_instances(), 0);
+    assert_eq!(rt.memory_reserved(), 2 * (16 << 20));
+    let err = third
+        .route(&input("hello"))
+        .expect_err("a third call instance would exceed the calls' share");
     assert!(
-        matches!(err, PluginError::MemoryBudget { budget_bytes, .. } if budget_bytes == 48 << 20),
+        matches!(err, PluginError::MemoryBudget { budget_bytes, .. } if budget_bytes == 64 << 20),
         "{err:?}"
     );
     assert!(
         err.to_string().contains("plugins.memory_budget_mib"),
         "{err}"
     );
-    // With the budget full, an instance is not kept warm after its call, so
-    // idle instances never starve others.
+    // With the calls' share full, an instance is not kept warm after its
+    // call, so idle instances never starve others.
     route_ok(&second, "hello");
     assert_eq!(second.warm_instances(), 0);
-    assert_eq!(rt.memory_reserved(), 2 * (16 << 20));
-    let fourth = plugin.activate::<RoutingPolicy>(None).expect("room again");
-    drop((first, third));
+    assert_eq!(rt.memory_reserved(), 16 << 20);
+    route_ok(&third, "hello");
+    assert_eq!(third.warm_instances(), 0);
+    drop((first, second));
+    assert_eq!(rt.memory_reserved(), 0, "dropping returns the memory");
+    route_ok(&third, "hello");
+    assert_eq!(third.warm_instances(), 1, "room to keep it warm again");
+}
+
+#[test]
+fn calls_holding_every_instance_never_block_an_activation() {
+    let rt = runtime_with(RuntimeConfig {
+        max_instances: 2,
+        ..RuntimeConfig::default()
+    });
+    let plugin = load(&rt, standard_limits());
+    let first = plugin.activate::<RoutingPolicy>(None).expect("1 of 2");
+    let second = plugin.activate::<RoutingPolicy>(None).expect("2 of 2");
+    assert_eq!(rt.instances(), 2, "both warm, serving calls");
+    // Every instance calls may use is taken; activating (the fix for a bad
+    // version) still works, on the instances reserved for admin operations.
+    let fix = plugin
+        .activate::<RoutingPolicy>(None)
+        .expect("activation is never blocked by calls");
     assert_eq!(
-        rt.memory_reserved(),
-        16 << 20,
-        "dropping returns the memory"
+        rt.instances(),
+        2,
+        "its instance is not kept: calls are full"
     );
-    route_ok(&fourth, "hello");
+    let err = fix.route(&input("hello")).unwrap_err();
+    assert!(
+        matches!(err, PluginError::InstanceLimit { limit: 2, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("plugins.max_instances"), "{err}");
+    drop(first);
+    route_ok(&fix, "hello");
+    route_ok(&second, "hello");
+}
+
+#[test]
+fn activations_succeed_while_concurrent_calls_fight_over_the_instances() {
+    let rt = runtime_with(RuntimeConfig {
+        max_instances: 2,
+        ..RuntimeConfig::default()
+    });
+    let plugin = load(
+        &rt,
+        serde_json::json!({ "fuel": 20_000_000, "memory_mib": 16 }),
+    );
+    let act = Arc::new(plugin.activate::<RoutingPolicy>(None).expect("activates"));
+    let callers: Vec<_> = (0..6)
+        .map(|_| {
+            let act = act.clone();
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|_| match act.route(&input("loop")) {
+                        Err(e) => e.outcome(),
+                        Ok(_) => CallOutcome::Ok,
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for i in 0..20 {
+        plugin
+            .activate::<RoutingPolicy>(None)
+            .unwrap_or_else(|e| panic!("activation {i} refused: {e}"));
+    }
+    for c in callers {
+        for outcome in c.join().expect("caller") {
+            // A spinning call runs out of fuel; one that found every
+            // instance taken is refused (an error, not the plugin's fault).
+            assert!(
+                matches!(outcome, CallOutcome::Limit | CallOutcome::Error),
+                "{outcome:?}"
+            );
+        }
+    }
+    assert!(rt.instances() <= 2, "only warm instances remain");
 }
 
 #[test]

@@ -368,6 +368,7 @@ impl<W: World> Slot<W> {
                 CallOutcome::Ok => "ok",
                 CallOutcome::Error => "error",
                 CallOutcome::Trap => "trap",
+                CallOutcome::Limit => "limit",
                 CallOutcome::Timeout => "timeout",
                 CallOutcome::Invalid => "invalid",
             },

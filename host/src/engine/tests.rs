@@ -152,7 +152,7 @@ fn a_failing_plugin_never_loses_the_contact_and_the_fail_policy_is_audited() {
     let closed = engine.ingest(new_contact("loop", &[])).unwrap();
     assert_eq!(closed.contact.requirements.queue, "triage");
     let audit = engine.audit.read(closed.audit_seq, 1).unwrap();
-    assert_eq!(audit[0].entry.data()["outcome"], "timeout");
+    assert_eq!(audit[0].entry.data()["outcome"], "limit");
 
     // The next contact is routed by the plugin again.
     let ok = engine.ingest(new_contact("fine", &[])).unwrap();

@@ -1,11 +1,12 @@
 //! Typed errors: loading (bad bytes, wrong world, extra imports, bad
-//! manifest or config) and calling (timeout, memory, trap, oversize output,
-//! a rule that answered with an error). Every call error names the plugin.
+//! manifest or config) and calling (instruction budget, wall-clock backstop,
+//! memory, trap, oversize output, a rule that answered with an error).
+//! Every call error names the plugin.
 
 use std::time::Duration;
 
-use super::manifest::ConfigError;
-use super::runtime::PluginId;
+use super::id::PluginId;
+use super::manifest::{ConfigError, PluginKind, WIT_VERSION};
 
 /// Why a component could not be loaded. Each message says how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -26,12 +27,12 @@ pub enum LoadError {
         "the component is not a {expected} plugin: it exports {found}, but a {expected} plugin (world `{world}`) must export `{export}`"
     )]
     WrongWorld {
-        expected: super::PluginKind,
+        expected: PluginKind,
         world: &'static str,
         export: String,
         found: String,
     },
-    #[error("the component imports {}, which switchboard does not provide: plugins are pure functions of their input and may import only `switchboard:rules/log@{}` and the sandboxed WASI interfaces (cli, io, clocks, random, filesystem without directories)", .imports.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "), super::WIT_VERSION)]
+    #[error("the component imports {}, which switchboard does not provide: plugins are pure functions of their input and may import only `switchboard:rules/log@{}` and the sandboxed WASI interfaces (cli, io, clocks, random, filesystem without directories)", .imports.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "), WIT_VERSION)]
     ExtraImports { imports: Vec<String> },
     #[error(
         "the component does not match the `{world}` world of switchboard:rules@{version}: {detail}"
@@ -48,7 +49,20 @@ pub enum LoadError {
 /// Why a plugin call (or activation) failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PluginError {
-    #[error("plugin {plugin} ran past its time limit of {} ms and was stopped", .limit.as_millis())]
+    #[error(
+        "plugin {plugin} used its budget of {budget} instructions{} and was stopped: it stops at the same point on any machine, so if the work is legitimate raise `limits.fuel` in the manifest (this host allows up to {max})",
+        if *.starting { " while starting (instantiation and `configure`)" } else { "" }
+    )]
+    FuelExhausted {
+        plugin: PluginId,
+        /// The instructions (wasmtime fuel) it was given.
+        budget: u64,
+        /// The most a manifest may ask for on this host.
+        max: u64,
+        /// Whether it ran out while being instantiated and configured.
+        starting: bool,
+    },
+    #[error("plugin {plugin} ran past its wall-clock time limit of {} ms and was stopped (a backstop: a call normally ends by its answer or its instruction budget long before)", .limit.as_millis())]
     Timeout { plugin: PluginId, limit: Duration },
     #[error("plugin {plugin} exceeded its memory limit of {} MiB and was stopped", .limit_bytes >> 20)]
     MemoryLimit {
@@ -73,6 +87,10 @@ pub enum PluginError {
         budget_bytes: usize,
     },
     #[error(
+        "plugin {plugin} could not get an instance: all {limit} instances for plugin calls (`plugins.max_instances`) are in use; raise it, or lower `plugins.warm_instances`"
+    )]
+    InstanceLimit { plugin: PluginId, limit: usize },
+    #[error(
         "plugin {plugin} tried to pass the host more than {limit} bytes at once (in its answer, a log line or a write); the host refused before copying them"
     )]
     CopyLimit { plugin: PluginId, limit: usize },
@@ -85,8 +103,8 @@ pub enum PluginError {
     #[error("plugin {plugin} is a {actual} plugin, not a {wanted} plugin")]
     WrongKind {
         plugin: PluginId,
-        wanted: super::PluginKind,
-        actual: super::PluginKind,
+        wanted: PluginKind,
+        actual: PluginKind,
     },
 }
 
@@ -102,7 +120,10 @@ pub enum CallOutcome {
     Error,
     /// The plugin trapped (panic, memory, stack, table).
     Trap,
-    /// The plugin ran out of time.
+    /// The plugin used its whole instruction budget (`limits.fuel`): it
+    /// is stopped at the same point on any machine, under any load.
+    Limit,
+    /// The plugin ran past its wall-clock backstop (`limits.timeout_ms`).
     Timeout,
     /// The plugin's answer was unusable (too large, out of range).
     Invalid,
@@ -112,6 +133,7 @@ impl PluginError {
     /// The outcome class of this error.
     pub fn outcome(&self) -> CallOutcome {
         match self {
+            PluginError::FuelExhausted { .. } => CallOutcome::Limit,
             PluginError::Timeout { .. } => CallOutcome::Timeout,
             PluginError::MemoryLimit { .. }
             | PluginError::TableLimit { .. }
@@ -123,6 +145,7 @@ impl PluginError {
             // Not the plugin's fault, but no answer: counted like an error.
             PluginError::Rejected { .. }
             | PluginError::MemoryBudget { .. }
+            | PluginError::InstanceLimit { .. }
             | PluginError::Config(_)
             | PluginError::WrongKind { .. } => CallOutcome::Error,
         }

@@ -108,7 +108,12 @@ pub enum FailPolicy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestLimits {
-    /// Wall time per call, in milliseconds.
+    /// Instructions per call (wasmtime fuel): the decisive limit, the same
+    /// on every machine. `configure` gets ten times as much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// Wall-clock backstop per call, in milliseconds; the host raises it to
+    /// its floor and to what the fuel budget needs.
     pub timeout_ms: Option<u64>,
     /// Linear memory per instance, in MiB.
     pub memory_mib: Option<u64>,

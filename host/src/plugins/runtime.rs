@@ -1,9 +1,13 @@
 //! Loading and calling plugins. One [`PluginRuntime`] per process owns the
-//! `wasmtime::Engine` (pooling allocator, epoch interruption), the linker
-//! (the `log` import plus a locked-down WASI), the compile cache and an epoch
-//! ticker thread. A [`LoadedPlugin`] is one validated, pre-instantiated
-//! version; an [`Activation`] is that version with a validated config and a
-//! pool of warm, configured instances.
+//! `wasmtime::Engine` (pooling allocator, fuel, epoch interruption), the
+//! linker (the `log` import plus a locked-down WASI), the compile cache and
+//! an epoch ticker thread. A [`LoadedPlugin`] is one validated,
+//! pre-instantiated version; an [`Activation`] is that version with a
+//! validated config and a pool of warm, configured instances.
+//!
+//! Every call runs on a fuel budget (the decisive limit: the same input and
+//! config stop at the same instruction on any machine) and a wall-clock
+//! backstop, checked against a real clock at each epoch tick.
 //!
 //! Calls are synchronous and bounded; call them from a plain thread (e.g.
 //! the engine's worker or `spawn_blocking`), not from inside an async task.
@@ -14,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
@@ -24,17 +28,18 @@ use wasmtime::component::{
 };
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreContextMut,
-    Trap,
+    Trap, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{compliance, escalation, kpi, log_iface, routing, v0_1};
 use super::cache::{CacheStats, CompileCache, CompileSource};
 use super::error::{CallOutcome, LoadError, PluginError};
+use super::id::PluginId;
 use super::limits::{HostLimits, Limits, StoreLimiter};
 use super::log::{LogBuffer, LogLevel, LogSource};
 use super::manifest::{Manifest, PluginKind, WIT_VERSION, WIT_VERSIONS};
-use super::wasi::sandboxed_ctx;
+use super::wasi::{self, sandboxed_ctx};
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -43,20 +48,31 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Default and maximum limits for plugins.
     pub limits: HostLimits,
-    /// Granularity of time limits: the epoch ticker's period.
+    /// How often a running call's wall-clock backstop is checked (against
+    /// a real clock): the epoch ticker's period.
     pub epoch_tick: Duration,
-    /// Component instances the pooling allocator can hold at once (all plugins).
+    /// Instances plugin calls may hold at once, warm or in a call, all
+    /// plugins together.
     pub max_instances: u32,
+    /// Instances beyond `max_instances` that only admin operations
+    /// (activation, validation, probes) may use, so calls holding every
+    /// instance can never block the activation that replaces a bad version.
+    pub admin_instances: u32,
     /// Warm instances kept per activation (more are created under load and dropped after).
     pub warm_instances: usize,
     /// Host-wide budget for plugin instances, in bytes: every live instance
     /// (warm or in a call) reserves its memory limit from it, so instances
-    /// x memory limits never exceed it.
+    /// x memory limits never exceed it. Calls may reserve all of it but the
+    /// admin headroom (the largest memory limit, at most half the budget),
+    /// which only admin operations may use.
     pub memory_budget_bytes: usize,
     /// An instance whose linear memory grew more than this beyond what it
     /// held once configured is dropped after its call instead of kept warm
     /// (wasm memory never shrinks, so a warm instance keeps its peak).
     pub warm_growth_bytes: usize,
+    /// Meter calls with fuel. Off only to measure what metering costs
+    /// (benchmarks): without it, only the wall-clock backstop stops a call.
+    pub fuel: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -64,31 +80,59 @@ impl Default for RuntimeConfig {
         Self {
             cache_dir: None,
             limits: HostLimits::default(),
-            epoch_tick: Duration::from_millis(1),
+            epoch_tick: Duration::from_millis(10),
             max_instances: 128,
+            admin_instances: 4,
             warm_instances: 8,
             memory_budget_bytes: 2 << 30,
             warm_growth_bytes: 8 << 20,
+            fuel: true,
         }
     }
 }
 
-/// One live instance's share of [`RuntimeConfig::memory_budget_bytes`],
-/// given back when the instance is dropped.
+/// Who asks for an instance. Calls may hold `max_instances` instances and
+/// the memory budget less the admin headroom; admin operations
+/// (activation, validation, probes) may also use `admin_instances` more and
+/// the headroom, so a flood of calls can never block the activation that
+/// swaps a bad version out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Call,
+    Admin,
+}
+
+/// Why no instance could be had.
+enum Refusal {
+    /// Every instance `purpose` may use is taken; how many that is.
+    Instances(usize),
+    Memory,
+}
+
+/// One live instance's place: one of the instances and its memory limit's
+/// share of [`RuntimeConfig::memory_budget_bytes`], given back when the
+/// instance is dropped.
 struct Reservation {
     runtime: Arc<RuntimeInner>,
     bytes: usize,
 }
 
 impl Reservation {
-    fn take(runtime: &Arc<RuntimeInner>, bytes: usize) -> Option<Self> {
-        let budget = runtime.config.memory_budget_bytes;
-        (runtime.reserved)
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
-                r.checked_add(bytes).filter(|total| *total <= budget)
+    fn take(runtime: &Arc<RuntimeInner>, bytes: usize, purpose: Purpose) -> Result<Self, Refusal> {
+        let (instances, budget) = runtime.ceilings(purpose);
+        (runtime.instances)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < instances).then_some(n + 1)
             })
-            .ok()?;
-        Some(Self {
+            .map_err(|_| Refusal::Instances(instances))?;
+        let memory = (runtime.reserved).fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+            r.checked_add(bytes).filter(|total| *total <= budget)
+        });
+        if memory.is_err() {
+            runtime.instances.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal::Memory);
+        }
+        Ok(Self {
             runtime: runtime.clone(),
             bytes,
         })
@@ -100,27 +144,7 @@ impl Drop for Reservation {
         self.runtime
             .reserved
             .fetch_sub(self.bytes, Ordering::AcqRel);
-    }
-}
-
-/// Identifies one plugin version in errors, logs and the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct PluginId {
-    pub id: Arc<str>,
-    pub version: Arc<str>,
-    /// Hex sha256 of the component bytes.
-    pub digest: Arc<str>,
-}
-
-impl fmt::Display for PluginId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}@{} (sha256:{})",
-            self.id,
-            self.version,
-            &self.digest[..12.min(self.digest.len())]
-        )
+        self.runtime.instances.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -149,8 +173,42 @@ struct RuntimeInner {
     config: RuntimeConfig,
     /// Bytes of the memory budget reserved by live instances.
     reserved: AtomicUsize,
+    /// Live instances (warm, in a call, or being set up).
+    instances: AtomicUsize,
     stop_ticker: Arc<AtomicBool>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl RuntimeInner {
+    /// The instances and memory budget `purpose` may fill.
+    fn ceilings(&self, purpose: Purpose) -> (usize, usize) {
+        let c = &self.config;
+        let budget = c.memory_budget_bytes;
+        match purpose {
+            Purpose::Call => (
+                c.max_instances as usize,
+                budget.saturating_sub(self.admin_memory_bytes()),
+            ),
+            Purpose::Admin => (
+                c.max_instances as usize + c.admin_instances as usize,
+                budget,
+            ),
+        }
+    }
+
+    /// Whether the live instances fit what `purpose` may hold.
+    fn within(&self, purpose: Purpose) -> bool {
+        let (instances, budget) = self.ceilings(purpose);
+        self.instances.load(Ordering::Acquire) <= instances
+            && self.reserved.load(Ordering::Acquire) <= budget
+    }
+
+    /// The part of the memory budget only admin operations may use: room
+    /// for one instance of the largest plugin, at most half the budget.
+    fn admin_memory_bytes(&self) -> usize {
+        let c = &self.config;
+        c.limits.max.memory_bytes.min(c.memory_budget_bytes / 2)
+    }
 }
 
 impl Drop for RuntimeInner {
@@ -182,7 +240,7 @@ impl PluginRuntime {
         let engine = Engine::new(&engine_config(&config))
             .map_err(|e| LoadError::Compile(format!("cannot create the Wasm engine: {e:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasi::add_to_linker(&mut linker)
             .map_err(|e| LoadError::Compile(format!("cannot link WASI: {e:#}")))?;
         link_contract(&mut linker)
             .map_err(|e| LoadError::Compile(format!("cannot link the log import: {e:#}")))?;
@@ -208,6 +266,7 @@ impl PluginRuntime {
                 cache,
                 config,
                 reserved: AtomicUsize::new(0),
+                instances: AtomicUsize::new(0),
                 stop_ticker,
                 ticker: Mutex::new(Some(ticker)),
             }),
@@ -218,6 +277,11 @@ impl PluginRuntime {
     /// reserves its memory limit).
     pub fn memory_reserved(&self) -> usize {
         self.inner.reserved.load(Ordering::Acquire)
+    }
+
+    /// Live plugin instances: warm in a pool, in a call, or being set up.
+    pub fn instances(&self) -> usize {
+        self.inner.instances.load(Ordering::Acquire)
     }
 
     /// Compile-cache counters (hits, misses, corrupt artifacts replaced).
@@ -392,9 +456,11 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     let mut c = Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
+    c.consume_fuel(config.fuel);
     c.parallel_compilation(true);
     let mut pool = PoolingAllocationConfig::default();
-    let n = config.max_instances.max(4);
+    // Room for every instance calls and admin operations may hold.
+    let n = (config.max_instances.saturating_add(config.admin_instances)).max(4);
     pool.total_component_instances(n);
     // Python components hold ~40 core instances each, Rust ones 2-4.
     pool.total_core_instances(n * 16);
@@ -469,6 +535,8 @@ fn import_allowed(name: &str) -> bool {
 /// Per-store state: limits, the sandboxed WASI context, the log buffer.
 pub struct PluginState {
     limiter: StoreLimiter,
+    /// When the running call (or setup) passes its wall-clock backstop.
+    deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
     log: Arc<LogBuffer>,
@@ -753,8 +821,13 @@ impl LoadedPlugin {
             stats: super::stats::CallCounter::default(),
             _world: std::marker::PhantomData,
         };
-        let warm = activation.instantiate()?;
-        activation.pool.lock().push(warm);
+        // An admin operation: it may use the headroom calls cannot take, so
+        // calls holding every instance never block it. The instance then
+        // serves calls if it fits their share; otherwise it is dropped.
+        let warm = activation.instantiate(Purpose::Admin)?;
+        if self.runtime.within(Purpose::Call) {
+            activation.pool.lock().push(warm);
+        }
         Ok(activation)
     }
 }
@@ -920,22 +993,18 @@ impl<W: World> Activation<W> {
 
     /// Create, configure and drop one fresh instance, as a call would after a
     /// trap: for readiness probes and benchmarks. Returns the time it took.
+    /// An admin operation: it may use the instances reserved for those.
     pub fn probe_instantiate(&self) -> Result<Duration, PluginError> {
-        let start = std::time::Instant::now();
-        drop(self.instantiate()?);
+        let start = Instant::now();
+        drop(self.instantiate(Purpose::Admin)?);
         Ok(start.elapsed())
-    }
-
-    fn ticks(&self, timeout: Duration) -> u64 {
-        let tick = self.plugin.runtime.config.epoch_tick.as_nanos().max(1);
-        // One extra tick: the current one may be almost over.
-        (timeout.as_nanos().div_ceil(tick) as u64) + 1
     }
 
     fn new_store(&self) -> Store<PluginState> {
         let plugin = &self.plugin;
         let state = PluginState {
             limiter: StoreLimiter::new(plugin.limits),
+            deadline: Instant::now(),
             wasi: sandboxed_ctx(&plugin.log),
             table: ResourceTable::new(),
             log: plugin.log.clone(),
@@ -943,27 +1012,75 @@ impl<W: World> Activation<W> {
         let mut store = Store::new(&plugin.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(plugin.limits.copy_limit());
-        store.epoch_deadline_trap();
+        // The epoch ticker only says when to look; the backstop is the real
+        // clock, so a tick that comes late (a busy machine) never stretches it.
+        store.epoch_deadline_callback(|store| {
+            Ok(if Instant::now() >= store.data().deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Continue(1)
+            })
+        });
         store
     }
 
-    fn instantiate(&self) -> Result<Warm<W>, PluginError> {
+    /// Give the next call on `store` (or its setup) `fuel` instructions and
+    /// `timeout` of wall time from now.
+    fn arm(&self, store: &mut Store<PluginState>, fuel: u64, timeout: Duration) {
+        if self.plugin.runtime.config.fuel {
+            // Only fails when fuel is off, which is checked above.
+            let _ = store.set_fuel(fuel);
+        }
+        let now = Instant::now();
+        // A backstop too far out to represent is a year away: never, in practice.
+        store.data_mut().deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
+        store.set_epoch_deadline(1);
+    }
+
+    /// Fuel a call given `budget` has used so far.
+    fn fuel_used(&self, store: &Store<PluginState>, budget: u64) -> u64 {
+        if !self.plugin.runtime.config.fuel {
+            return 0;
+        }
+        budget.saturating_sub(store.get_fuel().unwrap_or(0))
+    }
+
+    fn instantiate(&self, purpose: Purpose) -> Result<Warm<W>, PluginError> {
         let runtime = &self.plugin.runtime;
+        let limits = self.plugin.limits;
         let reservation =
-            Reservation::take(runtime, self.plugin.limits.memory_bytes).ok_or_else(|| {
-                self.failure(PluginError::MemoryBudget {
-                    plugin: self.plugin.id.clone(),
-                    budget_bytes: runtime.config.memory_budget_bytes,
+            Reservation::take(runtime, limits.memory_bytes, purpose).map_err(|r| {
+                let plugin = self.plugin.id.clone();
+                self.failure(match r {
+                    Refusal::Instances(limit) => PluginError::InstanceLimit { plugin, limit },
+                    Refusal::Memory => PluginError::MemoryBudget {
+                        plugin,
+                        budget_bytes: runtime.config.memory_budget_bytes,
+                    },
                 })
             })?;
         let mut store = self.new_store();
         // Instantiation and `configure` may parse a large config or warm a
-        // JS/Python runtime: they get ten call budgets, at least 50 ms.
-        let budget = (self.plugin.limits.timeout * 10).max(Duration::from_millis(50));
-        store.set_epoch_deadline(self.ticks(budget));
-        let limit = self.plugin.limits;
-        let bindings = W::instantiate(&self.plugin, &mut store)
-            .map_err(|e| self.failure(classify(&self.plugin.id, limit, budget, e, store.data())))?;
+        // JS/Python runtime: they get ten call budgets.
+        let bounds = Bounds {
+            fuel: limits.startup_fuel(),
+            max_fuel: runtime.config.limits.max.fuel,
+            timeout: limits.startup_timeout(),
+            starting: true,
+        };
+        self.arm(&mut store, bounds.fuel, bounds.timeout);
+        let fail = |e: wasmtime::Error, store: Store<PluginState>| {
+            let err = classify(&self.plugin.id, limits, bounds, e, store.data());
+            // The instance goes before anything else is done about it.
+            drop(store);
+            self.failure(err)
+        };
+        let bindings = match W::instantiate(&self.plugin, &mut store) {
+            Ok(b) => b,
+            Err(e) => return Err(fail(e, store)),
+        };
         match W::configure(&bindings, &mut store, &self.config) {
             Ok(Ok(())) => Ok(Warm {
                 baseline: store.data().limiter.memory_bytes,
@@ -975,7 +1092,7 @@ impl<W: World> Activation<W> {
                 plugin: self.plugin.id.clone(),
                 message: format!("configure: {}", clip(&message)),
             })),
-            Err(e) => Err(self.failure(classify(&self.plugin.id, limit, budget, e, store.data()))),
+            Err(e) => Err(fail(e, store)),
         }
     }
 
@@ -987,8 +1104,9 @@ impl<W: World> Activation<W> {
         err
     }
 
-    /// Run one bounded call on a warm instance. A trap or timeout discards
-    /// the instance; the next call gets a fresh one.
+    /// Run one bounded call on a warm instance. A trap, an exhausted budget
+    /// or a timeout discards the instance at once; the next call gets a
+    /// fresh one.
     fn call<R: OutputSize>(
         &self,
         f: impl FnOnce(
@@ -996,12 +1114,12 @@ impl<W: World> Activation<W> {
             &mut Store<PluginState>,
         ) -> wasmtime::Result<Result<R, String>>,
         check: impl FnOnce(&R) -> Result<(), String>,
-    ) -> Result<R, PluginError> {
-        let started = std::time::Instant::now();
-        let result = self.call_inner(f, check);
+    ) -> Metered<R> {
+        let started = Instant::now();
+        let (result, fuel) = self.call_inner(f, check);
         let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.stats.record(us, result.is_ok());
-        result
+        self.stats.record(us, fuel, result.is_ok());
+        Metered { result, fuel }
     }
 
     fn call_inner<R: OutputSize>(
@@ -1011,40 +1129,52 @@ impl<W: World> Activation<W> {
             &mut Store<PluginState>,
         ) -> wasmtime::Result<Result<R, String>>,
         check: impl FnOnce(&R) -> Result<(), String>,
-    ) -> Result<R, PluginError> {
+    ) -> (Result<R, PluginError>, u64) {
         let pooled = self.pool.lock().pop();
         let mut warm = match pooled {
             Some(w) => w,
-            None => self.instantiate()?,
+            None => match self.instantiate(Purpose::Call) {
+                Ok(w) => w,
+                Err(e) => return (Err(e), 0),
+            },
         };
         let limits = self.plugin.limits;
-        warm.store.set_epoch_deadline(self.ticks(limits.timeout));
+        let bounds = Bounds {
+            fuel: limits.fuel,
+            max_fuel: self.plugin.runtime.config.limits.max.fuel,
+            timeout: limits.timeout,
+            starting: false,
+        };
+        self.arm(&mut warm.store, bounds.fuel, bounds.timeout);
         let Warm {
             store, bindings, ..
         } = &mut warm;
         // A panic in a host function (e.g. WASI) must not take the host down:
         // the instance is discarded and the call fails like a trap.
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(bindings, store)));
+        let fuel = self.fuel_used(&warm.store, bounds.fuel);
         let id = &self.plugin.id;
-        match outcome {
+        let result = match outcome {
             Ok(Ok(Ok(output))) => {
                 let size = output.output_size();
                 self.give_back(warm);
                 if size > limits.max_output_bytes {
-                    return Err(self.failure(PluginError::OutputTooLarge {
-                        plugin: id.clone(),
-                        size,
-                        limit: limits.max_output_bytes,
-                    }));
+                    return (
+                        Err(self.failure(PluginError::OutputTooLarge {
+                            plugin: id.clone(),
+                            size,
+                            limit: limits.max_output_bytes,
+                        })),
+                        fuel,
+                    );
                 }
                 // Invalid output is a failed call, as invalid API input is a 4xx.
-                check(&output).map_err(|message| {
+                check(&output).map(|()| output).map_err(|message| {
                     self.failure(PluginError::InvalidOutput {
                         plugin: id.clone(),
                         message: clip(&message),
                     })
-                })?;
-                Ok(output)
+                })
             }
             Ok(Ok(Err(message))) => {
                 self.give_back(warm);
@@ -1053,25 +1183,31 @@ impl<W: World> Activation<W> {
                     message: clip(&message),
                 }))
             }
-            Ok(Err(trap)) => Err(self.failure(classify(
-                id,
-                limits,
-                limits.timeout,
-                trap,
-                warm.store.data(),
-            ))),
-            Err(_) => Err(self.failure(PluginError::Trap {
-                plugin: id.clone(),
-                message: "the host panicked while serving this call; the instance was discarded"
-                    .into(),
-            })),
-        }
+            Ok(Err(trap)) => {
+                let err = classify(id, limits, bounds, trap, warm.store.data());
+                // Free the instance (and its place under the instance cap)
+                // before anything else is done about the failure.
+                drop(warm);
+                Err(self.failure(err))
+            }
+            Err(_) => {
+                drop(warm);
+                Err(self.failure(PluginError::Trap {
+                    plugin: id.clone(),
+                    message:
+                        "the host panicked while serving this call; the instance was discarded"
+                            .into(),
+                }))
+            }
+        };
+        (result, fuel)
     }
 
     /// Keep `warm` for the next call, unless the pool is full, its memory
     /// grew past `warm_growth_bytes` (dropping it returns the memory), or
-    /// the budget has no room left for another instance (so idle instances
-    /// never starve calls).
+    /// calls have no room left for another instance (so idle instances
+    /// never starve calls, and an instance set up with the admin headroom
+    /// gives it back).
     fn give_back(&self, warm: Warm<W>) {
         let runtime = &self.plugin.runtime;
         let grown = warm.store.data().limiter.memory_bytes;
@@ -1083,9 +1219,10 @@ impl<W: World> Activation<W> {
             tracing::debug!(plugin = %self.plugin.id, grown, baseline = warm.baseline, "instance dropped: its memory grew");
             return;
         }
+        let (_, budget) = runtime.ceilings(Purpose::Call);
         let reserved = runtime.reserved.load(Ordering::Acquire);
-        if reserved.saturating_add(self.plugin.limits.memory_bytes)
-            > runtime.config.memory_budget_bytes
+        if reserved.saturating_add(self.plugin.limits.memory_bytes) > budget
+            || !runtime.within(Purpose::Call)
         {
             return;
         }
@@ -1094,6 +1231,26 @@ impl<W: World> Activation<W> {
             pool.push(warm);
         }
     }
+}
+
+/// One call's answer, and the instructions (fuel) it used: the same for the
+/// same input, config and instance history on any machine. For a call that
+/// ran out, its whole budget; 0 when no instance could be had (or metering
+/// is off).
+#[derive(Debug)]
+pub struct Metered<T> {
+    pub result: Result<T, PluginError>,
+    pub fuel: u64,
+}
+
+/// The bounds of one call, or of setting up an instance.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    fuel: u64,
+    /// The most fuel a manifest may ask for on this host (for the message).
+    max_fuel: u64,
+    timeout: Duration,
+    starting: bool,
 }
 
 /// A check of a plugin's answer; `Err` names what is wrong and makes the
@@ -1115,6 +1272,15 @@ impl Activation<RoutingPolicy> {
         input: &routing::RoutingInput,
         check: OutputCheck<'_, routing::RoutingDecision>,
     ) -> Result<routing::RoutingDecision, PluginError> {
+        self.route_metered(input, check).result
+    }
+
+    /// [`Activation::route_checked`], with the fuel the call used.
+    pub fn route_metered(
+        &self,
+        input: &routing::RoutingInput,
+        check: OutputCheck<'_, routing::RoutingDecision>,
+    ) -> Metered<routing::RoutingDecision> {
         self.call(
             |b, s| match b {
                 Bound::Current(b) => b.switchboard_rules_routing().call_route(s, input),
@@ -1142,6 +1308,15 @@ impl Activation<EscalationRule> {
         input: &escalation::EscalationInput,
         check: OutputCheck<'_, escalation::EscalationOutcome>,
     ) -> Result<escalation::EscalationOutcome, PluginError> {
+        self.on_event_metered(input, check).result
+    }
+
+    /// [`Activation::on_event_checked`], with the fuel the call used.
+    pub fn on_event_metered(
+        &self,
+        input: &escalation::EscalationInput,
+        check: OutputCheck<'_, escalation::EscalationOutcome>,
+    ) -> Metered<escalation::EscalationOutcome> {
         self.call(
             |b, s| match b {
                 Bound::Current(b) => b.switchboard_rules_escalation().call_on_event(s, input),
@@ -1167,6 +1342,15 @@ impl Activation<ComplianceCheck> {
         draft: &compliance::Draft,
         check: OutputCheck<'_, compliance::ComplianceResult>,
     ) -> Result<compliance::ComplianceResult, PluginError> {
+        self.check_metered(draft, check).result
+    }
+
+    /// [`Activation::check_checked`], with the fuel the call used.
+    pub fn check_metered(
+        &self,
+        draft: &compliance::Draft,
+        check: OutputCheck<'_, compliance::ComplianceResult>,
+    ) -> Metered<compliance::ComplianceResult> {
         self.call(
             |b, s| match b {
                 Bound::Current(b) => b.switchboard_rules_compliance().call_check(s, draft),
@@ -1189,10 +1373,16 @@ impl Activation<KpiDefinition> {
             },
             |_| Ok(()),
         )
+        .result
     }
 
     /// Turn an event into samples.
     pub fn on_event(&self, input: &kpi::KpiInput) -> Result<Vec<kpi::Emission>, PluginError> {
+        self.on_event_metered(input).result
+    }
+
+    /// [`Activation::on_event`], with the fuel the call used.
+    pub fn on_event_metered(&self, input: &kpi::KpiInput) -> Metered<Vec<kpi::Emission>> {
         self.call(
             |b, s| match b {
                 Bound::Current(b) => b.switchboard_rules_kpi().call_on_event(s, input),
@@ -1218,7 +1408,7 @@ fn clip(message: &str) -> String {
 fn classify(
     plugin: &PluginId,
     limits: Limits,
-    timeout: Duration,
+    bounds: Bounds,
     err: wasmtime::Error,
     state: &PluginState,
 ) -> PluginError {
@@ -1241,9 +1431,15 @@ fn classify(
         };
     }
     match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => PluginError::FuelExhausted {
+            plugin,
+            budget: bounds.fuel,
+            max: bounds.max_fuel,
+            starting: bounds.starting,
+        },
         Some(Trap::Interrupt) => PluginError::Timeout {
             plugin,
-            limit: timeout,
+            limit: bounds.timeout,
         },
         Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
         Some(Trap::UnreachableCodeReached) => PluginError::Trap {

@@ -1,21 +1,25 @@
-//! Per-activation call statistics: counts and a lock-free latency
-//! histogram (geometric buckets, 25% apart), so `p50`/`p99` cost one atomic
-//! increment per call.
+//! Per-activation call statistics: counts and lock-free histograms
+//! (geometric buckets, 25% apart) of call durations and of the fuel
+//! (instructions) calls used, so `p50`/`p99` cost a few atomic increments
+//! per call.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-/// Buckets: upper bounds 1.25^i microseconds, i = 0..N (1 us to ~ 2.8 h).
+/// Buckets: upper bounds 1.25^i, i = 0..N (1 to ~ 3.9e9: microseconds up
+/// to ~ 1 h, fuel up to four times the host's largest budget).
 const N: usize = 100;
 const RATIO: f64 = 1.25;
 
-/// Calls, failures and a latency histogram.
+/// Calls, failures, and histograms of durations and fuel.
 #[derive(Debug)]
 pub struct CallCounter {
     calls: AtomicU64,
     failures: AtomicU64,
-    buckets: [AtomicU64; N],
+    durations: Histogram,
+    fuel: Histogram,
+    fuel_max: AtomicU64,
 }
 
 impl Default for CallCounter {
@@ -23,7 +27,9 @@ impl Default for CallCounter {
         Self {
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            durations: Histogram::default(),
+            fuel: Histogram::default(),
+            fuel_max: AtomicU64::new(0),
         }
     }
 }
@@ -32,19 +38,59 @@ impl Default for CallCounter {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CallStats {
     pub calls: u64,
-    /// Calls that did not end `ok` (error, trap, timeout, invalid output).
+    /// Calls that did not end `ok` (error, trap, limit, timeout, invalid output).
     pub failures: u64,
     /// Median call duration, microseconds (within 25%); none before a call.
     pub p50_us: Option<u64>,
     /// 99th percentile call duration, microseconds (within 25%).
     pub p99_us: Option<u64>,
+    /// Median fuel (instructions) a call used (within 25%): compare with
+    /// the plugin's `limits.fuel`. None before a call ran.
+    pub fuel_p50: Option<u64>,
+    /// 99th percentile of the fuel a call used (within 25%).
+    pub fuel_p99: Option<u64>,
+    /// The most fuel any call used (exact); a call that ran out used its
+    /// whole budget.
+    pub fuel_max: Option<u64>,
 }
 
-fn bucket(us: u64) -> usize {
-    if us <= 1 {
+#[derive(Debug)]
+struct Histogram([AtomicU64; N]);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl Histogram {
+    fn record(&self, value: u64) {
+        self.0[bucket(value)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The upper bounds of the buckets holding the `qs` quantiles.
+    fn quantiles<const Q: usize>(&self, qs: [f64; Q]) -> [Option<u64>; Q] {
+        let counts: Vec<u64> = self.0.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        qs.map(|q| {
+            if total == 0 {
+                return None;
+            }
+            let rank = ((q * total as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            counts.iter().enumerate().find_map(|(i, c)| {
+                seen += c;
+                (seen >= rank).then(|| upper_bound(i))
+            })
+        })
+    }
+}
+
+fn bucket(value: u64) -> usize {
+    if value <= 1 {
         return 0;
     }
-    let i = ((us as f64).ln() / RATIO.ln()).ceil() as usize;
+    let i = ((value as f64).ln() / RATIO.ln()).ceil() as usize;
     i.min(N - 1)
 }
 
@@ -53,13 +99,18 @@ fn upper_bound(i: usize) -> u64 {
 }
 
 impl CallCounter {
-    /// Count a call that took `us` microseconds.
-    pub fn record(&self, us: u64, ok: bool) {
+    /// Count a call that took `us` microseconds and used `fuel`
+    /// instructions (0: it never ran, or metering is off).
+    pub fn record(&self, us: u64, fuel: u64, ok: bool) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if !ok {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
-        self.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
+        self.durations.record(us);
+        if fuel > 0 {
+            self.fuel.record(fuel);
+            self.fuel_max.fetch_max(fuel, Ordering::Relaxed);
+        }
     }
 
     /// Calls and failures so far.
@@ -72,29 +123,18 @@ impl CallCounter {
 
     /// The counts and percentiles now.
     pub fn snapshot(&self) -> CallStats {
-        let counts: Vec<u64> = self
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
-        let total: u64 = counts.iter().sum();
-        let percentile = |q: f64| -> Option<u64> {
-            if total == 0 {
-                return None;
-            }
-            let rank = ((q * total as f64).ceil() as u64).max(1);
-            let mut seen = 0;
-            counts.iter().enumerate().find_map(|(i, c)| {
-                seen += c;
-                (seen >= rank).then(|| upper_bound(i))
-            })
-        };
         let (calls, failures) = self.counts();
+        let [p50_us, p99_us] = self.durations.quantiles([0.50, 0.99]);
+        let [fuel_p50, fuel_p99] = self.fuel.quantiles([0.50, 0.99]);
+        let fuel_max = Some(self.fuel_max.load(Ordering::Relaxed)).filter(|f| *f > 0);
         CallStats {
             calls,
             failures,
-            p50_us: percentile(0.50),
-            p99_us: percentile(0.99),
+            p50_us,
+            p99_us,
+            fuel_p50,
+            fuel_p99,
+            fuel_max,
         }
     }
 }
@@ -107,7 +147,7 @@ mod tests {
     fn percentiles_fall_in_the_bucket_of_the_true_value() {
         let c = CallCounter::default();
         for us in 1..=1000 {
-            c.record(us, us % 10 != 0);
+            c.record(us, us * 1000, us % 10 != 0);
         }
         let s = c.snapshot();
         assert_eq!((s.calls, s.failures), (1000, 100));
@@ -115,13 +155,22 @@ mod tests {
         let p99 = s.p99_us.unwrap();
         assert!((500..=625).contains(&p50), "p50 {p50}");
         assert!((990..=1238).contains(&p99), "p99 {p99}");
+        let f50 = s.fuel_p50.unwrap();
+        assert!((500_000..=625_000).contains(&f50), "fuel p50 {f50}");
+        assert_eq!(s.fuel_max, Some(1_000_000));
     }
 
     #[test]
     fn no_calls_no_percentiles_and_huge_values_are_capped() {
         let c = CallCounter::default();
         assert_eq!(c.snapshot().p50_us, None);
-        c.record(u64::MAX, true);
-        assert!(c.snapshot().p99_us.unwrap() > 1_000_000_000);
+        c.record(u64::MAX, 0, true);
+        let s = c.snapshot();
+        assert!(s.p99_us.unwrap() > 1_000_000_000);
+        assert_eq!(
+            (s.fuel_p50, s.fuel_max),
+            (None, None),
+            "a call that never ran used no fuel"
+        );
     }
 }

@@ -3,16 +3,133 @@
 //! environment, no arguments, no sockets, stdin closed, stdout and stderr
 //! captured into the plugin log, a frozen clock and fixed "random" bytes, so
 //! a call depends on nothing but its input and config and can be replayed.
+//! Nothing a guest can call waits: sleeps and `wasi:io/poll` return at once
+//! (time is frozen, so every sleep is already over), and no host thread is
+//! ever blocked by a guest.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::clocks::{WasiClocksCtxView, WasiClocksView as _};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::bindings::io::poll as async_poll;
+use wasmtime_wasi::p2::bindings::sync::io::poll;
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult, subscribe};
+use wasmtime_wasi::{
+    Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiView,
+};
 
 use super::log::{LogBuffer, LogLevel, LogSource};
+
+/// Link the sandboxed WASI 0.2 interfaces: wasmtime-wasi's, with
+/// `wasi:io/poll` and the monotonic clock replaced by versions that never
+/// wait (see [`NoWait`]).
+pub(crate) fn add_to_linker<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    // Redefine the two interfaces in place; everything else stays as linked.
+    linker.allow_shadowing(true);
+    let replaced =
+        poll::add_to_linker::<T, NoWait>(linker, |t| NoWaitView(t.clocks())).and_then(|()| {
+            monotonic_clock::add_to_linker::<T, NoWait>(linker, |t| NoWaitView(t.clocks()))
+        });
+    linker.allow_shadowing(false);
+    replaced
+}
+
+/// `wasi:io/poll` and `wasi:clocks/monotonic-clock` for a guest that may not
+/// wait. wasmtime-wasi's own versions block the calling thread (in a Tokio
+/// runtime) until a sleep's real deadline passes, inside a host call where
+/// neither fuel nor the epoch deadline can stop it: a guest calling
+/// `sleep(10 s)` held a host thread for 10 s. Here the monotonic clock is the
+/// frozen one of the context, a subscription to it is ready at once (time
+/// does not pass, so any sleep is already over), and `poll`, `block` and
+/// `ready` look at each pollable once, without waiting. A guest that keeps
+/// polling something never ready spins until its fuel runs out.
+struct NoWait;
+
+impl HasData for NoWait {
+    type Data<'a> = NoWaitView<'a>;
+}
+
+struct NoWaitView<'a>(WasiClocksCtxView<'a>);
+
+impl NoWaitView<'_> {
+    fn table(&mut self) -> &mut ResourceTable {
+        self.0.table
+    }
+}
+
+/// A subscription that is over as soon as it is made.
+struct Elapsed;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Elapsed {
+    async fn ready(&mut self) {}
+}
+
+impl monotonic_clock::Host for NoWaitView<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        monotonic_clock::Host::now(&mut self.0)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        monotonic_clock::Host::resolution(&mut self.0)
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        _when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        elapsed(self.table())
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        _duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        elapsed(self.table())
+    }
+}
+
+fn elapsed(table: &mut ResourceTable) -> wasmtime::Result<Resource<DynPollable>> {
+    let sleep = table.push(Elapsed)?;
+    subscribe(table, sleep)
+}
+
+impl poll::Host for NoWaitView<'_> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        let all = u32::try_from(pollables.len())?;
+        // `poll` must answer with at least one index; when none is ready
+        // now, the wait is declared over for all of them (a stream then
+        // reports its real state when the guest reads or writes it).
+        match async_poll::Host::poll(self.table(), pollables).now_or_never() {
+            Some(ready) => ready,
+            None => Ok((0..all).collect()),
+        }
+    }
+}
+
+impl poll::HostPollable for NoWaitView<'_> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        async_poll::HostPollable::ready(self.table(), pollable)
+            .now_or_never()
+            .unwrap_or(Ok(false))
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        async_poll::HostPollable::block(self.table(), pollable)
+            .now_or_never()
+            .unwrap_or(Ok(()))
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        async_poll::HostPollable::drop(self.table(), pollable)
+    }
+}
 
 /// Bytes a guest may write to stdout/stderr per write call before the host
 /// cuts it off (the log buffer truncates lines anyway).
@@ -110,5 +227,70 @@ impl OutputStream for LogPipe {
 
     fn check_write(&mut self) -> StreamResult<usize> {
         Ok(MAX_WRITE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pollable that is never ready, such as a stream that never gets data.
+    struct Never;
+
+    #[wasmtime_wasi::async_trait]
+    impl Pollable for Never {
+        async fn ready(&mut self) {
+            std::future::pending::<()>().await
+        }
+    }
+
+    fn borrow(p: &Resource<DynPollable>) -> Resource<DynPollable> {
+        Resource::new_borrow(p.rep())
+    }
+
+    #[test]
+    fn sleeps_are_over_at_once_and_no_wait_blocks() {
+        let mut wasi = sandboxed_ctx(&Arc::new(LogBuffer::default()));
+        let mut table = ResourceTable::new();
+        let mut view = NoWaitView(WasiClocksCtxView {
+            ctx: wasi.clocks(),
+            table: &mut table,
+        });
+        assert_eq!(monotonic_clock::Host::now(&mut view).unwrap(), 0, "frozen");
+        // An hour's sleep, and a wait for the end of time: both over.
+        let hour = monotonic_clock::Host::subscribe_duration(&mut view, 3_600_000_000_000).unwrap();
+        let never_time = monotonic_clock::Host::subscribe_instant(&mut view, u64::MAX).unwrap();
+        assert!(poll::HostPollable::ready(&mut view, borrow(&hour)).unwrap());
+        poll::HostPollable::block(&mut view, borrow(&never_time)).unwrap();
+        let both = vec![borrow(&hour), borrow(&never_time)];
+        assert_eq!(poll::Host::poll(&mut view, both).unwrap(), [0, 1]);
+
+        // Something that is never ready: looked at once, never waited for.
+        let never = view.table().push(Never).unwrap();
+        let never = subscribe(view.table(), never).unwrap();
+        assert!(!poll::HostPollable::ready(&mut view, borrow(&never)).unwrap());
+        poll::HostPollable::block(&mut view, borrow(&never)).unwrap();
+        let mixed = vec![borrow(&never), borrow(&hour)];
+        assert_eq!(
+            poll::Host::poll(&mut view, mixed).unwrap(),
+            [1],
+            "what is ready, when something is"
+        );
+        assert_eq!(
+            poll::Host::poll(&mut view, vec![borrow(&never)]).unwrap(),
+            [0],
+            "the wait is declared over when nothing is"
+        );
+        assert!(
+            poll::Host::poll(&mut view, vec![]).is_err(),
+            "an empty list"
+        );
+        for p in [hour, never_time, never] {
+            poll::HostPollable::drop(&mut view, p).unwrap();
+        }
+        assert!(
+            view.table().is_empty(),
+            "dropping frees what was subscribed"
+        );
     }
 }

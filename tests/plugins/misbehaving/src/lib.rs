@@ -4,6 +4,8 @@
 //! | text | behaviour |
 //! |---|---|
 //! | `loop` | spins forever |
+//! | `spin:N` | spins N rounds, then `Ok` with reason `spun N` |
+//! | `sleep:MS` | sleeps MS milliseconds, then `Ok` with reason `slept MS ms, clock moved D ms` (D from the monotonic clock) |
 //! | `alloc` | allocates 1 MiB chunks (non-zero, kept alive) without end |
 //! | `recurse` | unbounded, non-tail recursion with 1 KiB frames (overflows the guest's shadow stack in linear memory) |
 //! | `recurse-native` | unbounded, non-tail recursion on small values (overflows the wasm stack) |
@@ -33,7 +35,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use switchboard_sdk::prelude::*;
@@ -97,6 +99,15 @@ impl RoutingPolicy for Misbehaving {
                 if let Some(n) = text.strip_prefix("oversize:") {
                     let n: usize = n.parse().map_err(|e| format!("oversize:{n}: {e}"))?;
                     "x".repeat(n)
+                } else if let Some(n) = text.strip_prefix("spin:") {
+                    let n: u64 = n.parse().map_err(|e| format!("spin:{n}: {e}"))?;
+                    format!("spun {}", spin_for(n))
+                } else if let Some(ms) = text.strip_prefix("sleep:") {
+                    let ms: u64 = ms.parse().map_err(|e| format!("sleep:{ms}: {e}"))?;
+                    let before = Instant::now();
+                    std::thread::sleep(Duration::from_millis(ms));
+                    let moved = before.elapsed().as_millis();
+                    format!("slept {ms} ms, clock moved {moved} ms")
                 } else if let Some(n) = text.strip_prefix("recurse:") {
                     let n: u64 = n.parse().map_err(|e| format!("recurse:{n}: {e}"))?;
                     format!("recursed {}", recurse_bounded(black_box(n)))
@@ -172,6 +183,15 @@ fn spin() -> ! {
     }
 }
 
+/// Spin `n` rounds of the same loop as [`spin`]; returns how many.
+fn spin_for(n: u64) -> u64 {
+    let mut i: u64 = 0;
+    while i < n {
+        i = black_box(i.wrapping_add(1));
+    }
+    i
+}
+
 /// Allocate 1 MiB chunks filled with non-zero bytes (so the pages are really
 /// written) and keep every one alive, until the allocator fails and aborts.
 fn exhaust_memory() -> ! {
@@ -242,6 +262,13 @@ mod tests {
         let d = route("hello").unwrap();
         assert_eq!((d.queue.as_str(), d.priority), ("general", 1));
         assert_eq!(d.reason, "echo:hello");
+    }
+
+    #[test]
+    fn spin_and_sleep_return_ok() {
+        assert_eq!(route("spin:1000").unwrap().reason, "spun 1000");
+        let slept = route("sleep:1").unwrap().reason;
+        assert!(slept.starts_with("slept 1 ms, clock moved "), "{slept}");
     }
 
     #[test]
