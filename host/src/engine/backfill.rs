@@ -27,13 +27,13 @@ const PAGE: usize = 1_000;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BackfillReport {
     /// Failed KPI calls found in the audit log.
-    pub failed: usize,
+    pub failed: u64,
     /// Re-run now, and their samples applied.
-    pub backfilled: usize,
+    pub backfilled: u64,
     /// Samples those re-runs emitted.
-    pub samples: usize,
+    pub samples: u64,
     /// Backfilled before (each failed call is backfilled once).
-    pub already: usize,
+    pub already: u64,
     /// Failed again (or their slot has nothing active): try later.
     pub still_failing: Vec<StillFailing>,
 }
@@ -132,7 +132,7 @@ impl Engine {
                 first["backfills"] = record.seq.into();
                 audit[0].data = serde_json::value::to_raw_value(&first)
                     .map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))?;
-                let samples = emissions.len();
+                let samples = emissions.len() as u64;
                 let mut r = Reaction {
                     audit,
                     absent: vec![(BACKFILLED, marker(record.seq))],

@@ -63,6 +63,7 @@ pub(super) struct Offers {
     request_body = Agent,
     responses(
         (status = 200, description = "Saved", body = Offers),
+        (status = 404, description = "No agent id in the path (`/v1/agents/`)", body = Problem),
         (status = 422, description = "Invalid (e.g. proficiency out of 1-5, id differs from the path)", body = Problem)),
     extensions(("x-roles" = json!(Action::ManageFloor.roles()))))]
 pub(super) async fn put_agent(
