@@ -144,7 +144,14 @@ fn main() {
         // A fresh server (and data directory) per run: a run does not
         // inherit the previous run's backlog.
         let dir = tempfile::tempdir().unwrap();
-        let server = common::Server::start(dir.path());
+        // Every client comes from one address: lift the per-peer cap
+        // (256 by default) above the client count.
+        let config = dir.path().join("bench.toml");
+        std::fs::write(&config, "[http]\nmax_connections_per_peer = 1024\n").unwrap();
+        let server = common::Server::start_with(
+            &dir.path().join("data"),
+            &["--config", config.to_str().unwrap()],
+        );
         let base = format!("http://{}", server.addr);
         let token = Arc::new(format!("Bearer {}", server.token));
         let topics = ["billing", "tech", "sales", "legal"];
