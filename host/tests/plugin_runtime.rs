@@ -667,29 +667,35 @@ fn activations_succeed_while_concurrent_calls_fight_over_the_instances() {
         max_instances: 2,
         ..RuntimeConfig::default()
     });
-    let plugin = load(
-        &rt,
-        serde_json::json!({ "fuel": 20_000_000, "memory_mib": 16 }),
-    );
+    let plugin = load(&rt, serde_json::json!({ "fuel": 20_000_000, "memory_mib": 16 }));
     let act = Arc::new(plugin.activate::<RoutingPolicy>(None).expect("activates"));
+    // Six callers spin to their limit, call after call, on two instances,
+    // until the activations are done.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Arc::new(std::sync::Barrier::new(7));
     let callers: Vec<_> = (0..6)
         .map(|_| {
-            let act = act.clone();
+            let (act, stop, started) = (act.clone(), stop.clone(), started.clone());
             std::thread::spawn(move || {
-                (0..10)
-                    .map(|_| match act.route(&input("loop")) {
+                started.wait();
+                let mut outcomes = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    outcomes.push(match act.route(&input("loop")) {
                         Err(e) => e.outcome(),
                         Ok(_) => CallOutcome::Ok,
-                    })
-                    .collect::<Vec<_>>()
+                    });
+                }
+                outcomes
             })
         })
         .collect();
+    started.wait();
     for i in 0..20 {
         plugin
             .activate::<RoutingPolicy>(None)
             .unwrap_or_else(|e| panic!("activation {i} refused: {e}"));
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for c in callers {
         for outcome in c.join().expect("caller") {
             // A spinning call runs out of fuel; one that found every
