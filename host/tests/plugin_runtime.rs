@@ -361,10 +361,16 @@ fn the_same_calls_end_the_same_way_with_the_same_fuel_idle_and_with_every_core_b
 fn the_wall_clock_backstop_stops_a_call_fuel_would_let_run_for_hours() {
     // A host whose largest budget outlasts its longest backstop (the server
     // refuses such a configuration; a test may build one).
-    let mut limits = HostLimits::default();
-    limits.max.fuel = u64::MAX / 16;
-    limits.max.timeout = std::time::Duration::from_millis(200);
-    limits.min_timeout = std::time::Duration::ZERO;
+    let defaults = HostLimits::default();
+    let limits = HostLimits {
+        max: switchboard::plugins::Limits {
+            fuel: u64::MAX / 16,
+            timeout: std::time::Duration::from_millis(200),
+            ..defaults.max
+        },
+        min_timeout: std::time::Duration::ZERO,
+        ..defaults
+    };
     let rt = runtime_with(RuntimeConfig {
         limits,
         ..RuntimeConfig::default()
@@ -388,8 +394,10 @@ fn a_guest_that_sleeps_returns_at_once_without_holding_a_host_thread() {
     // A backstop of 100 ms, far shorter than the sleep: a sleep that blocked
     // the host thread for its 10 s would come back past it and fail the
     // call as a timeout.
-    let mut limits = HostLimits::default();
-    limits.min_timeout = std::time::Duration::ZERO;
+    let limits = HostLimits {
+        min_timeout: std::time::Duration::ZERO,
+        ..HostLimits::default()
+    };
     let rt = runtime_with(RuntimeConfig {
         limits,
         ..RuntimeConfig::default()
@@ -574,8 +582,14 @@ fn an_instance_whose_memory_grew_is_not_kept_warm() {
 fn the_host_wide_memory_budget_caps_instances_times_their_memory_limit() {
     // 64 MiB in all; the largest plugin may have 32 MiB, which calls leave
     // to admin operations: calls get 32 MiB, two instances of 16 MiB.
-    let mut limits = HostLimits::default();
-    limits.max.memory_bytes = 32 << 20;
+    let defaults = HostLimits::default();
+    let limits = HostLimits {
+        max: switchboard::plugins::Limits {
+            memory_bytes: 32 << 20,
+            ..defaults.max
+        },
+        ..defaults
+    };
     let rt = runtime_with(RuntimeConfig {
         memory_budget_bytes: 4 * (16 << 20),
         limits,
@@ -653,29 +667,35 @@ fn activations_succeed_while_concurrent_calls_fight_over_the_instances() {
         max_instances: 2,
         ..RuntimeConfig::default()
     });
-    let plugin = load(
-        &rt,
-        serde_json::json!({ "fuel": 20_000_000, "memory_mib": 16 }),
-    );
+    let plugin = load(&rt, serde_json::json!({ "fuel": 20_000_000, "memory_mib": 16 }));
     let act = Arc::new(plugin.activate::<RoutingPolicy>(None).expect("activates"));
+    // Six callers spin to their limit, call after call, on two instances,
+    // until the activations are done.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Arc::new(std::sync::Barrier::new(7));
     let callers: Vec<_> = (0..6)
         .map(|_| {
-            let act = act.clone();
+            let (act, stop, started) = (act.clone(), stop.clone(), started.clone());
             std::thread::spawn(move || {
-                (0..10)
-                    .map(|_| match act.route(&input("loop")) {
+                started.wait();
+                let mut outcomes = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    outcomes.push(match act.route(&input("loop")) {
                         Err(e) => e.outcome(),
                         Ok(_) => CallOutcome::Ok,
-                    })
-                    .collect::<Vec<_>>()
+                    });
+                }
+                outcomes
             })
         })
         .collect();
+    started.wait();
     for i in 0..20 {
         plugin
             .activate::<RoutingPolicy>(None)
             .unwrap_or_else(|e| panic!("activation {i} refused: {e}"));
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for c in callers {
         for outcome in c.join().expect("caller") {
             // A spinning call runs out of fuel; one that found every
