@@ -667,7 +667,10 @@ fn activations_succeed_while_concurrent_calls_fight_over_the_instances() {
         max_instances: 2,
         ..RuntimeConfig::default()
     });
-    let plugin = load(&rt, serde_json::json!({ "fuel": 20_000_000, "memory_mib": 16 }));
+    let plugin = load(
+        &rt,
+        serde_json::json!({ "fuel": 20_000_000, "memory_mib": 16 }),
+    );
     let act = Arc::new(plugin.activate::<RoutingPolicy>(None).expect("activates"));
     // Six callers spin to their limit, call after call, on two instances,
     // until the activations are done.

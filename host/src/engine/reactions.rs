@@ -172,6 +172,46 @@ pub(super) fn call_entries<W: World, T: Serialize>(
     Ok(entries)
 }
 
+/// Feed `input` to KPI slot `slot`: the call is audited about `subject`
+/// at `now` (a call no version could answer too, with its input, for a
+/// backfill), and its emissions become samples at `at` when applied.
+fn feed_kpi(
+    slot: &Slot<crate::plugins::KpiDefinition>,
+    input: &KpiInput,
+    subject: &str,
+    now: i64,
+    at: i64,
+    r: &mut Reaction,
+) -> Result<(), StoreError> {
+    let call = match slot.call(|a| a.on_event(input)) {
+        Ok(call) => call,
+        Err(Unserved::Empty) => return Ok(()),
+        Err(unserved) => {
+            r.audit.push(unserved_entry(
+                slot.name(),
+                "kpi.samples",
+                &unserved,
+                subject,
+                now,
+                input,
+            )?);
+            return Ok(());
+        }
+    };
+    r.audit.extend(call_entries(
+        slot,
+        &call,
+        "kpi.samples",
+        subject,
+        now,
+        input,
+    )?);
+    if let Ok(emissions) = call.result {
+        r.emissions.push((slot.name().to_owned(), emissions, at));
+    }
+    Ok(())
+}
+
 /// The audit entry of a call no version could answer (the slot's version
 /// is quarantined): outcome `unserved`, with the input the rule did not
 /// see, so nothing is lost (a KPI backfill re-runs it).
@@ -469,33 +509,7 @@ impl Engine {
                 history: Some(history.clone()),
                 agent,
             };
-            let call = match slot.call(|a| a.on_event(&input)) {
-                Ok(call) => call,
-                Err(Unserved::Empty) => continue,
-                Err(unserved) => {
-                    // Kept with its input, for a backfill.
-                    r.audit.push(unserved_entry(
-                        slot.name(),
-                        "kpi.samples",
-                        &unserved,
-                        &c.id,
-                        now,
-                        &input,
-                    )?);
-                    continue;
-                }
-            };
-            r.audit.extend(call_entries(
-                &slot,
-                &call,
-                "kpi.samples",
-                &c.id,
-                now,
-                &input,
-            )?);
-            if let Ok(emissions) = call.result {
-                r.emissions.push((slot.name().to_owned(), emissions, at));
-            }
+            feed_kpi(&slot, &input, &c.id, now, at, r)?;
         }
         Ok(())
     }
@@ -611,32 +625,7 @@ impl Engine {
         };
         let subject = format!("agent:{}", after.id);
         for slot in kpis {
-            let call = match slot.call(|a| a.on_event(&input)) {
-                Ok(call) => call,
-                Err(Unserved::Empty) => continue,
-                Err(unserved) => {
-                    r.audit.push(unserved_entry(
-                        slot.name(),
-                        "kpi.samples",
-                        &unserved,
-                        &subject,
-                        at,
-                        &input,
-                    )?);
-                    continue;
-                }
-            };
-            r.audit.extend(call_entries(
-                &slot,
-                &call,
-                "kpi.samples",
-                &subject,
-                at,
-                &input,
-            )?);
-            if let Ok(emissions) = call.result {
-                r.emissions.push((slot.name().to_owned(), emissions, at));
-            }
+            feed_kpi(&slot, &input, &subject, at, at, r)?;
         }
         Ok(())
     }
