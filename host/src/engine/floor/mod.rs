@@ -79,8 +79,7 @@ impl Floor {
         );
         match (&c.agent_id, handling) {
             (Some(agent), true) => {
-                self.handling
-                    .insert(c.id.clone(), agent.clone(), c.channel);
+                self.handling.insert(c.id.clone(), agent.clone(), c.channel);
             }
             _ => {
                 if let Some((agent, _)) = self.handling.remove(&c.id) {
@@ -175,9 +174,7 @@ impl Floor {
         wit::QueueStatus {
             name: name.to_owned(),
             waiting: q.count as u32,
-            oldest_wait_secs: q
-                .oldest
-                .map_or(0, |o| ((now - o).max(0) / 1000) as u32),
+            oldest_wait_secs: q.oldest.map_or(0, |o| ((now - o).max(0) / 1000) as u32),
             available_agents: available as u32,
             service_level: None,
         }

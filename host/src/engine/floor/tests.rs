@@ -62,7 +62,8 @@ fn agent(id: &str) -> Agent {
 }
 
 fn random_agent(rng: &mut Rng) -> Agent {
-    let mut a = agent(*rng.pick(&AGENTS));
+    let id = rng.pick(&AGENTS[..]).to_string();
+    let mut a = agent(&id);
     for s in SKILLS {
         if rng.chance(60) {
             a.skills.insert(s.into(), 1 + rng.below(5) as u8);
@@ -139,10 +140,7 @@ fn random_requirements(rng: &mut Rng) -> Requirements {
         r.language = Some(rng.pick(&["en", "fr", "de"]).to_string());
     }
     if rng.chance(15) {
-        r.preferred_agent = Some((
-            rng.pick(&AGENTS).to_string(),
-            *rng.pick(&[0, 10, 45, 120]),
-        ));
+        r.preferred_agent = Some((rng.pick(&AGENTS).to_string(), *rng.pick(&[0, 10, 45, 120])));
     }
     for _ in 0..rng.below(4) {
         let mut actions = Vec::new();
@@ -316,7 +314,8 @@ impl Rig {
                 let queued = self.now - rng.below(300_000) as i64;
                 let mut c = contact(&id, ContactState::Queued, random_requirements(rng), queued);
                 c.created_at = queued - rng.below(5_000) as i64;
-                c.channel = *rng.pick(&[Channel::Chat, Channel::Chat, Channel::Voice, Channel::Email]);
+                c.channel =
+                    *rng.pick(&[Channel::Chat, Channel::Chat, Channel::Voice, Channel::Email]);
                 if rng.chance(10) {
                     c.queued_at = None;
                 }
@@ -420,14 +419,17 @@ impl Rig {
 #[test]
 fn the_indexed_floor_decides_as_the_scanning_floor_did() {
     let mut offers = 0;
-    for seed in 1..=12u64 {
+    for seed in 1..=8u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut rig = Rig::new();
-        for step in 0..2_500 {
+        for step in 0..2_000 {
             rig.step(&mut rng);
             rig.check(step);
         }
-        assert!(rig.floor.waiting() > 0, "seed {seed}: the line never empties");
+        assert!(
+            rig.floor.waiting() > 0,
+            "seed {seed}: the line never empties"
+        );
         offers += rig.offers;
     }
     // The sequences exercise matching, not just bookkeeping.
@@ -577,11 +579,19 @@ fn a_backlog_no_free_agent_can_take_is_not_walked() {
         ..Requirements::default()
     };
     for i in 0..10_000 {
-        let c = contact(&format!("t{i:05}"), ContactState::Queued, tech.clone(), T0 + i);
+        let c = contact(
+            &format!("t{i:05}"),
+            ContactState::Queued,
+            tech.clone(),
+            T0 + i,
+        );
         floor.track(&c, T0 + i);
     }
     assert!(floor.dispatch(T0 + 20_000).is_empty());
-    assert_eq!(floor.walked, 0, "a lane nobody qualifies for is skipped whole");
+    assert_eq!(
+        floor.walked, 0,
+        "a lane nobody qualifies for is skipped whole"
+    );
     let c = contact("b1", ContactState::Queued, billing(1), T0 + 20_000);
     floor.track(&c, T0 + 20_000);
     let offers = floor.dispatch(T0 + 20_000);

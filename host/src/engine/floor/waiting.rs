@@ -132,10 +132,7 @@ impl WaitingLine {
     ) {
         self.remove(id);
         let id: Id = Arc::from(id);
-        let routed = self
-            .routed
-            .entry(requirements.queue.clone())
-            .or_default();
+        let routed = self.routed.entry(requirements.queue.clone()).or_default();
         routed.ids.insert(id.clone());
         *routed.since.entry(queued_at).or_default() += 1;
         let stage = self.file(&id, &requirements, channel, queued_at, at);
@@ -212,10 +209,7 @@ impl WaitingLine {
         self.lanes
             .get(queue)?
             .get(class)?
-            .range((
-                std::ops::Bound::Excluded(place),
-                std::ops::Bound::Unbounded,
-            ))
+            .range((std::ops::Bound::Excluded(place), std::ops::Bound::Unbounded))
             .next()
             .cloned()
     }
@@ -243,7 +237,9 @@ impl WaitingLine {
 
     /// The queue each waiting contact was routed to.
     pub fn routed_queues(&self) -> impl Iterator<Item = &str> + '_ {
-        self.contacts.values().map(|w| w.requirements.queue.as_str())
+        self.contacts
+            .values()
+            .map(|w| w.requirements.queue.as_str())
     }
 
     /// File `id` in the lane its requirements put it in at `t`.
@@ -294,10 +290,11 @@ impl WaitingLine {
             Some((shared, _)) => shared.clone(),
             None => Arc::new(class),
         };
-        classes
-            .entry(class.clone())
-            .or_default()
-            .insert((Reverse(after.priority), queued_at, id.clone()));
+        classes.entry(class.clone()).or_default().insert((
+            Reverse(after.priority),
+            queued_at,
+            id.clone(),
+        ));
         if let Some(end) = until {
             self.ends.insert((end, id.clone()));
         }
