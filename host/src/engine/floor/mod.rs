@@ -6,7 +6,9 @@
 //! Every change costs O(log n) in the waiting contacts: the waiting line is
 //! indexed for dispatch (per queue and class, in dispatch order) and per
 //! queue for snapshots ([`waiting`]), and loads are counted per agent as
-//! seats are taken and freed ([`seats`]). Queries cost O(queues + agents).
+//! seats are taken and freed ([`seats`]). Queries cost O(queues + agents)
+//! and a qualification check per free agent for each distinct first
+//! contact of a queue.
 
 mod seats;
 mod waiting;
