@@ -903,12 +903,7 @@ impl Engine {
             .get(name)
             .cloned()
             .ok_or_else(|| EngineError::no_queue(name))?;
-        let waiting = self
-            .floor
-            .lock()
-            .waiting_queues()
-            .filter(|q| q == name)
-            .count();
+        let waiting = self.floor.lock().waiting_in(name);
         if waiting > 0 {
             return Err(EngineError::Conflict(format!(
                 "{waiting} contact(s) wait in queue `{name}`; move them (transfer) or let them be answered before deleting it"
@@ -925,9 +920,7 @@ impl Engine {
     pub fn agent(&self, id: &str) -> Result<Agent, EngineError> {
         self.floor
             .lock()
-            .agents_with_load()
-            .into_iter()
-            .find(|a| a.id == id)
+            .agent(id)
             .ok_or_else(|| EngineError::no_agent(id))
     }
 
@@ -952,8 +945,8 @@ impl Engine {
         let floor = self.floor.lock();
         let mut depths: std::collections::BTreeMap<String, usize> =
             floor.queues.keys().map(|q| (q.clone(), 0)).collect();
-        for q in floor.waiting_queues() {
-            *depths.entry(q).or_default() += 1;
+        for (q, n) in floor.waiting_per_queue() {
+            *depths.entry(q.to_owned()).or_default() += n;
         }
         depths.into_iter().collect()
     }

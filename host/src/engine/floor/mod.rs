@@ -106,10 +106,6 @@ impl Floor {
     }
 
     /// Agent `id` with their current load (as in [`Floor::agents_with_load`]).
-    #[allow(
-        dead_code,
-        reason = "for the engine's call sites that scan today (issue 19)"
-    )]
     pub fn agent(&self, id: &str) -> Option<Agent> {
         let mut a = self.agents.get(id)?.clone();
         a.load = self.load(id);
@@ -223,6 +219,7 @@ impl Floor {
         (queues, skills)
     }
 
+    #[cfg(test)]
     /// The queue of each waiting contact (one item per contact: prefer
     /// [`Floor::waiting_in`] or [`Floor::waiting_per_queue`]).
     pub fn waiting_queues(&self) -> impl Iterator<Item = String> + '_ {
@@ -230,20 +227,12 @@ impl Floor {
     }
 
     /// Contacts waiting in `queue` (the queue routing put them in).
-    #[allow(
-        dead_code,
-        reason = "for the engine's call sites that scan today (issue 19)"
-    )]
     pub fn waiting_in(&self, queue: &str) -> usize {
         self.waiting.in_queue(queue).count
     }
 
     /// (queue, contacts waiting in it) for every queue with some, in no
     /// particular order.
-    #[allow(
-        dead_code,
-        reason = "for the engine's call sites that scan today (issue 19)"
-    )]
     pub fn waiting_per_queue(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
         self.waiting.counts()
     }

@@ -235,6 +235,7 @@ impl WaitingLine {
         self.routed.iter().map(|(q, r)| (q.as_str(), r.ids.len()))
     }
 
+    #[cfg(test)]
     /// The queue each waiting contact was routed to.
     pub fn routed_queues(&self) -> impl Iterator<Item = &str> + '_ {
         self.contacts
