@@ -267,13 +267,20 @@ impl<'a> Tokens<'a> {
 
     /// Every token, without secrets.
     pub fn list(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut all = self.stored()?;
+        for t in &mut all {
+            t.hash.clear();
+        }
+        Ok(all)
+    }
+
+    /// Every token as stored (with the hash of its secret).
+    fn stored(&self) -> Result<Vec<TokenInfo>, StoreError> {
         self.store
             .scan_prefix(TOKENS, b"")
             .map(|kv| {
-                let mut t: TokenInfo = serde_json::from_slice(&kv?.1)
-                    .map_err(|e| StoreError::Corrupt(format!("stored token: {e}")))?;
-                t.hash.clear();
-                Ok(t)
+                serde_json::from_slice(&kv?.1)
+                    .map_err(|e| StoreError::Corrupt(format!("stored token: {e}")))
             })
             .collect()
     }
@@ -331,12 +338,11 @@ impl fmt::Debug for TokenCache {
 impl TokenCache {
     /// The tokens stored in `store`.
     pub fn load(store: std::sync::Arc<dyn Store>) -> Result<Self, StoreError> {
-        let mut by_id = std::collections::HashMap::new();
-        for kv in store.scan_prefix(TOKENS, b"") {
-            let t: TokenInfo = serde_json::from_slice(&kv?.1)
-                .map_err(|e| StoreError::Corrupt(format!("stored token: {e}")))?;
-            by_id.insert(t.id.clone(), t);
-        }
+        let by_id = Tokens::new(&*store)
+            .stored()?
+            .into_iter()
+            .map(|t| (t.id.clone(), t))
+            .collect();
         Ok(Self {
             store,
             by_id: parking_lot::RwLock::new(by_id),

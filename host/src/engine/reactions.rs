@@ -403,39 +403,10 @@ impl Engine {
             let check = |o: &EscalationOutcome| check_outcome(o, c);
             let call = match slot.call(|a| a.on_event_checked(&input, &check)) {
                 Ok(call) => call,
-                // Quarantined under fail-closed: a person still looks at
-                // what the rule cannot, as when a call fails.
-                Err(
-                    unserved @ Unserved::Quarantined {
-                        policy: FailPolicy::FailClosed,
-                        ..
-                    },
-                ) => {
-                    r.audit.push(unserved_entry(
-                        slot.name(),
-                        "escalation.decision",
-                        &unserved,
-                        &c.id,
-                        now,
-                        &input,
-                    )?);
-                    self.notify(
-                        c,
-                        slot.name(),
-                        "supervisor".into(),
-                        "high",
-                        format!(
-                            "escalation rule `{}` did not look at this contact: {unserved}",
-                            slot.name()
-                        ),
-                        now,
-                        r,
-                    )?;
-                    continue;
-                }
                 Err(Unserved::Empty) => continue,
-                // Quarantined under fail-open: nothing is done, but what
-                // the rule did not see is kept, with its input.
+                // Quarantined: what the rule did not see is kept, with its
+                // input; under fail-closed a person still looks at it, as
+                // when a call fails.
                 Err(unserved) => {
                     r.audit.push(unserved_entry(
                         slot.name(),
@@ -445,6 +416,24 @@ impl Engine {
                         now,
                         &input,
                     )?);
+                    if let Unserved::Quarantined {
+                        policy: FailPolicy::FailClosed,
+                        ..
+                    } = &unserved
+                    {
+                        self.notify(
+                            c,
+                            slot.name(),
+                            "supervisor".into(),
+                            "high",
+                            format!(
+                                "escalation rule `{}` did not look at this contact: {unserved}",
+                                slot.name()
+                            ),
+                            now,
+                            r,
+                        )?;
+                    }
                     continue;
                 }
             };
