@@ -202,6 +202,62 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-run recorded plugin decisions through the component and config
+    /// that made them, and compare the answers byte for byte.
+    ///
+    /// Offline against a data directory (`--data-dir`; stop the server
+    /// first), or through a running server (`--server`, `--token`; any
+    /// auditor token). Exits 0 when every replayed decision matches, 1
+    /// when one differs (each is listed with a JSON-path diff). With
+    /// `--candidate`, the recorded inputs go to another uploaded version
+    /// instead, and every difference is what it would have decided.
+    Replay(ReplayArgs),
+}
+
+/// Options of `switchboard audit replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// One record, by sequence number.
+    #[arg(long)]
+    pub seq: Option<u64>,
+    /// Decisions about this contact (or draft, or post).
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// Decisions made by this plugin: `id` or `id@version`.
+    #[arg(long)]
+    pub plugin: Option<String>,
+    /// Recorded at or after (ms since the epoch).
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// Recorded before (ms since the epoch).
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Replay at most this many decisions.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Run the inputs through this uploaded version instead: `id@version`.
+    #[arg(long)]
+    pub candidate: Option<String>,
+    /// The candidate's config, a JSON file (its manifest's default when
+    /// absent).
+    #[arg(long, requires = "candidate")]
+    pub candidate_config: Option<PathBuf>,
+    /// Replay offline from this data directory (the server stopped).
+    #[arg(long, conflicts_with = "server")]
+    pub data_dir: Option<PathBuf>,
+    /// With `--data-dir`: the server's config file, for its plugin limits
+    /// (a fuel budget raised there must be raised here to replay exactly).
+    #[arg(long, requires = "data_dir")]
+    pub config: Option<PathBuf>,
+    /// Replay through this running server.
+    #[arg(long, env = "SWITCHBOARD_SERVER")]
+    pub server: Option<String>,
+    /// A bearer token for `--server` (any role that reads the audit log).
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `switchboard serve`.
@@ -487,6 +543,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         }) => plugin_build(&dir, toolchains, json),
         Command::Audit(AuditCommand::Verify { data_dir, json }) => audit_verify(&data_dir, json),
+        Command::Audit(AuditCommand::Replay(args)) => audit_replay(&args),
         Command::Token(cmd) => token(cmd),
         Command::Kpi(args) => kpi(args),
         Command::Backup(args) => backup(&args),
@@ -999,6 +1056,101 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot restrict {} to its owner", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn audit_replay(args: &ReplayArgs) -> anyhow::Result<()> {
+    let candidate = match &args.candidate {
+        None => None,
+        Some(c) => {
+            let (plugin, version) = c
+                .split_once('@')
+                .context("--candidate is `id@version`, e.g. `skill-routing@1.1.0`")?;
+            let config = match &args.candidate_config {
+                None => None,
+                Some(f) => Some(
+                    serde_json::from_str(
+                        &std::fs::read_to_string(f)
+                            .with_context(|| format!("cannot read {}", f.display()))?,
+                    )
+                    .with_context(|| format!("{} is not JSON", f.display()))?,
+                ),
+            };
+            Some(crate::replay::Candidate {
+                plugin: plugin.to_owned(),
+                version: version.to_owned(),
+                config,
+            })
+        }
+    };
+    let request = crate::replay::ReplayRequest {
+        seq: args.seq,
+        contact: args.contact.clone(),
+        plugin: args.plugin.clone(),
+        from: args.from,
+        to: args.to,
+        after: None,
+        limit: args.limit,
+        candidate,
+    };
+    let report: crate::replay::ReplayReport = match &args.data_dir {
+        Some(data_dir) => {
+            let store = Arc::new(open_store(data_dir)?);
+            let audit = crate::audit::AuditLog::open(store.clone())?;
+            let limits = match &args.config {
+                Some(f) => crate::config::ConfigFile::load(f)?,
+                None => crate::config::ConfigFile::default(),
+            };
+            let runtime = PluginRuntime::new(limits.runtime_config(data_dir.join("cache")))?;
+            let load = |id: &str, version: &str| {
+                crate::registry::load_stored(&*store, &runtime, id, version)
+                    .map_err(|e| e.to_string())
+            };
+            let mut replayer =
+                crate::replay::Replayer::new(&audit, &load, request.candidate.as_ref())?;
+            replayer.run(&request)?
+        }
+        None => {
+            let remote = crate::client::Remote {
+                server: args
+                    .server
+                    .clone()
+                    .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+                token: args.token.clone().context(
+                    "replay through a server needs --token (or SWITCHBOARD_TOKEN); or replay offline with --data-dir",
+                )?,
+            };
+            let mut total = crate::replay::ReplayReport::default();
+            let mut request = request;
+            // The server replays a page at a time; go on until the
+            // selection (or --limit) is done.
+            loop {
+                let page: crate::replay::ReplayReport = serde_json::from_value(
+                    remote.post("/v1/audit/replay", &serde_json::to_value(&request)?)?,
+                )?;
+                let next = page.next_after;
+                total.absorb(page);
+                let done = total.replayed + total.skipped;
+                match (next, args.limit) {
+                    (Some(_), Some(l)) if done >= l => break,
+                    (Some(n), l) => {
+                        request.after = Some(n);
+                        request.limit = l.map(|l| l - done);
+                    }
+                    (None, _) => break,
+                }
+            }
+            total
+        }
+    };
+    if args.json {
+        print_line(&serde_json::to_string_pretty(&report)?);
+    } else {
+        print_line(&report.summary());
+    }
+    if report.mismatched > 0 {
+        std::process::exit(1);
     }
     Ok(())
 }

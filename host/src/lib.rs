@@ -31,6 +31,7 @@ pub mod metrics;
 pub(crate) mod output;
 pub mod plugins;
 pub mod registry;
+pub mod replay;
 pub mod server;
 pub mod signing;
 pub mod simulate;

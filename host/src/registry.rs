@@ -109,6 +109,35 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
 
+/// Load uploaded version `id@version` from `store` into `runtime` (the
+/// compile cache makes a second load cheap). For [`Registry::plugin`], and
+/// for tools that read a data directory without a running server
+/// (`switchboard audit replay`).
+pub fn load_stored(
+    store: &dyn Store,
+    runtime: &PluginRuntime,
+    id: &str,
+    version: &str,
+) -> Result<Arc<LoadedPlugin>, RegistryError> {
+    let info: VersionInfo = store
+        .get(VERSIONS, &version_key(id, version))?
+        .map(|v| decode(&v, "plugin version"))
+        .transpose()?
+        .ok_or_else(|| {
+            RegistryError::NotFound(format!(
+                "no plugin {id}@{version}; upload it first (GET /v1/plugins lists what is there)"
+            ))
+        })?;
+    let bytes = store.get(BLOBS, info.digest.as_bytes())?.ok_or_else(|| {
+        StoreError::Corrupt(format!("the component of {id}@{version} is missing"))
+    })?;
+    let manifest = Manifest::from_json(&info.manifest.to_string())
+        .map_err(|e| StoreError::Corrupt(format!("stored manifest of {id}@{version}: {e}")))?;
+    runtime
+        .load(manifest, &bytes)
+        .map_err(|e| RegistryError::Invalid(e.to_string()))
+}
+
 /// What an activation took.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Activated {
@@ -332,28 +361,7 @@ impl Registry {
         if let Some(p) = self.loaded.lock().get(&k) {
             return Ok(p.clone());
         }
-        let info: VersionInfo = self
-            .store()
-            .get(VERSIONS, &version_key(id, version))?
-            .map(|v| decode(&v, "plugin version"))
-            .transpose()?
-            .ok_or_else(|| {
-                RegistryError::NotFound(format!(
-                    "no plugin {id}@{version}; upload it first (GET /v1/plugins lists what is there)"
-                ))
-            })?;
-        let bytes = self
-            .store()
-            .get(BLOBS, info.digest.as_bytes())?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("the component of {id}@{version} is missing"))
-            })?;
-        let manifest = Manifest::from_json(&info.manifest.to_string())
-            .map_err(|e| StoreError::Corrupt(format!("stored manifest of {id}@{version}: {e}")))?;
-        let plugin = self
-            .runtime
-            .load(manifest, &bytes)
-            .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        let plugin = load_stored(&*self.store, &self.runtime, id, version)?;
         self.loaded.lock().insert(k, plugin.clone());
         Ok(plugin)
     }

@@ -829,6 +829,23 @@ fn the_sandbox_has_no_clock_environment_or_files() {
 }
 
 #[test]
+fn random_bytes_start_over_at_every_call_on_warm_and_fresh_instances() {
+    // A plugin is a pure function of its input and config: a recorded
+    // decision must replay exactly, whichever instance answers.
+    let (_rt, plugin, act) = activation();
+    let first = route_ok(&act, "random-bytes").reason;
+    assert_eq!(first.len(), 32, "16 bytes in hex: {first}");
+    assert_ne!(first, "0".repeat(32), "not all zero");
+    // The same warm instance, after other calls drew bytes too.
+    assert_eq!(route_ok(&act, "random-bytes").reason, first);
+    route_ok(&act, "random");
+    assert_eq!(route_ok(&act, "random-bytes").reason, first);
+    // A fresh instance of another activation.
+    let fresh = plugin.activate::<RoutingPolicy>(None).expect("activates");
+    assert_eq!(route_ok(&fresh, "random-bytes").reason, first);
+}
+
+#[test]
 fn config_is_validated_against_the_schema_before_the_plugin_sees_it() {
     let rt = runtime();
     let plugin = load(&rt, standard_limits());

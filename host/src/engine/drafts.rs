@@ -84,7 +84,7 @@ pub struct DraftCheck {
 /// Every finding's span must lie within the draft (`chars` Unicode scalar
 /// values) with `start < end`: a verdict that points outside the text it
 /// judged cannot be trusted, so the whole result is invalid output.
-fn check_spans(result: &ComplianceResult, chars: usize) -> Result<(), String> {
+pub(super) fn check_spans(result: &ComplianceResult, chars: usize) -> Result<(), String> {
     for (i, f) in result.findings.iter().enumerate() {
         let Some(span) = &f.span else { continue };
         if span.start >= span.end || span.end as usize > chars {

@@ -278,6 +278,23 @@ struct DecisionRecord<'a> {
     queue: &'a str,
 }
 
+/// The host's check of a routing decision, as the engine makes it (for
+/// replay: a decision refused then is refused again).
+pub(crate) fn check_routing_decision(
+    d: &crate::plugins::routing::RoutingDecision,
+) -> Result<(), String> {
+    convert::check_decision(d)
+}
+
+/// The host's check of a compliance result for a draft of `chars`
+/// characters, as the engine makes it.
+pub(crate) fn check_compliance_spans(
+    r: &crate::plugins::compliance::ComplianceResult,
+    chars: usize,
+) -> Result<(), String> {
+    drafts::check_spans(r, chars)
+}
+
 /// Which contacts [`Engine::list_contacts`] returns; every given field
 /// must match.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

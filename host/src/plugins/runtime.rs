@@ -39,7 +39,7 @@ use super::id::PluginId;
 use super::limits::{HostLimits, Limits, StoreLimiter};
 use super::log::{LogBuffer, LogLevel, LogSource};
 use super::manifest::{Manifest, PluginKind, WIT_VERSION, WIT_VERSIONS};
-use super::wasi::{self, sandboxed_ctx};
+use super::wasi::{self, CallRandom, sandboxed_ctx};
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -538,6 +538,8 @@ pub struct PluginState {
     /// When the running call (or setup) passes its wall-clock backstop.
     deadline: Instant,
     wasi: WasiCtx,
+    /// The guest's random bytes, rewound before every call.
+    random: CallRandom,
     table: ResourceTable,
     log: Arc<LogBuffer>,
 }
@@ -1002,10 +1004,12 @@ impl<W: World> Activation<W> {
 
     fn new_store(&self) -> Store<PluginState> {
         let plugin = &self.plugin;
+        let random = CallRandom::default();
         let state = PluginState {
             limiter: StoreLimiter::new(plugin.limits),
             deadline: Instant::now(),
-            wasi: sandboxed_ctx(&plugin.log),
+            wasi: sandboxed_ctx(&plugin.log, &random),
+            random,
             table: ResourceTable::new(),
             log: plugin.log.clone(),
         };
@@ -1037,6 +1041,8 @@ impl<W: World> Activation<W> {
             .checked_add(timeout)
             .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
         store.set_epoch_deadline(1);
+        // Every call sees the same random bytes (a pure function: replay).
+        store.data().random.rewind();
     }
 
     /// Fuel a call given `budget` has used so far.

@@ -20,7 +20,7 @@ use wasmtime_wasi::p2::bindings::io::poll as async_poll;
 use wasmtime_wasi::p2::bindings::sync::io::poll;
 use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult, subscribe};
 use wasmtime_wasi::{
-    Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiView,
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiView,
 };
 
 use super::log::{LogBuffer, LogLevel, LogSource};
@@ -135,7 +135,59 @@ impl poll::HostPollable for NoWaitView<'_> {
 /// cuts it off (the log buffer truncates lines anyway).
 const MAX_WRITE: usize = 64 * 1024;
 
-pub(crate) fn sandboxed_ctx(log: &Arc<LogBuffer>) -> WasiCtx {
+/// The bytes a guest gets from `wasi:random` (secure and insecure alike):
+/// a fixed pseudo-random sequence that starts over at every call
+/// ([`CallRandom::rewind`], done when a call is armed). A plugin is a pure
+/// function of its input and config: the same call on a fresh or a warm
+/// instance sees the same bytes, so a recorded decision replays exactly
+/// (issue 20). The sequence is splitmix64 over the byte position, so a
+/// guest that seeds a hash table from it gets well-spread bits, not a
+/// short repeating pattern.
+#[derive(Clone, Default)]
+pub(crate) struct CallRandom(Arc<std::sync::atomic::AtomicU64>);
+
+impl CallRandom {
+    /// Start the sequence over (before each call).
+    pub(crate) fn rewind(&self) {
+        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn byte(&self) -> u8 {
+        let i = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut z = (i / 8).wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        z.to_le_bytes()[(i % 8) as usize]
+    }
+}
+
+impl rand::TryRng for CallRandom {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for b in dst {
+            *b = self.byte();
+        }
+        Ok(())
+    }
+}
+
+/// A sandboxed WASI context whose `wasi:random` is `random` (both the
+/// secure and the insecure interface read the one sequence).
+pub(crate) fn sandboxed_ctx(log: &Arc<LogBuffer>, random: &CallRandom) -> WasiCtx {
     WasiCtxBuilder::new()
         .stdout(LogPipe {
             log: log.clone(),
@@ -147,8 +199,8 @@ pub(crate) fn sandboxed_ctx(log: &Arc<LogBuffer>) -> WasiCtx {
         })
         .wall_clock(FrozenClock)
         .monotonic_clock(FrozenClock)
-        .secure_random(Deterministic::new(vec![0x5b, 0x0a, 0x4d, 0x21]))
-        .insecure_random(Deterministic::new(vec![0x5b, 0x0a, 0x4d, 0x21]))
+        .secure_random(random.clone())
+        .insecure_random(random.clone())
         .insecure_random_seed(0)
         .allow_tcp(false)
         .allow_udp(false)
@@ -250,7 +302,7 @@ mod tests {
 
     #[test]
     fn sleeps_are_over_at_once_and_no_wait_blocks() {
-        let mut wasi = sandboxed_ctx(&Arc::new(LogBuffer::default()));
+        let mut wasi = sandboxed_ctx(&Arc::new(LogBuffer::default()), &CallRandom::default());
         let mut table = ResourceTable::new();
         let mut view = NoWaitView(WasiClocksCtxView {
             ctx: wasi.clocks(),

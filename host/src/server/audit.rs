@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::caller::perm;
 use super::{Allowed, ApiResult, AppState, Params, next_after, page_limit};
 use crate::audit::{AuditQuery, AuditRecord, Verification};
+use crate::replay::{ReplayReport, ReplayRequest, Replayer};
 use crate::auth::Action;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -77,4 +78,38 @@ pub(super) async fn audit_verify(
 ) -> ApiResult<Json<Verification>> {
     let audit = state.audit.clone();
     Ok(Json(state.engine(move |_| Ok(audit.verify()?)).await?))
+}
+
+/// Decisions replayed per request when `limit` is not given, and at most.
+const REPLAY_DEFAULT: u64 = 10_000;
+const REPLAY_MAX: u64 = 100_000;
+
+/// Re-run recorded plugin decisions through the component and config that
+/// made them (or through `candidate`) and compare the answers byte for
+/// byte. At most 100,000 decisions per request (10,000 unless `limit`
+/// says otherwise); `next_after` continues.
+#[utoipa::path(post, path = "/v1/audit/replay", tag = "audit",
+    request_body = ReplayRequest,
+    responses(
+        (status = 200, description = "What the replay found", body = ReplayReport),
+        (status = 400, description = "A malformed request", body = super::Problem),
+        (status = 422, description = "The record is not a plugin decision, or the candidate cannot run", body = super::Problem),
+        (status = 404, description = "No such record or candidate version", body = super::Problem),
+    ),
+    extensions(("x-roles" = json!(Action::ReadAudit.roles()))))]
+pub(super) async fn audit_replay(
+    State(state): State<AppState>,
+    _: Allowed<perm::ReadAudit>,
+    super::Body(mut req): super::Body<ReplayRequest>,
+) -> ApiResult<Json<ReplayReport>> {
+    req.limit = Some(req.limit.unwrap_or(REPLAY_DEFAULT).clamp(1, REPLAY_MAX));
+    let audit = state.audit.clone();
+    let registry = state.registry.clone();
+    let report = super::off_thread(move || {
+        let load = |id: &str, version: &str| registry.plugin(id, version).map_err(|e| e.to_string());
+        let mut replayer = Replayer::new(&audit, &load, req.candidate.as_ref())?;
+        replayer.run(&req)
+    })
+    .await?;
+    Ok(Json(report))
 }

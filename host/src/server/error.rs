@@ -139,6 +139,16 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<crate::replay::ReplayError> for ApiError {
+    fn from(e: crate::replay::ReplayError) -> Self {
+        match e {
+            crate::replay::ReplayError::Invalid(m) => ApiError::invalid(m),
+            crate::replay::ReplayError::NotFound(m) => ApiError::not_found(m),
+            crate::replay::ReplayError::Store(s) => EngineError::Store(s).into(),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     /// Only a body already read reaches this (`server::Body` reads it and
     /// answers 408, 413 and 415 itself): what is left is bad JSON or a

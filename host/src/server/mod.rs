@@ -401,6 +401,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::agents))
         .routes(routes!(audit::audit))
         .routes(routes!(audit::audit_verify))
+        .routes(routes!(audit::audit_replay))
         .routes(routes!(backup::backup))
         .routes(routes!(tokens::whoami))
         .routes(routes!(tokens::list_tokens, tokens::create_token))

@@ -95,6 +95,11 @@ impl RoutingPolicy for Misbehaving {
                 Err(e) => format!("err:{e}"),
             },
             "random" => format!("{:016x}", RandomState::new().hash_one(0u64)),
+            "random-bytes" => {
+                let mut b = [0u8; 16];
+                getrandom::fill(&mut b).map_err(|e| format!("random-bytes: {e}"))?;
+                b.iter().map(|x| format!("{x:02x}")).collect()
+            }
             _ => {
                 if let Some(n) = text.strip_prefix("oversize:") {
                     let n: usize = n.parse().map_err(|e| format!("oversize:{n}: {e}"))?;
