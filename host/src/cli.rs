@@ -211,7 +211,7 @@ pub enum AuditCommand {
     /// when one differs (each is listed with a JSON-path diff). With
     /// `--candidate`, the recorded inputs go to another uploaded version
     /// instead, and every difference is what it would have decided.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
 }
 
 /// Options of `switchboard audit replay`.

@@ -97,6 +97,8 @@ pub struct Candidate {
 pub struct ReplayReport {
     /// Decisions run again.
     pub replayed: u64,
+    /// Decisions run again, per record kind (`routing.decision`, ...).
+    pub by_kind: std::collections::BTreeMap<String, u64>,
     /// Same outcome and, when it answered, the same output bytes.
     pub matched: u64,
     /// A different outcome or output (the first [`MAX_EXAMPLES`] are in
@@ -118,11 +120,15 @@ impl ReplayReport {
     /// Add a later page of the same replay.
     pub fn absorb(&mut self, page: ReplayReport) {
         self.replayed += page.replayed;
+        for (k, n) in page.by_kind {
+            *self.by_kind.entry(k).or_default() += n;
+        }
         self.matched += page.matched;
         self.mismatched += page.mismatched;
         self.skipped += page.skipped;
         let room = MAX_EXAMPLES.saturating_sub(self.mismatches.len());
-        self.mismatches.extend(page.mismatches.into_iter().take(room));
+        self.mismatches
+            .extend(page.mismatches.into_iter().take(room));
         let room = MAX_EXAMPLES.saturating_sub(self.skips.len());
         self.skips.extend(page.skips.into_iter().take(room));
         self.next_after = page.next_after;
@@ -239,10 +245,7 @@ struct Decision<'a> {
 /// `Ok(None)`: not a decision a plugin made (no version answered, or
 /// another kind of record).
 fn decision<'a>(record: &'a AuditRecord) -> Result<Option<Decision<'a>>, String> {
-    let Some((_, kind)) = DECISION_KINDS
-        .iter()
-        .find(|(k, _)| *k == record.entry.kind)
-    else {
+    let Some((_, kind)) = DECISION_KINDS.iter().find(|(k, _)| *k == record.entry.kind) else {
         return Ok(None);
     };
     let r: Recorded<'a> = serde_json::from_str(record.entry.data.get())
@@ -467,15 +470,19 @@ impl<'a> Replayer<'a> {
         }
         let act = match (self.load)(&d.plugin, &d.version) {
             Err(e) => Err(e),
-            Ok(plugin) if d.digest.as_ref().is_some_and(|x| **x != *plugin.id().digest) => Err(
-                format!(
+            Ok(plugin)
+                if d.digest
+                    .as_ref()
+                    .is_some_and(|x| **x != *plugin.id().digest) =>
+            {
+                Err(format!(
                     "the stored component of {}@{} is {}, not the {} that decided",
                     d.plugin,
                     d.version,
                     plugin.id().digest,
                     d.digest.as_deref().unwrap_or_default()
-                ),
-            ),
+                ))
+            }
             Ok(plugin) => {
                 let default = &plugin.manifest().default_config;
                 self.configs
@@ -605,6 +612,7 @@ impl<'a> Replayer<'a> {
             }
         };
         report.replayed += 1;
+        *report.by_kind.entry(record.entry.kind.clone()).or_default() += 1;
         let outcome = serde_json::to_value(got.outcome)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))

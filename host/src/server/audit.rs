@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::caller::perm;
 use super::{Allowed, ApiResult, AppState, Params, next_after, page_limit};
 use crate::audit::{AuditQuery, AuditRecord, Verification};
-use crate::replay::{ReplayReport, ReplayRequest, Replayer};
 use crate::auth::Action;
+use crate::replay::{ReplayReport, ReplayRequest, Replayer};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -106,7 +106,8 @@ pub(super) async fn audit_replay(
     let audit = state.audit.clone();
     let registry = state.registry.clone();
     let report = super::off_thread(move || {
-        let load = |id: &str, version: &str| registry.plugin(id, version).map_err(|e| e.to_string());
+        let load =
+            |id: &str, version: &str| registry.plugin(id, version).map_err(|e| e.to_string());
         let mut replayer = Replayer::new(&audit, &load, req.candidate.as_ref())?;
         replayer.run(&req)
     })

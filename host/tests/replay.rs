@@ -1,0 +1,209 @@
+//! Exact replay (issue 20) against the real binary: a seeded simulated day
+//! runs through `serve --simulated-clock`, then every plugin decision it
+//! recorded (routing, escalation and intake classification, compliance,
+//! KPIs) is run again through the component and config that made it, over
+//! HTTP and offline from the data directory, and must come out byte for
+//! byte the same. A deliberately different component as the candidate
+//! shows the decisions it would have changed.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::process::Command;
+
+use common::Server;
+use serde_json::{Value, json};
+
+/// 2025-11-23T00:00:00Z.
+const DAY: i64 = 1_763_856_000_000;
+
+fn replay_all(server: &Server, body: Value) -> Value {
+    let (status, report) = server.post("/v1/audit/replay", &body);
+    assert_eq!(status, 200, "{report}");
+    assert!(report["next_after"].is_null(), "one page: {report}");
+    report
+}
+
+fn upload_misbehaving(server: &Server) {
+    use base64::Engine as _;
+    let bytes = std::fs::read(switchboard::bundled::test_guests::MISBEHAVING).unwrap();
+    let (status, body) = server.post(
+        "/v1/plugins",
+        &json!({
+            "manifest": {
+                "id": "misbehaving", "version": "1.0.0", "kind": "routing", "wit": "0.2.0",
+                "description": "test guest",
+                "config_schema": {"type": "object"},
+                "default_config": {},
+                "fail_policy": "fail-open"
+            },
+            "component": base64::engine::general_purpose::STANDARD.encode(bytes),
+        }),
+    );
+    assert_eq!(status, 201, "{body}");
+}
+
+#[test]
+fn a_simulated_day_replays_byte_for_byte_and_a_different_component_shows_what_it_would_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(&data, &["--simulated-clock", &DAY.to_string()]);
+    common::simulate(
+        &server,
+        &[
+            "--seed",
+            "11",
+            "--contacts",
+            "400",
+            "--agents",
+            "12",
+            "--hours",
+            "6",
+        ],
+    );
+
+    // Over HTTP: every decision of the day, the same answer.
+    let report = replay_all(&server, json!({"limit": 100_000}));
+    assert_eq!(report["mismatched"], 0, "{report:#}");
+    assert_eq!(report["skipped"], 0, "{report:#}");
+    let replayed = report["replayed"].as_u64().unwrap();
+    assert!(replayed >= 1_000, "thousands of decisions: {report}");
+    for kind in [
+        "routing.decision",
+        "escalation.decision",
+        "compliance.decision",
+        "kpi.samples",
+    ] {
+        assert!(
+            report["by_kind"][kind].as_u64().unwrap_or(0) > 0,
+            "no {kind} replayed: {report}"
+        );
+    }
+    assert_eq!(
+        report["matched"].as_u64().unwrap(),
+        replayed,
+        "every replayed decision matched"
+    );
+
+    // One record, one contact, one plugin version: the same selection
+    // machinery, each narrower.
+    let (_, page) = server.get("/v1/audit?kind=routing.decision&limit=1");
+    let first = &page["records"][0];
+    let one = replay_all(&server, json!({"seq": first["seq"]}));
+    assert_eq!(
+        (one["replayed"].as_u64(), one["matched"].as_u64()),
+        (Some(1), Some(1)),
+        "{one}"
+    );
+    let contact = first["entry"]["subject"].as_str().unwrap();
+    let about = replay_all(&server, json!({"contact": contact}));
+    assert!(
+        about["replayed"].as_u64().unwrap() >= 2,
+        "routing and KPIs at least: {about}"
+    );
+    assert_eq!(about["mismatched"], 0, "{about}");
+    let by = first["entry"]["actor"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("plugin:");
+    let routing = replay_all(&server, json!({"plugin": by}));
+    assert_eq!(
+        routing["replayed"], report["by_kind"]["routing.decision"],
+        "every routing decision was made by {by}: {routing}"
+    );
+
+    // Paging: a limit stops the replay and `next_after` goes on from there.
+    let (_, page1) = server.post("/v1/audit/replay", &json!({"limit": 10}));
+    assert_eq!(
+        page1["replayed"].as_u64().unwrap() + page1["skipped"].as_u64().unwrap(),
+        10
+    );
+    assert!(page1["next_after"].as_u64().is_some(), "{page1}");
+
+    // A record that is not a decision, and an unknown one: clear refusals.
+    let (status, err) = server.post("/v1/audit/replay", &json!({"seq": 1}));
+    assert_eq!(status, 422, "{err}");
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a plugin decision"),
+        "{err}"
+    );
+    let (status, _) = server.post("/v1/audit/replay", &json!({"seq": 999_999_999u64}));
+    assert_eq!(status, 404);
+    let (status, _) = server.post("/v1/audit/replay", &json!({"sequence": 1}));
+    assert_eq!(status, 400, "unknown fields are refused");
+
+    // A deliberately different component: every contact to `general`.
+    upload_misbehaving(&server);
+    let what_if = replay_all(
+        &server,
+        json!({"limit": 100_000, "candidate": {"plugin": "misbehaving", "version": "1.0.0"}}),
+    );
+    assert_eq!(
+        what_if["replayed"], report["by_kind"]["routing.decision"],
+        "{what_if}"
+    );
+    let changed = what_if["mismatched"].as_u64().unwrap();
+    assert!(changed > 0, "{what_if}");
+    let m = &what_if["mismatches"][0];
+    assert_eq!(m["replayed_by"], "misbehaving@1.0.0");
+    let diff: Vec<&str> = m["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        diff.iter()
+            .any(|d| d.starts_with("/reason: ") && d.contains("echo:")),
+        "the diff names the field and both values: {diff:?}"
+    );
+
+    // Offline, from the data directory, with the server stopped.
+    server.kill();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["audit", "replay", "--json", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(offline["mismatched"], 0, "{offline:#}");
+    assert_eq!(
+        offline["replayed"], report["replayed"],
+        "the same decisions offline"
+    );
+
+    // Mismatches make the command fail, and say what differed.
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "audit",
+            "replay",
+            "--candidate",
+            "misbehaving@1.0.0",
+            "--limit",
+            "50",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("differ") && text.contains("by misbehaving@1.0.0"),
+        "{text}"
+    );
+}
