@@ -66,6 +66,16 @@ pub enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// What would a candidate have decided? Run an uploaded version (not
+    /// active) over the recorded inputs of the slot it would replace, in a
+    /// window, and report what would change: routing decisions and queue
+    /// volumes, escalation actions, compliance verdicts, KPI samples.
+    ///
+    /// Through a running server (`--server`, `--token`: an operator or
+    /// admin token; the server runs it as a job) or offline from a data
+    /// directory (`--data-dir`, the server stopped). Progress goes to
+    /// stderr. Nothing is applied or recorded.
+    Whatif(Box<WhatifArgs>),
     /// Query a KPI measure on a running server.
     Kpi(KpiArgs),
     /// Drive a running server with a seeded, realistic day: arrivals per
@@ -253,6 +263,41 @@ pub struct ReplayArgs {
     #[arg(long, env = "SWITCHBOARD_SERVER")]
     pub server: Option<String>,
     /// A bearer token for `--server` (any role that reads the audit log).
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `switchboard whatif`.
+#[derive(Debug, Args)]
+pub struct WhatifArgs {
+    /// The uploaded version to try: `id@version`.
+    #[arg(long)]
+    pub candidate: String,
+    /// Its config, a JSON file (its manifest's default when absent).
+    #[arg(long)]
+    pub candidate_config: Option<PathBuf>,
+    /// The slot it would replace (`routing` for a routing policy).
+    #[arg(long)]
+    pub slot: Option<String>,
+    /// Decisions recorded at or after (ms since the epoch).
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// Decisions recorded before (ms since the epoch).
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Run offline from this data directory (the server stopped).
+    #[arg(long, conflicts_with = "server")]
+    pub data_dir: Option<PathBuf>,
+    /// With `--data-dir`: the server's config file, for its plugin limits.
+    #[arg(long, requires = "data_dir")]
+    pub config: Option<PathBuf>,
+    /// Run through this server (as a job).
+    #[arg(long, env = "SWITCHBOARD_SERVER")]
+    pub server: Option<String>,
+    /// A bearer token for `--server` (operator or admin).
     #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Print the report as JSON.
@@ -546,6 +591,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Replay(args)) => audit_replay(&args),
         Command::Token(cmd) => token(cmd),
         Command::Kpi(args) => kpi(args),
+        Command::Whatif(args) => whatif(&args),
         Command::Backup(args) => backup(&args),
         Command::Plugin(PluginCommand::Keygen { out }) => {
             anyhow::ensure!(
@@ -1060,29 +1106,131 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--candidate id@version` and `--candidate-config FILE`, read.
+fn candidate(spec: &str, config: Option<&Path>) -> anyhow::Result<crate::replay::Candidate> {
+    let (plugin, version) = spec
+        .split_once('@')
+        .context("--candidate is `id@version`, e.g. `skill-routing@1.1.0`")?;
+    let config = match config {
+        None => None,
+        Some(f) => Some(
+            serde_json::from_str(
+                &std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?,
+            )
+            .with_context(|| format!("{} is not JSON", f.display()))?,
+        ),
+    };
+    Ok(crate::replay::Candidate {
+        plugin: plugin.to_owned(),
+        version: version.to_owned(),
+        config,
+    })
+}
+
+/// The remote server of a command that runs offline with `--data-dir`.
+fn remote_of(
+    server: Option<&String>,
+    token: Option<&String>,
+) -> anyhow::Result<crate::client::Remote> {
+    Ok(crate::client::Remote {
+        server: server.cloned().unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+        token: token.cloned().context(
+            "through a server this needs --token (or SWITCHBOARD_TOKEN); or run it offline with --data-dir",
+        )?,
+    })
+}
+
+/// Run `f` with the audit log and the stored versions of the data
+/// directory `data_dir` (the server stopped), plugins limited as `config`
+/// says.
+fn offline<T>(
+    data_dir: &Path,
+    config: Option<&Path>,
+    f: impl FnOnce(&crate::audit::AuditLog, &crate::replay::Loader<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let store = Arc::new(open_store(data_dir)?);
+    let audit = crate::audit::AuditLog::open(store.clone())?;
+    let limits = match config {
+        Some(f) => crate::config::ConfigFile::load(f)?,
+        None => crate::config::ConfigFile::default(),
+    };
+    let runtime = PluginRuntime::new(limits.runtime_config(data_dir.join("cache")))?;
+    let load = |id: &str, version: &str| {
+        crate::registry::load_stored(&*store, &runtime, id, version).map_err(|e| e.to_string())
+    };
+    f(&audit, &load)
+}
+
+/// A progress line on stderr: redrawn in place on a terminal, a line per
+/// tenth otherwise.
+fn show_progress(done: u64, total: u64, last: &std::sync::atomic::AtomicU64) {
+    use std::io::{IsTerminal as _, Write as _};
+    let pct = (done * 100).checked_div(total).unwrap_or(100);
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let bar = (pct / 5) as usize;
+        let _ = write!(
+            err,
+            "\r[{}{}] {pct:>3}% ({done} of {total} records)",
+            "#".repeat(bar),
+            "-".repeat(20 - bar.min(20))
+        );
+        if done >= total {
+            let _ = writeln!(err);
+        }
+    } else if pct / 10 > last.swap(pct / 10, std::sync::atomic::Ordering::Relaxed) || done == 0 {
+        let _ = writeln!(err, "{pct}% ({done} of {total} records)");
+    }
+}
+
+fn whatif(args: &WhatifArgs) -> anyhow::Result<()> {
+    let request = crate::whatif::WhatIfRequest {
+        candidate: candidate(&args.candidate, args.candidate_config.as_deref())?,
+        slot: args.slot.clone(),
+        from: args.from,
+        to: args.to,
+    };
+    let last = std::sync::atomic::AtomicU64::new(0);
+    let report: crate::whatif::WhatIfReport = match &args.data_dir {
+        Some(dir) => offline(dir, args.config.as_deref(), |audit, load| {
+            let progress = |p: crate::whatif::Progress| show_progress(p.done, p.total, &last);
+            Ok(crate::whatif::run(audit, load, &request, &progress)?)
+        })?,
+        None => {
+            let remote = remote_of(args.server.as_ref(), args.token.as_ref())?;
+            let job = remote.post("/v1/whatif", &serde_json::to_value(&request)?)?;
+            let id = job["id"]
+                .as_str()
+                .context("the server answered no job id")?
+                .to_owned();
+            loop {
+                let job = remote.get(&format!("/v1/whatif/{id}"))?;
+                let n = |k: &str| job[k].as_u64().unwrap_or(0);
+                show_progress(n("done"), n("total"), &last);
+                match job["state"].as_str() {
+                    Some("running") => std::thread::sleep(std::time::Duration::from_millis(500)),
+                    Some("done") => break serde_json::from_value(job["report"].clone())?,
+                    _ => bail!(
+                        "what-if {id} failed: {}",
+                        job["error"].as_str().unwrap_or("no reason given")
+                    ),
+                }
+            }
+        }
+    };
+    if args.json {
+        print_line(&serde_json::to_string_pretty(&report)?);
+    } else {
+        print_line(&report.summary());
+    }
+    Ok(())
+}
+
 fn audit_replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let candidate = match &args.candidate {
         None => None,
-        Some(c) => {
-            let (plugin, version) = c
-                .split_once('@')
-                .context("--candidate is `id@version`, e.g. `skill-routing@1.1.0`")?;
-            let config = match &args.candidate_config {
-                None => None,
-                Some(f) => Some(
-                    serde_json::from_str(
-                        &std::fs::read_to_string(f)
-                            .with_context(|| format!("cannot read {}", f.display()))?,
-                    )
-                    .with_context(|| format!("{} is not JSON", f.display()))?,
-                ),
-            };
-            Some(crate::replay::Candidate {
-                plugin: plugin.to_owned(),
-                version: version.to_owned(),
-                config,
-            })
-        }
+        Some(c) => Some(candidate(c, args.candidate_config.as_deref())?),
     };
     let request = crate::replay::ReplayRequest {
         seq: args.seq,
@@ -1095,32 +1243,13 @@ fn audit_replay(args: &ReplayArgs) -> anyhow::Result<()> {
         candidate,
     };
     let report: crate::replay::ReplayReport = match &args.data_dir {
-        Some(data_dir) => {
-            let store = Arc::new(open_store(data_dir)?);
-            let audit = crate::audit::AuditLog::open(store.clone())?;
-            let limits = match &args.config {
-                Some(f) => crate::config::ConfigFile::load(f)?,
-                None => crate::config::ConfigFile::default(),
-            };
-            let runtime = PluginRuntime::new(limits.runtime_config(data_dir.join("cache")))?;
-            let load = |id: &str, version: &str| {
-                crate::registry::load_stored(&*store, &runtime, id, version)
-                    .map_err(|e| e.to_string())
-            };
+        Some(data_dir) => offline(data_dir, args.config.as_deref(), |audit, load| {
             let mut replayer =
-                crate::replay::Replayer::new(&audit, &load, request.candidate.as_ref())?;
-            replayer.run(&request)?
-        }
+                crate::replay::Replayer::new(audit, load, request.candidate.as_ref())?;
+            Ok(replayer.run(&request)?)
+        })?,
         None => {
-            let remote = crate::client::Remote {
-                server: args
-                    .server
-                    .clone()
-                    .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
-                token: args.token.clone().context(
-                    "replay through a server needs --token (or SWITCHBOARD_TOKEN); or replay offline with --data-dir",
-                )?,
-            };
+            let remote = remote_of(args.server.as_ref(), args.token.as_ref())?;
             let mut total = crate::replay::ReplayReport::default();
             let mut request = request;
             // The server replays a page at a time; go on until the
@@ -1575,6 +1704,7 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
             crate::auth::TokenCache::load(store.clone()).context("cannot read the tokens")?,
         ),
         audit,
+        whatif: Default::default(),
     };
     let served = rt.block_on(crate::server::run(listen, state, config.edge_limits()));
     engine.stop_timers();

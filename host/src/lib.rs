@@ -37,3 +37,4 @@ pub mod signing;
 pub mod simulate;
 pub mod store;
 pub mod toolchain;
+pub mod whatif;

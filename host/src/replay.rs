@@ -230,21 +230,21 @@ struct Recorded<'a> {
 }
 
 /// A decision record, read.
-struct Decision<'a> {
-    kind: PluginKind,
-    slot: String,
-    plugin: String,
-    version: String,
+pub(crate) struct Decision<'a> {
+    pub(crate) kind: PluginKind,
+    pub(crate) slot: String,
+    pub(crate) plugin: String,
+    pub(crate) version: String,
     digest: Option<String>,
     config_digest: String,
-    input: &'a RawValue,
-    output: Option<&'a RawValue>,
-    outcome: String,
+    pub(crate) input: &'a RawValue,
+    pub(crate) output: Option<&'a RawValue>,
+    pub(crate) outcome: String,
 }
 
 /// `Ok(None)`: not a decision a plugin made (no version answered, or
 /// another kind of record).
-fn decision<'a>(record: &'a AuditRecord) -> Result<Option<Decision<'a>>, String> {
+pub(crate) fn decision<'a>(record: &'a AuditRecord) -> Result<Option<Decision<'a>>, String> {
     let Some((_, kind)) = DECISION_KINDS.iter().find(|(k, _)| *k == record.entry.kind) else {
         return Ok(None);
     };
@@ -294,7 +294,7 @@ fn decision<'a>(record: &'a AuditRecord) -> Result<Option<Decision<'a>>, String>
 
 /// One activated version, of any kind.
 #[derive(Clone)]
-enum Act {
+pub(crate) enum Act {
     Routing(Arc<Activation<RoutingPolicy>>),
     Escalation(Arc<Activation<EscalationRule>>),
     Compliance(Arc<Activation<ComplianceCheck>>),
@@ -303,10 +303,10 @@ enum Act {
 
 /// What a call gave: the outcome, the output as the engine serializes it,
 /// and the error message when it failed.
-struct Answer {
-    outcome: CallOutcome,
-    output: Option<String>,
-    error: Option<String>,
+pub(crate) struct Answer {
+    pub(crate) outcome: CallOutcome,
+    pub(crate) output: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 fn answer<T: Serialize>(r: Result<T, crate::plugins::PluginError>) -> Answer {
@@ -330,7 +330,7 @@ fn parse<T: serde::de::DeserializeOwned>(input: &RawValue) -> Result<T, String> 
 }
 
 impl Act {
-    fn kind(&self) -> PluginKind {
+    pub(crate) fn kind(&self) -> PluginKind {
         match self {
             Act::Routing(_) => PluginKind::Routing,
             Act::Escalation(_) => PluginKind::Escalation,
@@ -339,7 +339,10 @@ impl Act {
         }
     }
 
-    fn activate(plugin: &Arc<LoadedPlugin>, config: Option<Value>) -> Result<Act, String> {
+    pub(crate) fn activate(
+        plugin: &Arc<LoadedPlugin>,
+        config: Option<Value>,
+    ) -> Result<Act, String> {
         let err = |e: crate::plugins::PluginError| format!("cannot activate: {e}");
         Ok(match plugin.manifest().kind {
             PluginKind::Routing => Act::Routing(Arc::new(plugin.activate(config).map_err(err)?)),
@@ -355,7 +358,7 @@ impl Act {
 
     /// Call with the recorded input, with the host's checks of the answer
     /// that depend on the input alone (as the engine made them).
-    fn call(&self, input: &RawValue) -> Result<Answer, String> {
+    pub(crate) fn call(&self, input: &RawValue) -> Result<Answer, String> {
         Ok(match self {
             Act::Routing(a) => {
                 let input = parse(input)?;

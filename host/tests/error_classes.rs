@@ -156,6 +156,7 @@ fn fixture() -> Fixture {
         streams: switchboard::server::StreamControl::default(),
         tokens: Arc::new(switchboard::auth::TokenCache::load(store.clone()).unwrap()),
         audit,
+        whatif: Default::default(),
     });
     Fixture {
         _dir: dir,

@@ -361,6 +361,32 @@ impl AuditLog {
     /// subject, plugin or time index when the query names one, so a query
     /// about one contact does not scan the log.
     pub fn query(&self, q: &AuditQuery, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut out = Vec::new();
+        for seq in self.candidates(q)? {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(r) = self.get(seq?)?
+                && q.matches(&r)
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sequence numbers of the records `q` may match, in chain order,
+    /// from its index (a superset: the caller checks each record against
+    /// `q`). For a long job that reports its progress (what-if).
+    pub fn seqs(&self, q: &AuditQuery) -> Result<Vec<u64>, StoreError> {
+        self.candidates(q)?.collect()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn candidates(
+        &self,
+        q: &AuditQuery,
+    ) -> Result<Box<dyn Iterator<Item = Result<u64, StoreError>> + '_>, StoreError> {
         let after = q.after.unwrap_or(0);
         let seqs: Box<dyn Iterator<Item = Result<u64, StoreError>> + '_> =
             if let Some(subject) = &q.subject {
@@ -398,18 +424,7 @@ impl AuditLog {
                         .map(|kv| kv.map(|(k, _)| seq_suffix(&k).unwrap_or(0))),
                 )
             };
-        let mut out = Vec::new();
-        for seq in seqs {
-            if out.len() >= limit {
-                break;
-            }
-            if let Some(r) = self.get(seq?)?
-                && q.matches(&r)
-            {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        Ok(seqs)
     }
 
     fn index_seqs<'a>(

@@ -28,6 +28,7 @@ mod plugins;
 pub mod reports;
 mod schedules;
 mod tokens;
+mod whatif;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub struct AppState {
     /// The audit log (the engine's: [`Engine::with_parts`]), for admin
     /// actions and the audit endpoints.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// What-if jobs (`POST /v1/whatif`), in memory.
+    pub whatif: Arc<crate::whatif::Jobs>,
 }
 
 /// What open event streams listen to: a token was revoked (each stream
@@ -402,6 +405,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::audit))
         .routes(routes!(audit::audit_verify))
         .routes(routes!(audit::audit_replay))
+        .routes(routes!(whatif::start_whatif, whatif::list_whatif))
+        .routes(routes!(whatif::get_whatif))
         .routes(routes!(backup::backup))
         .routes(routes!(tokens::whoami))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
