@@ -1695,6 +1695,7 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let shadows = Arc::new(crate::shadow::Shadows::new(audit.clone()));
     let state = crate::server::AppState {
         engine: engine.clone(),
         registry: registry.clone(),
@@ -1705,7 +1706,11 @@ fn serve(args: ServeArgs, log: (String, LogFormat)) -> anyhow::Result<()> {
         ),
         audit,
         whatif: Default::default(),
+        shadows: shadows.clone(),
     };
+    engine.on_commit(Some(Arc::new(
+        move |records: &[crate::audit::AuditRecord]| shadows.offer(records),
+    )));
     let served = rt.block_on(crate::server::run(listen, state, config.edge_limits()));
     engine.stop_timers();
     if let Some(t) = timers {

@@ -33,6 +33,7 @@ pub mod plugins;
 pub mod registry;
 pub mod replay;
 pub mod server;
+pub mod shadow;
 pub mod signing;
 pub mod simulate;
 pub mod store;

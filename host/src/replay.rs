@@ -339,6 +339,22 @@ impl Act {
         }
     }
 
+    /// The component's digest and the config's.
+    pub(crate) fn digests(&self) -> (String, String) {
+        fn of<W: crate::plugins::World>(a: &Activation<W>) -> (String, String) {
+            (
+                a.plugin().id().digest.to_string(),
+                a.config_digest().to_owned(),
+            )
+        }
+        match self {
+            Act::Routing(a) => of(a),
+            Act::Escalation(a) => of(a),
+            Act::Compliance(a) => of(a),
+            Act::Kpi(a) => of(a),
+        }
+    }
+
     pub(crate) fn activate(
         plugin: &Arc<LoadedPlugin>,
         config: Option<Value>,

@@ -155,8 +155,9 @@ fn fixture() -> Fixture {
         clock: None,
         streams: switchboard::server::StreamControl::default(),
         tokens: Arc::new(switchboard::auth::TokenCache::load(store.clone()).unwrap()),
-        audit,
+        audit: audit.clone(),
         whatif: Default::default(),
+        shadows: Arc::new(switchboard::shadow::Shadows::new(audit)),
     });
     Fixture {
         _dir: dir,

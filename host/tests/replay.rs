@@ -366,3 +366,117 @@ fn whatif(args: &[&str], server: Option<&Server>, data: &std::path::Path) -> Val
     assert!(stderr.contains("100%"), "progress to the end: {stderr}");
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+#[test]
+fn a_shadow_candidate_sees_live_traffic_changes_nothing_for_it_and_can_be_promoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    upload_misbehaving(&server);
+    let (status, started) = server.put(
+        "/v1/slots/routing/shadow",
+        &json!({"plugin": "misbehaving", "version": "1.0.0", "sample": 1.0}),
+    );
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["offered"], 0);
+    let (status, err) = server.put(
+        "/v1/slots/routing/shadow",
+        &json!({"plugin": "misbehaving", "version": "1.0.0", "sample": 2}),
+    );
+    assert_eq!(status, 422, "{err}");
+    let (status, _) = server.put(
+        "/v1/slots/core-kpis/shadow",
+        &json!({"plugin": "misbehaving", "version": "1.0.0"}),
+    );
+    assert_eq!(status, 422, "a routing policy cannot shadow a KPI slot");
+
+    // Live traffic: the shadow traps on `panic`, runs out of fuel on
+    // `loop`, and sends everything else to `general`.
+    let texts = [
+        "panic",
+        "loop",
+        "billing please",
+        "panic",
+        "my bill",
+        "loop",
+        "panic",
+    ];
+    let mut queues = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let body = json!({"channel": "chat", "customer_id": format!("cust-{i}"),
+            "customer_tier": "standard", "language": "en", "topics": ["billing"], "text": text});
+        let (status, got) = server.post("/v1/contacts", &body);
+        assert_eq!(status, 201, "a failing shadow fails no live request: {got}");
+        assert_eq!(got["decided_by"]["plugin"], "skill-routing", "{got}");
+        queues.push(got["contact"]["requirements"]["queue"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        queues.iter().all(|q| q != "general"),
+        "never applied: {queues:?}"
+    );
+    // The live decisions are exactly what the live version makes.
+    let (_, replayed) = server.post("/v1/audit/replay", &json!({"plugin": "skill-routing"}));
+    assert_eq!(replayed["replayed"], texts.len(), "{replayed}");
+    assert_eq!(replayed["mismatched"], 0, "{replayed}");
+
+    let (status, s) = server.get("/v1/slots/routing/shadow?settle=true");
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["offered"], texts.len(), "{s:#}");
+    assert_eq!(s["pending"], 0, "{s:#}");
+    assert_eq!(
+        s["candidate_failed"],
+        json!({"trap": 3, "limit": 2}),
+        "{s:#}"
+    );
+    assert_eq!(s["compared"], 2, "{s:#}");
+    assert_eq!(s["agreed"], 0, "{s:#}");
+    assert_eq!(s["agreement"], 0.0, "{s:#}");
+    assert!(
+        s["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["path"] == "/queue" && d["count"] == 2),
+        "{s:#}"
+    );
+    let example = &s["examples"][0];
+    assert!(example["diff"].to_string().contains("general"), "{example}");
+
+    // Recorded, after the record of the shadow's start, each naming the
+    // live decision it stands beside.
+    let (_, shadowed) = server.get("/v1/audit?kind=shadow.decision");
+    let records = shadowed["records"].as_array().unwrap();
+    assert_eq!(records.len(), texts.len(), "{shadowed}");
+    let (_, start) = server.get("/v1/audit?kind=plugin.shadow_start");
+    let start_seq = start["records"][0]["seq"].as_u64().unwrap();
+    for r in records {
+        assert!(r["seq"].as_u64().unwrap() > start_seq);
+        let live_seq = r["entry"]["data"]["live_seq"].as_u64().unwrap();
+        let (_, live) = server.get(&format!(
+            "/v1/audit?kind=routing.decision&after={}&limit=1",
+            live_seq - 1
+        ));
+        assert_eq!(live["records"][0]["seq"], live_seq, "{r}");
+        assert_eq!(r["entry"]["actor"], "plugin:misbehaving@1.0.0");
+    }
+
+    // Promote: the normal, audited activation; the shadow ends.
+    let (status, done) = server.post("/v1/slots/routing/shadow/promote", &json!({}));
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["slot"]["current"]["plugin"], "misbehaving");
+    assert_eq!(server.get("/v1/slots/routing/shadow").0, 404);
+    let body = json!({"channel": "chat", "customer_id": "cust-x", "customer_tier": "standard",
+        "language": "en", "topics": ["billing"], "text": "hello"});
+    let (_, got) = server.post("/v1/contacts", &body);
+    assert_eq!(got["contact"]["requirements"]["queue"], "general", "{got}");
+
+    // Stop: the last status, and no shadow after.
+    let (status, _) = server.put(
+        "/v1/slots/routing/shadow",
+        &json!({"plugin": "skill-routing", "version": done["slot"]["previous"]["version"]}),
+    );
+    assert_eq!(status, 200);
+    let (status, last) = server.delete("/v1/slots/routing/shadow");
+    assert_eq!(status, 200, "{last}");
+    assert_eq!(last["candidate"]["plugin"], "skill-routing");
+    assert_eq!(server.delete("/v1/slots/routing/shadow").0, 404);
+}

@@ -278,6 +278,9 @@ struct DecisionRecord<'a> {
     queue: &'a str,
 }
 
+/// See [`Engine::on_commit`].
+pub type CommitListener = Arc<dyn Fn(&[crate::audit::AuditRecord]) + Send + Sync>;
+
 /// The host's check of a routing decision, as the engine makes it (for
 /// replay: a decision refused then is refused again).
 pub(crate) fn check_routing_decision(
@@ -477,6 +480,9 @@ pub struct Engine {
     kpis: SlotMap<KpiDefinition>,
     /// Rung by every slot that rolls back on its own.
     rollbacks: Arc<RollbackBell>,
+    /// Told of every commit's audit records, after the apply lock is
+    /// released (shadow mode: [`Engine::on_commit`]).
+    listener: parking_lot::RwLock<Option<CommitListener>>,
     aggregates: parking_lot::RwLock<kpi::Aggregates>,
     wakeup: timers::Wakeup,
     live: tokio::sync::broadcast::Sender<LiveEvent>,
@@ -626,6 +632,7 @@ impl Engine {
                 .with_auto_rollback(auto_rollback)
                 .with_bell(rollbacks.clone()),
             rollbacks,
+            listener: Default::default(),
             aggregates: Default::default(),
             wakeup: Default::default(),
             live: tokio::sync::broadcast::channel(1024).0,
@@ -658,6 +665,30 @@ impl Engine {
     /// bump the versions. `None`: an input moved; decide again.
     /// `atomic`: all or nothing across a crash (a fired timer).
     fn commit_change(
+        &self,
+        r: &mut reactions::Reaction,
+        atomic: bool,
+    ) -> Result<Option<Vec<crate::audit::AuditRecord>>, EngineError> {
+        let records = self.commit_locked(r, atomic)?;
+        if let Some(records) = &records {
+            let listener = self.listener.read().clone();
+            if let Some(listen) = listener {
+                listen(records);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Call `listener` with the audit records of every change the engine
+    /// commits from now on (not yet durable), after the apply lock is
+    /// released, on the committing thread: it must only hand them on
+    /// (shadow mode queues them for its own thread). `None` stops it.
+    pub fn on_commit(&self, listener: Option<CommitListener>) {
+        *self.listener.write() = listener;
+    }
+
+    /// [`Engine::commit_change`] under the apply lock.
+    fn commit_locked(
         &self,
         r: &mut reactions::Reaction,
         atomic: bool,

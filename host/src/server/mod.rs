@@ -27,6 +27,7 @@ pub mod openapi;
 mod plugins;
 pub mod reports;
 mod schedules;
+mod shadow;
 mod tokens;
 mod whatif;
 
@@ -75,6 +76,9 @@ pub struct AppState {
     pub audit: Arc<crate::audit::AuditLog>,
     /// What-if jobs (`POST /v1/whatif`), in memory.
     pub whatif: Arc<crate::whatif::Jobs>,
+    /// Candidates running beside slots' live versions; the engine hands
+    /// them its commits ([`Engine::on_commit`]).
+    pub shadows: Arc<crate::shadow::Shadows>,
 }
 
 /// What open event streams listen to: a token was revoked (each stream
@@ -418,6 +422,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::activate_slot))
         .routes(routes!(plugins::rollback_slot))
         .routes(routes!(plugins::deactivate_slot))
+        .routes(routes!(
+            shadow::start_shadow,
+            shadow::shadow_status,
+            shadow::stop_shadow
+        ))
+        .routes(routes!(shadow::promote_shadow))
 }
 
 /// The OpenAPI 3.1 document of the API, generated from the handlers.

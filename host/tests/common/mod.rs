@@ -134,6 +134,11 @@ impl Server {
         )
         .expect("request")
     }
+
+    #[allow(dead_code)] // not every test binary deletes
+    pub fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        request(self.addr, "DELETE", path, None, Some(&self.token)).expect("request")
+    }
 }
 
 impl Drop for Server {
