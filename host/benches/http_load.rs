@@ -139,7 +139,12 @@ fn main() {
     floor.print("GET /v1/whoami, 16 clients");
     drop(server);
     let mut runs = Vec::new();
-    for clients in [16, 64, 256] {
+    let mut shadowed = None;
+    for (clients, shadow) in [(16, false), (64, false), (256, false), (64, true)] {
+        // A quick run: one run without a shadow and the one with.
+        if quick && !shadow && !runs.is_empty() {
+            continue;
+        }
         let clients = if quick { clients.min(4) } else { clients };
         // A fresh server (and data directory) per run: a run does not
         // inherit the previous run's backlog.
@@ -152,6 +157,23 @@ fn main() {
             &dir.path().join("data"),
             &["--config", config.to_str().unwrap()],
         );
+        if shadow {
+            // The live routing policy shadowed by itself, every decision
+            // sampled: the whole cost of shadow mode on the live path.
+            let (_, slots) = server.get("/v1/slots");
+            let routing = slots["slots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["slot"] == "routing")
+                .unwrap()["current"]
+                .clone();
+            let (status, body) = server.put(
+                "/v1/slots/routing/shadow",
+                &serde_json::json!({"plugin": routing["plugin"], "version": routing["version"], "sample": 1.0}),
+            );
+            assert_eq!(status, 200, "{body}");
+        }
         let base = format!("http://{}", server.addr);
         let token = Arc::new(format!("Bearer {}", server.token));
         let topics = ["billing", "tech", "sales", "legal"];
@@ -169,12 +191,21 @@ fn main() {
                 .send_json(&body)
                 .is_ok_and(|r| r.status() == 201)
         });
-        r.print(&format!("POST /v1/contacts, {clients} clients"));
-        drop(server);
-        runs.push((clients, r));
-        if quick {
-            break;
+        if shadow {
+            r.print(&format!(
+                "POST /v1/contacts, {clients} clients, routing shadowed (sample 1.0)"
+            ));
+            let (_, s) = server.get("/v1/slots/routing/shadow?settle=true");
+            println!(
+                "  shadow: {} offered, {} dropped (queue full), {} compared, agreement {}",
+                s["offered"], s["dropped"], s["compared"], s["agreement"]
+            );
+            shadowed = Some(r);
+        } else {
+            r.print(&format!("POST /v1/contacts, {clients} clients"));
+            runs.push((clients, r));
         }
+        drop(server);
     }
     let best = runs
         .iter()
@@ -189,6 +220,17 @@ fn main() {
             r.rate() / best.rate(),
             r.pct(0.99)
         );
+    }
+    if let (Some(sh), Some((_, off))) = (&shadowed, runs.iter().find(|(c, _)| *c == 64)) {
+        println!(
+            "  shadow on vs off, 64 clients: {:.0} vs {:.0} contacts/s = {:.2}x; p99 {:.2} vs {:.2} ms",
+            sh.rate(),
+            off.rate(),
+            sh.rate() / off.rate(),
+            sh.pct(0.99),
+            off.pct(0.99)
+        );
+        assert_eq!(sh.errors, 0, "requests failed under load with a shadow");
     }
     println!(
         "targets: 64 clients >= 0.5x the trivial read with p99 < 10 ms; 256 clients >= 0.9x the best run"

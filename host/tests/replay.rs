@@ -407,7 +407,12 @@ fn a_shadow_candidate_sees_live_traffic_changes_nothing_for_it_and_can_be_promot
         let (status, got) = server.post("/v1/contacts", &body);
         assert_eq!(status, 201, "a failing shadow fails no live request: {got}");
         assert_eq!(got["decided_by"]["plugin"], "skill-routing", "{got}");
-        queues.push(got["contact"]["requirements"]["queue"].as_str().unwrap().to_owned());
+        queues.push(
+            got["contact"]["requirements"]["queue"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     assert!(
         queues.iter().all(|q| q != "general"),
