@@ -507,6 +507,37 @@ pub enum PluginCommand {
         #[command(flatten)]
         remote: crate::client::Remote,
     },
+    /// Run a candidate beside a slot's live version on real traffic, see
+    /// how often it agrees, promote it or stop it.
+    ///
+    /// `shadow SLOT PLUGIN VERSION` starts (the live version still
+    /// answers; the candidate's answers are recorded, never applied);
+    /// `shadow SLOT` shows the agreement; `--promote` makes the candidate
+    /// the live version (an audited activation); `--stop` ends it.
+    Shadow {
+        slot: String,
+        plugin: Option<String>,
+        #[arg(value_name = "VERSION", requires = "plugin")]
+        plugin_version: Option<String>,
+        /// A JSON file with the candidate's configuration (default: the
+        /// manifest's).
+        #[arg(long, requires = "plugin_version")]
+        config: Option<PathBuf>,
+        /// The share of live decisions the candidate also makes, 0 to 1.
+        #[arg(long, requires = "plugin_version")]
+        sample: Option<f64>,
+        /// Make the candidate the slot's live version, and stop the shadow.
+        #[arg(long, conflicts_with_all = ["plugin", "stop"])]
+        promote: bool,
+        /// Stop the shadow.
+        #[arg(long, conflicts_with = "plugin")]
+        stop: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: crate::client::Remote,
+    },
     /// Put a slot's previous version back.
     Rollback {
         slot: String,
@@ -692,6 +723,60 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 "slot {slot}: {plugin}@{version} active (swap {} us)",
                 v["swap_us"]
             ));
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Shadow {
+            slot,
+            plugin,
+            plugin_version,
+            config,
+            sample,
+            promote,
+            stop,
+            json,
+            remote,
+        }) => {
+            let path = format!("/v1/slots/{slot}/shadow");
+            let v = match (plugin, plugin_version) {
+                (Some(plugin), Some(version)) => {
+                    let config = match config {
+                        Some(f) => Some(
+                            serde_json::from_str::<serde_json::Value>(
+                                &std::fs::read_to_string(&f)
+                                    .with_context(|| format!("cannot read {}", f.display()))?,
+                            )
+                            .with_context(|| format!("{} is not JSON", f.display()))?,
+                        ),
+                        None => None,
+                    };
+                    remote.put(
+                        &path,
+                        &serde_json::json!({"plugin": plugin, "version": version,
+                                            "config": config, "sample": sample}),
+                    )?
+                }
+                (Some(_), None) => {
+                    bail!("name the candidate's version: shadow SLOT PLUGIN VERSION")
+                }
+                _ if promote => {
+                    let v = remote.post(&format!("{path}/promote"), &serde_json::json!({}))?;
+                    let cur = &v["slot"]["current"];
+                    print_line(&format!(
+                        "slot {slot}: {}@{} promoted, active (swap {} us); the shadow is stopped",
+                        cur["plugin"].as_str().unwrap_or("?"),
+                        cur["version"].as_str().unwrap_or("?"),
+                        v["swap_us"]
+                    ));
+                    return Ok(());
+                }
+                _ if stop => remote.delete(&path)?,
+                _ => remote.get(&path)?,
+            };
+            if json {
+                print_line(&serde_json::to_string_pretty(&v)?);
+            } else {
+                print_line(&shadow_summary(&v));
+            }
             Ok(())
         }
         Command::Plugin(PluginCommand::Rollback { slot, remote }) => {
@@ -1104,6 +1189,61 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot restrict {} to its owner", dir.display()))?;
     }
     Ok(())
+}
+
+/// A shadow's status, for a terminal.
+fn shadow_summary(v: &serde_json::Value) -> String {
+    let c = &v["candidate"];
+    let mut s = format!(
+        "slot {}: shadowed by {}@{} (sample {}), since {} by {}\n",
+        v["slot"].as_str().unwrap_or("?"),
+        c["plugin"].as_str().unwrap_or("?"),
+        c["version"].as_str().unwrap_or("?"),
+        v["sample"],
+        v["started_at"],
+        v["started_by"].as_str().unwrap_or("?")
+    );
+    s.push_str(&format!(
+        "{} offered, {} dropped, {} pending, {} compared: {} agree, {} differ{}\n",
+        v["offered"],
+        v["dropped"],
+        v["pending"],
+        v["compared"],
+        v["agreed"],
+        v["disagreed"],
+        v["agreement"]
+            .as_f64()
+            .map_or(String::new(), |a| format!(" ({:.1}% agreement)", a * 100.0))
+    ));
+    if let Some(failed) = v["candidate_failed"].as_object()
+        && !failed.is_empty()
+    {
+        let parts: Vec<String> = failed.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        s.push_str(&format!("the candidate failed: {}\n", parts.join(", ")));
+    }
+    for d in v["differences"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "  {:<30} {}\n",
+            d["path"].as_str().unwrap_or("?"),
+            d["count"]
+        ));
+    }
+    for e in v["examples"].as_array().into_iter().flatten().take(5) {
+        s.push_str(&format!(
+            "  #{} {}: {}\n",
+            e["live_seq"],
+            e["subject"].as_str().unwrap_or("?"),
+            e["diff"]
+                .as_array()
+                .map(|d| d
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "))
+                .unwrap_or_default()
+        ));
+    }
+    s.trim_end().to_owned()
 }
 
 /// `--candidate id@version` and `--candidate-config FILE`, read.

@@ -95,4 +95,22 @@ impl Remote {
             .send_json(body);
         self.finish(&format!("POST {path}"), r)
     }
+
+    /// `PUT path` with a JSON body.
+    pub fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let r = Self::agent()
+            .put(self.url(path))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(body);
+        self.finish(&format!("PUT {path}"), r)
+    }
+
+    /// `DELETE path`.
+    pub fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        let r = Self::agent()
+            .delete(self.url(path))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call();
+        self.finish(&format!("DELETE {path}"), r)
+    }
 }

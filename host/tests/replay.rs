@@ -464,6 +464,22 @@ fn a_shadow_candidate_sees_live_traffic_changes_nothing_for_it_and_can_be_promot
         assert_eq!(r["entry"]["actor"], "plugin:misbehaving@1.0.0");
     }
 
+    // The CLI shows the same.
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["plugin", "shadow", "routing", "--server"])
+        .arg(format!("http://{}", server.addr))
+        .args(["--token", &server.token])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("shadowed by misbehaving@1.0.0")
+            && text.contains("2 compared: 0 agree, 2 differ")
+            && text.contains("3 trap"),
+        "{text}"
+    );
+
     // Promote: the normal, audited activation; the shadow ends.
     let (status, done) = server.post("/v1/slots/routing/shadow/promote", &json!({}));
     assert_eq!(status, 200, "{done}");
