@@ -86,6 +86,13 @@ pub enum Command {
     /// Start the server with `--simulated-clock <ms>` on a fresh data
     /// directory to run a day in minutes; progress goes to stderr.
     Simulate(crate::simulate::SimulateArgs),
+    /// A simulated A/B day: the same seeded day twice, each on a fresh
+    /// server of its own (simulated clock, temporary data directory), A
+    /// with the plugins as shipped and B with a candidate component in its
+    /// slot; then the KPIs side by side (service level, speed of answer,
+    /// abandonment, occupancy, overall and per queue; complaints opened,
+    /// clocks breached). Progress on stderr.
+    Ab(Box<crate::ab::AbArgs>),
     /// The agent daily report (per agent and team: contacts handled, AHT,
     /// after-contact work, occupancy, utilization, CSAT, FCR, transfers,
     /// NPS, cost) from a running server.
@@ -565,6 +572,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args, log),
         Command::Simulate(args) => crate::simulate::run(&args),
+        Command::Ab(args) => {
+            let report = crate::ab::run(&args)?;
+            if args.json {
+                print_line(&serde_json::to_string_pretty(&report)?);
+            } else {
+                print_line(&report.table());
+            }
+            Ok(())
+        }
         Command::Report(args) => report(&args),
         Command::Openapi => {
             let doc = crate::server::openapi_document()

@@ -18,6 +18,7 @@
 //! - [`server`]: the HTTP server;
 //! - [`simulate`]: a seeded contact-center day driven through the API.
 
+pub mod ab;
 pub mod audit;
 pub mod auth;
 pub mod bundled;

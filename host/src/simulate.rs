@@ -193,8 +193,9 @@ enum Action {
     Redeliver(String),
 }
 
+/// What a simulated day did (`--json` prints it).
 #[derive(Debug, Default, serde::Serialize)]
-struct Summary {
+pub struct Summary {
     contacts: usize,
     answered: usize,
     abandoned: usize,
@@ -846,6 +847,15 @@ fn plan_the_day(
 
 /// Run the simulation; prints progress on stderr and the summary at the end.
 pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
+    let s = day(args)?;
+    if args.json {
+        crate::output::print_line(&serde_json::to_string_pretty(&s)?);
+    }
+    Ok(())
+}
+
+/// Run the day `args` describes against its server; progress on stderr.
+pub fn day(args: &SimulateArgs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -1090,9 +1100,6 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     }
     sim.summary.wall_secs = started.elapsed().as_secs_f64();
     let s = &sim.summary;
-    if args.json {
-        crate::output::print_line(&serde_json::to_string_pretty(s)?);
-    }
     eprintln!(
         "done: {} contacts, {} answered, {} abandoned, {} transferred, {} resolved, {} surveys; drafts {:?}, {} approved, {} rejected, {} revised by accepting suggestions; {} social posts ({} noise, {} re-delivered), {} hand-offs ({} contained), {} incident messages; {} agent status changes, {} timers fired; {} requests in {:.1} s ({:.0}/s); refused {:?}",
         s.contacts,
@@ -1118,5 +1125,5 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         s.requests as f64 / s.wall_secs.max(1e-9),
         s.refused
     );
-    Ok(())
+    Ok(sim.summary)
 }

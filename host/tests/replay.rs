@@ -472,7 +472,11 @@ fn a_shadow_candidate_sees_live_traffic_changes_nothing_for_it_and_can_be_promot
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         text.contains("shadowed by misbehaving@1.0.0")
             && text.contains("2 compared: 0 agree, 2 differ")
@@ -500,4 +504,80 @@ fn a_shadow_candidate_sees_live_traffic_changes_nothing_for_it_and_can_be_promot
     assert_eq!(status, 200, "{last}");
     assert_eq!(last["candidate"]["plugin"], "skill-routing");
     assert_eq!(server.delete("/v1/slots/routing/shadow").0, 404);
+}
+
+#[test]
+fn a_simulated_ab_day_runs_the_same_day_with_the_candidate_and_compares_the_kpis() {
+    let manifest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/plugins/misbehaving/manifest.json"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "ab",
+            "--candidate",
+            switchboard::bundled::test_guests::MISBEHAVING,
+        ])
+        .args(["--manifest", manifest])
+        .args([
+            "--seed",
+            "5",
+            "--contacts",
+            "120",
+            "--agents",
+            "8",
+            "--hours",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        r["a"].as_str().unwrap().starts_with("skill-routing@"),
+        "{r}"
+    );
+    assert_eq!(r["b"], "misbehaving@0.1.0");
+    // The same seeded arrivals on both days.
+    assert_eq!(r["day_a"]["contacts"], 120, "{r}");
+    assert_eq!(r["day_b"]["contacts"], r["day_a"]["contacts"]);
+    // Day A spreads contacts over the skill queues; day B sends them all
+    // to `general` (escalation rules may still move some).
+    let queues = r["contacts_by_queue"].as_object().unwrap();
+    let count = |q: &str, day: &str| queues.get(q).and_then(|v| v[day].as_f64()).unwrap_or(0.0);
+    let on_a = queues
+        .values()
+        .filter(|v| v["a"].as_f64().unwrap_or(0.0) > 0.0)
+        .count();
+    assert!(on_a > 1, "{queues:?}");
+    assert!(count("general", "b") > count("general", "a"), "{queues:?}");
+    let total = |day: &str| {
+        queues
+            .values()
+            .map(|v| v[day].as_f64().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    assert_eq!(
+        total("a"),
+        total("b"),
+        "every contact has a queue on both days"
+    );
+    // KPIs side by side, overall and per queue, for both days.
+    let sl = r["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["measure"] == "service_level")
+        .unwrap();
+    assert!(
+        sl["overall"]["a"].is_number() && sl["overall"]["b"].is_number(),
+        "{sl}"
+    );
+    assert!(sl["by_queue"]["general"]["b"].is_number(), "{sl}");
+    assert!(
+        r["complaints"]["a"].is_number() && r["breached"]["b"].is_number(),
+        "{r}"
+    );
 }
