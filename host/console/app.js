@@ -19,6 +19,7 @@ const VIEWS = [
   { id: 'report', title: () => 'Agent report', allowed: (w) => can(w, 'ReadFloor') },
   { id: 'plugins', title: () => 'Plugins', allowed: (w) => can(w, 'ReadPlugins') },
   { id: 'audit', title: () => 'Audit', allowed: (w) => can(w, 'ReadAudit') },
+  { id: 'whatif', title: () => 'What-if', allowed: (w) => can(w, 'ActivatePlugins') },
   // Opened from links (floor, escalations, drafts), not from the menu.
   { id: 'contact', title: () => 'Contact', allowed: (w) => can(w, 'ReadContacts'), hidden: true },
 ];

@@ -27,7 +27,7 @@ test('viewer and agent tokens do not see the admin pages', async (t) => {
     await page.locator('[data-testid="floor-live"][data-state="live"]').waitFor();
     await page.getByTestId('floor-agents').waitFor();
     assert.equal(await page.getByTestId('floor-error').textContent(), '');
-    for (const view of ['plugins', 'audit']) {
+    for (const view of ['plugins', 'audit', 'whatif']) {
       await page.goto(page.url().replace(/#.*$/, `#/${view}`));
       await page.getByTestId('forbidden').waitFor();
       assert.equal(await page.getByTestId(`view-${view}`).count(), 0);
@@ -56,7 +56,7 @@ test('an operator sees every view', async (t) => {
   t.after(() => b.close());
   const { page } = b;
   await signIn(page, await tokenFor('operator'), '#/audit');
-  assert.deepEqual(await navIds(page), ['floor', 'kpis', 'drafts', 'escalations', 'incidents', 'report', 'plugins', 'audit']);
+  assert.deepEqual(await navIds(page), ['floor', 'kpis', 'drafts', 'escalations', 'incidents', 'report', 'plugins', 'audit', 'whatif']);
   await page.locator('[data-testid="audit-verify"][data-state="intact"]').waitFor();
   assert.deepEqual(b.errors, []);
 });
