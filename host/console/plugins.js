@@ -64,7 +64,17 @@ export async function render(root, { me, title }) {
             s.quarantined ? [' ', h('span', {
               class: 'chip bad', 'data-testid': `slot-quarantined-${s.slot}`,
               title: `Since ${fmtTime(s.quarantined.since)} after ${s.quarantined.consecutive_failures} failures in a row: ${s.quarantined.reason}. Activate a version to resume.`,
-            }, `QUARANTINED ${s.quarantined.plugin}@${s.quarantined.version}`)] : null),
+            }, `QUARANTINED ${s.quarantined.plugin}@${s.quarantined.version}`)] : null,
+            // Shadow mode: a candidate beside the live version, never applied.
+            s.shadow ? [' ', h('span', {
+              class: `chip ${s.shadow.agreement === null ? 'none' : s.shadow.agreement >= 0.99 ? 'ok' : 'warn'}`,
+              'data-testid': `slot-shadow-${s.slot}`,
+              'data-agreement': s.shadow.agreement ?? '',
+              title: `${s.shadow.compared} decisions compared, ${s.shadow.disagreed} differ`
+                + (s.shadow.differences.length ? ` (most at ${s.shadow.differences[0].path})` : '')
+                + `; ${s.shadow.offered} offered, ${s.shadow.dropped} dropped. Promote or stop: switchboard plugin shadow ${s.slot} --promote | --stop.`,
+            }, `shadow ${name(s.shadow.candidate)}: `
+              + (s.shadow.agreement === null ? 'no data yet' : `${(100 * s.shadow.agreement).toFixed(1)}% agree`))] : null),
         },
         { label: 'Digest', cell: (s) => h('code', { title: digestOf(s.current) || '' }, short(digestOf(s.current))) },
         { label: 'Activated', cell: (s) => (s.current ? `${fmtTime(s.current.activated_at)} by ${s.current.activated_by}` : '—') },

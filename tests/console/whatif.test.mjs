@@ -75,3 +75,26 @@ test('a candidate that cannot run is refused with the server\'s reason', async (
   await err.filter({ hasText: 'slot' }).waitFor();
   assert.match(await err.textContent(), /name it in `slot`/);
 });
+
+test('a shadowed slot shows its live agreement on the plugins page', async (t) => {
+  const { slots } = await api('GET', '/v1/slots');
+  const live = slots.find((s) => s.slot === 'routing').current;
+  // The live version as its own candidate: every answer agrees.
+  await api('PUT', '/v1/slots/routing/shadow', { plugin: live.plugin, version: live.version });
+  t.after(() => api('DELETE', '/v1/slots/routing/shadow').catch(() => {}));
+  await api('POST', '/v1/contacts', {
+    channel: 'chat', customer_id: uniq('shadow-cust'), customer_tier: 'standard', language: 'en',
+    topics: ['billing'], text: 'shadow me',
+  });
+  const status = await api('GET', '/v1/slots/routing/shadow?settle=true');
+  assert.ok(status.compared >= 1, JSON.stringify(status));
+
+  const b = await browser();
+  t.after(() => b.close());
+  const { page } = b;
+  await signIn(page, undefined, '#/plugins');
+  const chip = page.getByTestId('slot-shadow-routing');
+  await chip.waitFor();
+  assert.equal(await chip.getAttribute('data-agreement'), '1');
+  assert.match(await chip.textContent(), new RegExp(`shadow ${live.plugin}@${live.version}: 100.0% agree`));
+});

@@ -136,9 +136,9 @@ pub(super) async fn list_plugins(
     State(state): State<AppState>,
     _: Allowed<perm::ReadPlugins>,
 ) -> ApiResult<Json<PluginList>> {
-    let engine = state.engine.clone();
+    let (engine, shadows) = (state.engine.clone(), state.shadows.clone());
     let (versions, slots) = state
-        .registry(move |r| Ok((r.versions()?, slot_views(&engine, r.slots()?))))
+        .registry(move |r| Ok((r.versions()?, slot_views(&engine, &shadows, r.slots()?))))
         .await?;
     Ok(Json(PluginList { versions, slots }))
 }
@@ -258,7 +258,11 @@ pub(super) fn slot_live(
     }
 }
 
-fn slot_views(engine: &Engine, slots: Vec<SlotInfo>) -> Vec<SlotView> {
+fn slot_views(
+    engine: &Engine,
+    shadows: &crate::shadow::Shadows,
+    slots: Vec<SlotInfo>,
+) -> Vec<SlotView> {
     slots
         .into_iter()
         .map(|slot| {
@@ -266,6 +270,7 @@ fn slot_views(engine: &Engine, slots: Vec<SlotInfo>) -> Vec<SlotView> {
             SlotView {
                 stats,
                 quarantined,
+                shadow: shadows.status(&slot.slot, None),
                 slot,
             }
         })
@@ -282,6 +287,9 @@ pub(super) struct SlotView {
     stats: Option<CallStats>,
     /// Set while a version of this slot is quarantined.
     quarantined: Option<SlotQuarantine>,
+    /// Set while a candidate runs beside the live version (shadow mode):
+    /// its live agreement.
+    shadow: Option<crate::shadow::ShadowStatus>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -298,9 +306,9 @@ pub(super) async fn list_slots(
     State(state): State<AppState>,
     _: Allowed<perm::ReadPlugins>,
 ) -> ApiResult<Json<SlotList>> {
-    let engine = state.engine.clone();
+    let (engine, shadows) = (state.engine.clone(), state.shadows.clone());
     let slots = state
-        .registry(move |r| Ok(slot_views(&engine, r.slots()?)))
+        .registry(move |r| Ok(slot_views(&engine, &shadows, r.slots()?)))
         .await?;
     Ok(Json(SlotList { slots }))
 }
