@@ -607,6 +607,13 @@ impl<'a> Replayer<'a> {
             Some(c) if c.kind() != d.kind => return Ok(()),
             Some(c) => (c.clone(), self.candidate_by.clone()),
             None => {
+                if d.kind == PluginKind::Escalation && d.outcome == "invalid" {
+                    skip(
+                        report,
+                        "the host refused this escalation outcome with a check that reads the contact's state at that time (its tags and clocks), which the record does not hold".into(),
+                    );
+                    return Ok(());
+                }
                 if d.outcome == "timeout" {
                     skip(
                         report,

@@ -245,6 +245,23 @@ fn a_simulated_day_replays_byte_for_byte_and_a_different_component_shows_what_it
     for m in kpis["kpi"]["measures"].as_array().unwrap() {
         assert_eq!(m["recorded"], m["candidate"], "{m}");
     }
+    // And the live compliance check: every verdict the same.
+    let check = version_in("brand-compliance");
+    let verdicts = whatif(
+        &["--candidate", &check, "--slot", "brand-compliance"],
+        Some(&server),
+        &data,
+    );
+    assert_eq!(verdicts["changed"], 0, "{verdicts:#}");
+    assert_eq!(
+        verdicts["decisions"], day["by_kind"]["compliance.decision"],
+        "{verdicts:#}"
+    );
+    assert_eq!(
+        verdicts["compliance"]["verdicts"],
+        json!([]),
+        "{verdicts:#}"
+    );
     let escalation = version_in("complaint-escalation");
 
     // Offline, from the data directory, with the server stopped.
@@ -388,6 +405,26 @@ fn a_shadow_candidate_sees_live_traffic_changes_nothing_for_it_and_can_be_promot
         &json!({"plugin": "misbehaving", "version": "1.0.0"}),
     );
     assert_eq!(status, 422, "a routing policy cannot shadow a KPI slot");
+    let (_, slots) = server.get("/v1/slots");
+    let check = &slots["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "compliance")
+        .unwrap()["current"];
+    let (status, err) = server.put(
+        "/v1/slots/complaint-escalation/shadow",
+        &json!({"plugin": check["plugin"], "version": check["version"]}),
+    );
+    assert_eq!(
+        status, 409,
+        "a compliance check cannot shadow an escalation rule: {err}"
+    );
+    let (status, _) = server.put(
+        "/v1/slots/no-such-slot/shadow",
+        &json!({"plugin": check["plugin"], "version": check["version"]}),
+    );
+    assert_eq!(status, 404, "a shadow needs a live version beside it");
 
     // Live traffic: the shadow traps on `panic`, runs out of fuel on
     // `loop`, and sends everything else to `general`.

@@ -29,7 +29,8 @@ fn no_shadow(slot: &str) -> ApiError {
     request_body = ShadowRequest,
     responses(
         (status = 200, description = "Shadowing", body = ShadowStatus),
-        (status = 404, description = "No such version", body = Problem),
+        (status = 404, description = "No such version, or no such slot", body = Problem),
+        (status = 409, description = "The slot runs plugins of another kind", body = Problem),
         (status = 422, description = "The candidate cannot run, does not fit the slot, or `sample` is outside 0..1", body = Problem)),
     extensions(("x-roles" = json!(Action::ActivatePlugins.roles()))))]
 pub(super) async fn start_shadow(
@@ -58,7 +59,20 @@ pub(super) async fn start_shadow(
             from: None,
             to: None,
         };
-        crate::whatif::prepare(&load, &req).map(|(act, _, _)| act)
+        let (act, kind, slot) = crate::whatif::prepare(&load, &req)?;
+        // A shadow stands beside a live version of its own kind.
+        match registry.slot(&slot) {
+            Ok(Some(s)) if s.kind == kind => Ok(act),
+            Ok(Some(s)) => Err(crate::registry::RegistryError::Conflict(format!(
+                "slot `{slot}` runs {} plugins, not {kind}; shadow it with a {} plugin",
+                s.kind, s.kind
+            ))
+            .into()),
+            Ok(None) => Err(ApiError::not_found(format!(
+                "no slot `{slot}`: a shadow runs beside a slot's live version (GET /v1/slots lists them)"
+            ))),
+            Err(e) => Err(e.into()),
+        }
     })
     .await?;
     // The record first: no shadow decision before the record of its start.
@@ -139,7 +153,9 @@ pub(super) async fn stop_shadow(
     params(("slot" = String, Path, description = "Slot name")),
     responses(
         (status = 200, description = "Active", body = Activated),
-        (status = 404, description = "The slot has no shadow", body = Problem)),
+        (status = 404, description = "The slot has no shadow", body = Problem),
+        (status = 409, description = "The slot changed kind since the shadow started", body = Problem),
+        (status = 422, description = "The candidate's config no longer validates", body = Problem)),
     extensions(("x-roles" = json!(Action::ActivatePlugins.roles()))))]
 pub(super) async fn promote_shadow(
     State(state): State<AppState>,
