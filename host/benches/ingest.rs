@@ -9,12 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard::bundled::BUNDLED;
 use switchboard::domain::Channel;
 use switchboard::engine::{Engine, FallbackQueues, NewContact};
 use switchboard::plugins::{
-    EscalationRule, KpiDefinition, LoadedPlugin, Manifest, PluginRuntime, RoutingPolicy,
-    RuntimeConfig,
+    EscalationRule, KpiDefinition, PluginRuntime, RoutingPolicy, RuntimeConfig,
 };
 use switchboard::store::{Durability, SledStore};
 
@@ -24,14 +22,9 @@ struct Run {
     p99: Duration,
 }
 
-fn load(rt: &PluginRuntime, name: &str) -> Arc<LoadedPlugin> {
-    let p = BUNDLED
-        .iter()
-        .find(|p| p.crate_name == name)
-        .expect("bundled");
-    rt.load(Manifest::from_json(p.manifest).expect("manifest"), p.wasm)
-        .expect("load")
-}
+#[path = "common/bundled.rs"]
+mod bundled;
+use bundled::load;
 
 fn run(mode: Durability, full: bool, threads: usize, per_thread: usize, rt: &PluginRuntime) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");

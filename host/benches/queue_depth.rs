@@ -11,27 +11,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard::bundled::BUNDLED;
 use switchboard::domain::{Agent, AgentStatus, Channel};
 use switchboard::engine::{
     ContactEvent, Engine, EventKind, FallbackQueues, ManualClock, NewContact,
 };
-use switchboard::plugins::{
-    EscalationRule, KpiDefinition, LoadedPlugin, Manifest, PluginRuntime, RoutingPolicy,
-    RuntimeConfig,
-};
+use switchboard::plugins::{PluginRuntime, RuntimeConfig};
 use switchboard::store::{Durability, SledStore};
 
 const START: i64 = 1_767_000_000_000;
 
-fn load(rt: &PluginRuntime, name: &str) -> Arc<LoadedPlugin> {
-    let p = BUNDLED
-        .iter()
-        .find(|p| p.crate_name == name)
-        .expect("bundled");
-    rt.load(Manifest::from_json(p.manifest).expect("manifest"), p.wasm)
-        .expect("load")
-}
+#[path = "common/bundled.rs"]
+mod bundled;
 
 fn contact(customer: String, topic: &str) -> NewContact {
     NewContact {
@@ -56,29 +46,7 @@ fn floor(rt: &PluginRuntime, dir: &std::path::Path) -> (Arc<Engine>, ManualClock
     )
     .expect("engine")
     .with_clock(move || c.now());
-    engine.set_routing(Some(Arc::new(
-        load(rt, "skill-routing")
-            .activate::<RoutingPolicy>(None)
-            .expect("activate"),
-    )));
-    engine.escalation().activate(
-        "complaint-escalation",
-        Arc::new(
-            load(rt, "complaint-escalation")
-                .activate::<EscalationRule>(None)
-                .expect("activate"),
-        ),
-    );
-    engine
-        .activate_kpi(
-            "core-kpis",
-            Arc::new(
-                load(rt, "core-kpis")
-                    .activate::<KpiDefinition>(None)
-                    .expect("activate"),
-            ),
-        )
-        .expect("measures");
+    bundled::activate_all(&engine, rt);
     // Built from JSON so fields added later keep their defaults.
     let agent: Agent = serde_json::from_value(serde_json::json!({
         "id": "a-billing", "skills": {"billing": 5}, "languages": ["en"],

@@ -9,25 +9,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use switchboard::audit::AuditLog;
-use switchboard::bundled::BUNDLED;
 use switchboard::domain::Channel;
 use switchboard::engine::{Engine, EngineSettings, NewContact};
-use switchboard::plugins::{
-    EscalationRule, KpiDefinition, LoadedPlugin, Manifest, PluginRuntime, RoutingPolicy,
-    RuntimeConfig,
-};
+use switchboard::plugins::{PluginRuntime, RuntimeConfig};
 use switchboard::replay::{Candidate, ReplayRequest, Replayer};
 use switchboard::store::{Durability, SledStore, Store};
 use switchboard::whatif::WhatIfRequest;
 
-fn load(rt: &PluginRuntime, name: &str) -> Arc<LoadedPlugin> {
-    let p = BUNDLED
-        .iter()
-        .find(|p| p.crate_name == name)
-        .expect("bundled");
-    rt.load(Manifest::from_json(p.manifest).expect("manifest"), p.wasm)
-        .expect("load")
-}
+#[path = "common/bundled.rs"]
+mod bundled;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -46,33 +36,7 @@ fn main() {
             .expect("engine"),
     );
     let rt = PluginRuntime::new(RuntimeConfig::default()).expect("runtime");
-    let plugins: Vec<Arc<LoadedPlugin>> = ["skill-routing", "complaint-escalation", "core-kpis"]
-        .iter()
-        .map(|n| load(&rt, n))
-        .collect();
-    engine.set_routing(Some(Arc::new(
-        plugins[0]
-            .activate::<RoutingPolicy>(None)
-            .expect("activate"),
-    )));
-    engine.escalation().activate(
-        "complaint-escalation",
-        Arc::new(
-            plugins[1]
-                .activate::<EscalationRule>(None)
-                .expect("activate"),
-        ),
-    );
-    engine
-        .activate_kpi(
-            "core-kpis",
-            Arc::new(
-                plugins[2]
-                    .activate::<KpiDefinition>(None)
-                    .expect("activate"),
-            ),
-        )
-        .expect("measures");
+    let plugins = bundled::activate_all(&engine, &rt);
     let started = Instant::now();
     let threads = 8;
     std::thread::scope(|s| {

@@ -53,18 +53,9 @@ pub struct AbArgs {
     /// The slot it takes on day B (`routing` for a routing policy).
     #[arg(long, default_value = "routing")]
     pub slot: String,
-    /// Seed of the day (the same on both).
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-    /// Contacts arriving over the day.
-    #[arg(long, default_value_t = 2_000)]
-    pub contacts: usize,
-    /// Agents on the roster.
-    #[arg(long, default_value_t = 40)]
-    pub agents: usize,
-    /// Hours simulated.
-    #[arg(long, default_value_t = 24)]
-    pub hours: u32,
+    /// The day (the same on both).
+    #[command(flatten)]
+    pub day: crate::simulate::DayArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -183,10 +174,7 @@ impl Server {
 
     fn day(&self, args: &AbArgs) -> anyhow::Result<Value> {
         let sim = crate::simulate::SimulateArgs {
-            seed: args.seed,
-            contacts: args.contacts,
-            agents: args.agents,
-            hours: args.hours,
+            day: args.day.clone(),
             speed: 0.0,
             json: false,
             classic: false,
@@ -291,10 +279,10 @@ fn read_json(path: &Path) -> anyhow::Result<Value> {
 
 /// Run both days and compare them.
 pub fn run(args: &AbArgs) -> anyhow::Result<AbReport> {
-    if args.hours == 0 {
+    if args.day.hours == 0 {
         bail!("--hours must be at least 1");
     }
-    let (from, to) = (DAY, DAY + i64::from(args.hours) * HOUR);
+    let (from, to) = (DAY, DAY + i64::from(args.day.hours) * HOUR);
     eprintln!("day A: the plugins as shipped");
     let a = Server::start()?;
     let live = a.running(&args.slot).unwrap_or_else(|_| "(empty)".into());
@@ -343,7 +331,7 @@ pub fn run(args: &AbArgs) -> anyhow::Result<AbReport> {
             .b = Some(n as f64);
     }
     Ok(AbReport {
-        seed: args.seed,
+        seed: args.day.seed,
         from,
         to,
         a: live,

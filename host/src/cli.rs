@@ -259,22 +259,31 @@ pub struct ReplayArgs {
     /// absent).
     #[arg(long, requires = "candidate")]
     pub candidate_config: Option<PathBuf>,
-    /// Replay offline from this data directory (the server stopped).
-    #[arg(long, conflicts_with = "server")]
-    pub data_dir: Option<PathBuf>,
-    /// With `--data-dir`: the server's config file, for its plugin limits
-    /// (a fuel budget raised there must be raised here to replay exactly).
-    #[arg(long, requires = "data_dir")]
-    pub config: Option<PathBuf>,
-    /// Replay through this running server.
-    #[arg(long, env = "SWITCHBOARD_SERVER")]
-    pub server: Option<String>,
-    /// A bearer token for `--server` (any role that reads the audit log).
-    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub source: RecordsSource,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where `audit replay` and `whatif` read the recorded decisions: offline
+/// from a data directory, or through a running server.
+#[derive(Debug, Args)]
+pub struct RecordsSource {
+    /// Run offline from this data directory (the server stopped).
+    #[arg(long, conflicts_with = "server")]
+    pub data_dir: Option<PathBuf>,
+    /// With `--data-dir`: the server's config file, for its plugin limits
+    /// (a fuel budget raised there must be raised here to decide the same).
+    #[arg(long, requires = "data_dir")]
+    pub config: Option<PathBuf>,
+    /// Run through this server (`audit replay`: any role that reads the
+    /// audit log; `whatif`: operator or admin, as a job).
+    #[arg(long, env = "SWITCHBOARD_SERVER")]
+    pub server: Option<String>,
+    /// A bearer token for `--server`.
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Options of `switchboard whatif`.
@@ -295,18 +304,8 @@ pub struct WhatifArgs {
     /// Decisions recorded before (ms since the epoch).
     #[arg(long)]
     pub to: Option<i64>,
-    /// Run offline from this data directory (the server stopped).
-    #[arg(long, conflicts_with = "server")]
-    pub data_dir: Option<PathBuf>,
-    /// With `--data-dir`: the server's config file, for its plugin limits.
-    #[arg(long, requires = "data_dir")]
-    pub config: Option<PathBuf>,
-    /// Run through this server (as a job).
-    #[arg(long, env = "SWITCHBOARD_SERVER")]
-    pub server: Option<String>,
-    /// A bearer token for `--server` (operator or admin).
-    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub source: RecordsSource,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -1348,13 +1347,13 @@ fn whatif(args: &WhatifArgs) -> anyhow::Result<()> {
         to: args.to,
     };
     let last = std::sync::atomic::AtomicU64::new(0);
-    let report: crate::whatif::WhatIfReport = match &args.data_dir {
-        Some(dir) => offline(dir, args.config.as_deref(), |audit, load| {
+    let report: crate::whatif::WhatIfReport = match &args.source.data_dir {
+        Some(dir) => offline(dir, args.source.config.as_deref(), |audit, load| {
             let progress = |p: crate::whatif::Progress| show_progress(p.done, p.total, &last);
             Ok(crate::whatif::run(audit, load, &request, &progress)?)
         })?,
         None => {
-            let remote = remote_of(args.server.as_ref(), args.token.as_ref())?;
+            let remote = remote_of(args.source.server.as_ref(), args.source.token.as_ref())?;
             let job = remote.post("/v1/whatif", &serde_json::to_value(&request)?)?;
             let id = job["id"]
                 .as_str()
@@ -1398,14 +1397,14 @@ fn audit_replay(args: &ReplayArgs) -> anyhow::Result<()> {
         limit: args.limit,
         candidate,
     };
-    let report: crate::replay::ReplayReport = match &args.data_dir {
-        Some(data_dir) => offline(data_dir, args.config.as_deref(), |audit, load| {
+    let report: crate::replay::ReplayReport = match &args.source.data_dir {
+        Some(data_dir) => offline(data_dir, args.source.config.as_deref(), |audit, load| {
             let mut replayer =
                 crate::replay::Replayer::new(audit, load, request.candidate.as_ref())?;
             Ok(replayer.run(&request)?)
         })?,
         None => {
-            let remote = remote_of(args.server.as_ref(), args.token.as_ref())?;
+            let remote = remote_of(args.source.server.as_ref(), args.source.token.as_ref())?;
             let mut total = crate::replay::ReplayReport::default();
             let mut request = request;
             // The server replays a page at a time; go on until the

@@ -35,9 +35,9 @@ const HOUR: i64 = 60 * MIN;
 /// The simulated clock is moved at least this often (timers fire then).
 const CLOCK_STEP: i64 = 5 * SEC;
 
-/// Options of `switchboard simulate`.
-#[derive(Debug, clap::Args)]
-pub struct SimulateArgs {
+/// The day to simulate (`switchboard simulate`, `switchboard ab`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DayArgs {
     /// Seed of every random choice: the same seed replays the same day.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -50,6 +50,13 @@ pub struct SimulateArgs {
     /// Hours simulated, from the server's clock.
     #[arg(long, default_value_t = 24)]
     pub hours: u32,
+}
+
+/// Options of `switchboard simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub day: DayArgs,
     /// Simulated seconds per wall second; 0 runs as fast as the server
     /// answers. Anything but 1 needs a server on `--simulated-clock`.
     #[arg(long, default_value_t = 0.0)]
@@ -887,8 +894,8 @@ pub fn day(args: &SimulateArgs) -> anyhow::Result<Summary> {
     }
     let t0 = clock["now"].as_i64().unwrap_or(0);
     api.now = t0;
-    let end = t0 + i64::from(args.hours) * HOUR;
-    let mut rng = StdRng::seed_from_u64(args.seed);
+    let end = t0 + i64::from(args.day.hours) * HOUR;
+    let mut rng = StdRng::seed_from_u64(args.day.seed);
 
     // Queues the bundled routing and escalation plugins use.
     for (name, priority) in [
@@ -909,7 +916,7 @@ pub fn day(args: &SimulateArgs) -> anyhow::Result<Summary> {
     // The roster: skills, languages, teams, capacities, a shift with a break.
     let mut agents = Vec::new();
     let mut shifts = Vec::new();
-    for a in 0..args.agents {
+    for a in 0..args.day.agents {
         let id = format!("sim-agent-{a:03}");
         let team = ["tier1", "tier1", "tier2", "legacy"][a % 4];
         let mut skills = serde_json::Map::new();
@@ -950,11 +957,11 @@ pub fn day(args: &SimulateArgs) -> anyhow::Result<Summary> {
         rng,
         queue: BinaryHeap::new(),
         seq: 0,
-        contacts: Vec::with_capacity(args.contacts),
+        contacts: Vec::with_capacity(args.day.contacts),
         by_id: BTreeMap::new(),
         agents,
         summary: Summary {
-            simulated_hours: args.hours,
+            simulated_hours: args.day.hours,
             ..Summary::default()
         },
         last: t0,
@@ -965,7 +972,7 @@ pub fn day(args: &SimulateArgs) -> anyhow::Result<Summary> {
     };
     if !args.classic {
         plan_the_day(&mut sim.api, &sim.agents, &shifts, t0)?;
-        if args.hours > 12 {
+        if args.day.hours > 12 {
             sim.at(t0 + 10 * HOUR, Action::Incident(true));
             sim.at(t0 + 12 * HOUR, Action::Incident(false));
         }
@@ -985,9 +992,9 @@ pub fn day(args: &SimulateArgs) -> anyhow::Result<Summary> {
         }
     }
     // Arrivals: hour by the daily curve, then uniform within the hour.
-    let hours = args.hours.clamp(1, 24) as usize;
+    let hours = args.day.hours.clamp(1, 24) as usize;
     let curve: Vec<(usize, f64)> = CURVE.iter().copied().enumerate().take(hours).collect();
-    let mut arrivals: Vec<i64> = (0..args.contacts)
+    let mut arrivals: Vec<i64> = (0..args.day.contacts)
         .map(|_| {
             let h = pick(&mut sim.rng, &curve) as i64;
             t0 + h * HOUR + sim.rng.random_range(0..HOUR)
@@ -1034,14 +1041,14 @@ pub fn day(args: &SimulateArgs) -> anyhow::Result<Summary> {
         sim.at(t, Action::Arrive(i));
     }
 
-    let total = args.contacts.max(1);
+    let total = args.day.contacts.max(1);
     let mut next_report = 0.1;
     eprintln!(
         "simulating {} h with {} contacts and {} agents (seed {}, {})",
-        args.hours,
-        args.contacts,
-        args.agents,
-        args.seed,
+        args.day.hours,
+        args.day.contacts,
+        args.day.agents,
+        args.day.seed,
         if simulated {
             "simulated clock"
         } else {
