@@ -107,6 +107,11 @@ pub struct ReplayReport {
     /// Decisions that could not be run again (the first [`MAX_EXAMPLES`]
     /// are in `skips`, with the reason).
     pub skipped: u64,
+    /// Of those matched, how many used another number of instructions
+    /// than recorded: the same answer by another path (a warm instance's
+    /// allocator state, for one). Informational; records written before
+    /// fuel was recorded are not counted.
+    pub fuel_differs: u64,
     pub mismatches: Vec<Mismatch>,
     pub skips: Vec<Skip>,
     /// The last record looked at: pass it as `after` to go on, when the
@@ -126,6 +131,7 @@ impl ReplayReport {
         self.matched += page.matched;
         self.mismatched += page.mismatched;
         self.skipped += page.skipped;
+        self.fuel_differs += page.fuel_differs;
         let room = MAX_EXAMPLES.saturating_sub(self.mismatches.len());
         self.mismatches
             .extend(page.mismatches.into_iter().take(room));
@@ -138,8 +144,17 @@ impl ReplayReport {
     /// The report as text, for a terminal.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "replayed {} decisions: {} match, {} differ, {} skipped ({} ms)\n",
-            self.replayed, self.matched, self.mismatched, self.skipped, self.elapsed_ms
+            "replayed {} decisions: {} match, {} differ, {} skipped ({} ms){}\n",
+            self.replayed,
+            self.matched,
+            self.mismatched,
+            self.skipped,
+            self.elapsed_ms,
+            if self.fuel_differs > 0 {
+                format!("; {} matched with other fuel", self.fuel_differs)
+            } else {
+                String::new()
+            }
         );
         for m in &self.mismatches {
             s.push_str(&format!(
@@ -227,6 +242,9 @@ struct Recorded<'a> {
     #[serde(borrow, default)]
     output: Option<&'a RawValue>,
     outcome: String,
+    /// Absent in records written before fuel was recorded.
+    #[serde(default)]
+    fuel: Option<u64>,
 }
 
 /// A decision record, read.
@@ -240,6 +258,7 @@ pub(crate) struct Decision<'a> {
     pub(crate) input: &'a RawValue,
     pub(crate) output: Option<&'a RawValue>,
     pub(crate) outcome: String,
+    pub(crate) fuel: Option<u64>,
 }
 
 /// `Ok(None)`: not a decision a plugin made (no version answered, or
@@ -289,6 +308,7 @@ pub(crate) fn decision<'a>(record: &'a AuditRecord) -> Result<Option<Decision<'a
         input,
         output: r.output,
         outcome: r.outcome,
+        fuel: r.fuel,
     }))
 }
 
@@ -307,19 +327,22 @@ pub(crate) struct Answer {
     pub(crate) outcome: CallOutcome,
     pub(crate) output: Option<String>,
     pub(crate) error: Option<String>,
+    pub(crate) fuel: u64,
 }
 
-fn answer<T: Serialize>(r: Result<T, crate::plugins::PluginError>) -> Answer {
-    match r {
+fn answer<T: Serialize>(m: crate::plugins::Metered<T>) -> Answer {
+    match m.result {
         Ok(v) => Answer {
             outcome: CallOutcome::Ok,
             output: serde_json::to_string(&v).ok(),
             error: None,
+            fuel: m.fuel,
         },
         Err(e) => Answer {
             outcome: e.outcome(),
             output: None,
             error: Some(e.to_string()),
+            fuel: m.fuel,
         },
     }
 }
@@ -378,18 +401,18 @@ impl Act {
         Ok(match self {
             Act::Routing(a) => {
                 let input = parse(input)?;
-                answer(a.route_checked(&input, &crate::engine::check_routing_decision))
+                answer(a.route_metered(&input, &crate::engine::check_routing_decision))
             }
-            Act::Escalation(a) => answer(a.on_event(&parse(input)?)),
+            Act::Escalation(a) => answer(a.on_event_metered(&parse(input)?, &|_| Ok(()))),
             Act::Compliance(a) => {
                 let draft: crate::plugins::compliance::Draft = parse(input)?;
                 let chars = draft.text.chars().count();
                 let check = |r: &crate::plugins::compliance::ComplianceResult| {
                     crate::engine::check_compliance_spans(r, chars)
                 };
-                answer(a.check_checked(&draft, &check))
+                answer(a.check_metered(&draft, &check))
             }
-            Act::Kpi(a) => answer(a.on_event(&parse(input)?)),
+            Act::Kpi(a) => answer(a.on_event_metered(&parse(input)?)),
         })
     }
 }
@@ -646,6 +669,9 @@ impl<'a> Replayer<'a> {
         let recorded = d.output.map(RawValue::get);
         if outcome == d.outcome && (outcome != "ok" || recorded == got.output.as_deref()) {
             report.matched += 1;
+            if d.fuel.is_some_and(|f| f != got.fuel) {
+                report.fuel_differs += 1;
+            }
             return Ok(());
         }
         report.mismatched += 1;

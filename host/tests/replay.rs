@@ -90,6 +90,11 @@ fn a_simulated_day_replays_byte_for_byte_and_a_different_component_shows_what_it
     // machinery, each narrower.
     let (_, page) = server.get("/v1/audit?kind=routing.decision&limit=1");
     let first = &page["records"][0];
+    let fuel = first["entry"]["data"]["fuel"].as_u64().unwrap();
+    assert!(
+        fuel > 0,
+        "the instructions the call used are recorded: {first}"
+    );
     let one = replay_all(&server, json!({"seq": first["seq"]}));
     assert_eq!(
         (one["replayed"].as_u64(), one["matched"].as_u64()),

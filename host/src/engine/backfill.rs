@@ -104,7 +104,7 @@ impl Engine {
                     )));
                     continue;
                 };
-                let call = match slot.call(|a| a.on_event(&input)) {
+                let call = match slot.call_metered(|a| a.on_event_metered(&input)) {
                     Ok(call) => call,
                     Err(unserved) => {
                         report.still_failing.push(failing(unserved.to_string()));

@@ -145,7 +145,7 @@ impl Engine {
         let chars = draft.text.chars().count();
         let check = |result: &ComplianceResult| check_spans(result, chars);
         for slot in self.compliance.all() {
-            let call = match slot.call(|a| a.check_checked(&draft, &check)) {
+            let call = match slot.call_metered(|a| a.check_metered(&draft, &check)) {
                 Ok(call) => call,
                 Err(unserved) => {
                     if let super::Unserved::Quarantined { policy, .. } = &unserved

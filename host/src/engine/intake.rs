@@ -366,7 +366,7 @@ impl Engine {
                 sequence: 0,
             };
             let input = escalation_input(c, event, now, &history, None, &incidents);
-            let Ok(call) = slot.call(|a| a.on_event(&input)) else {
+            let Ok(call) = slot.call_metered(|a| a.on_event_metered(&input, &|_| Ok(()))) else {
                 continue;
             };
             let noise = call.result.as_ref().ok().and_then(|o| {

@@ -275,6 +275,8 @@ struct DecisionRecord<'a> {
     output: &'a Option<Box<serde_json::value::RawValue>>,
     outcome: CallOutcome,
     duration_us: u64,
+    /// Instructions the call used (its outcome does not depend on time).
+    fuel: u64,
     queue: &'a str,
 }
 
@@ -1488,92 +1490,101 @@ impl Engine {
             .map_err(|e| StoreError::Corrupt(format!("cannot encode routing input: {e}")))?;
         let input_digest = hex::encode(Sha256::digest(input_json.get().as_bytes()));
         let mut audit = Vec::new();
-        let (decided_by, requirements, labels, reason, output, outcome, duration_us, actor, config) =
-            match self
-                .routing
-                .call(|a| a.route_checked(input, &convert::check_decision))
-            {
-                Ok(call) => {
-                    let actor = reactions::actor(&call.by);
-                    let config = call.by.config_digest().to_owned();
-                    if let Some(q) = &call.quarantined {
-                        audit.push(reactions::quarantine_entry(
-                            self.routing.name(),
-                            &q.activation,
-                            &q.last_error,
-                            q.failures,
-                            now,
-                        )?);
+        let (
+            decided_by,
+            requirements,
+            labels,
+            reason,
+            output,
+            outcome,
+            (duration_us, fuel),
+            actor,
+            config,
+        ) = match self
+            .routing
+            .call_metered(|a| a.route_metered(input, &convert::check_decision))
+        {
+            Ok(call) => {
+                let actor = reactions::actor(&call.by);
+                let config = call.by.config_digest().to_owned();
+                if let Some(q) = &call.quarantined {
+                    audit.push(reactions::quarantine_entry(
+                        self.routing.name(),
+                        &q.activation,
+                        &q.last_error,
+                        q.failures,
+                        now,
+                    )?);
+                }
+                let outcome = call.outcome();
+                match call.result {
+                    Ok(mut decision) => {
+                        let p = call.by.plugin().id();
+                        let output = serde_json::value::to_raw_value(&decision).ok();
+                        let attributes = std::mem::take(&mut decision.attributes);
+                        let attributes = attributes.into_iter().map(|kv| (kv.key, kv.value));
+                        let (req, tags, reason) = convert::requirements(decision);
+                        (
+                            DecidedBy::Plugin {
+                                plugin: p.id.to_string(),
+                                version: p.version.to_string(),
+                                digest: p.digest.to_string(),
+                                primary_error: call.primary_error.map(|e| e.to_string()),
+                            },
+                            req,
+                            (tags, attributes.collect()),
+                            reason,
+                            output,
+                            outcome,
+                            (call.duration_us, call.fuel),
+                            actor,
+                            config,
+                        )
                     }
-                    let outcome = call.outcome();
-                    match call.result {
-                        Ok(mut decision) => {
-                            let p = call.by.plugin().id();
-                            let output = serde_json::value::to_raw_value(&decision).ok();
-                            let attributes = std::mem::take(&mut decision.attributes);
-                            let attributes = attributes.into_iter().map(|kv| (kv.key, kv.value));
-                            let (req, tags, reason) = convert::requirements(decision);
-                            (
-                                DecidedBy::Plugin {
-                                    plugin: p.id.to_string(),
-                                    version: p.version.to_string(),
-                                    digest: p.digest.to_string(),
-                                    primary_error: call.primary_error.map(|e| e.to_string()),
-                                },
-                                req,
-                                (tags, attributes.collect()),
-                                reason,
-                                output,
-                                outcome,
-                                call.duration_us,
-                                actor,
-                                config,
-                            )
-                        }
-                        Err(err) => {
-                            let (req, reason) = self.fallback(call.policy, &err.to_string());
-                            (
-                                DecidedBy::FailPolicy {
-                                    policy: call.policy,
-                                    outcome: Some(err.outcome()),
-                                    error: err.to_string(),
-                                },
-                                req,
-                                (Vec::new(), Vec::new()),
-                                reason,
-                                None,
-                                outcome,
-                                call.duration_us,
-                                actor,
-                                config,
-                            )
-                        }
+                    Err(err) => {
+                        let (req, reason) = self.fallback(call.policy, &err.to_string());
+                        (
+                            DecidedBy::FailPolicy {
+                                policy: call.policy,
+                                outcome: Some(err.outcome()),
+                                error: err.to_string(),
+                            },
+                            req,
+                            (Vec::new(), Vec::new()),
+                            reason,
+                            None,
+                            outcome,
+                            (call.duration_us, call.fuel),
+                            actor,
+                            config,
+                        )
                     }
                 }
-                Err(unserved) => {
-                    let policy = match &unserved {
-                        Unserved::Quarantined { policy, .. } => *policy,
-                        Unserved::Empty => FailPolicy::FailOpen,
-                    };
-                    let error = unserved.to_string();
-                    let (req, reason) = self.fallback(policy, &error);
-                    (
-                        DecidedBy::FailPolicy {
-                            policy,
-                            outcome: None,
-                            error,
-                        },
-                        req,
-                        (Vec::new(), Vec::new()),
-                        reason,
-                        None,
-                        CallOutcome::Error,
-                        0,
-                        "engine".to_owned(),
-                        String::new(),
-                    )
-                }
-            };
+            }
+            Err(unserved) => {
+                let policy = match &unserved {
+                    Unserved::Quarantined { policy, .. } => *policy,
+                    Unserved::Empty => FailPolicy::FailOpen,
+                };
+                let error = unserved.to_string();
+                let (req, reason) = self.fallback(policy, &error);
+                (
+                    DecidedBy::FailPolicy {
+                        policy,
+                        outcome: None,
+                        error,
+                    },
+                    req,
+                    (Vec::new(), Vec::new()),
+                    reason,
+                    None,
+                    CallOutcome::Error,
+                    (0, 0),
+                    "engine".to_owned(),
+                    String::new(),
+                )
+            }
+        };
         audit.insert(
             0,
             AuditEntry {
@@ -1589,6 +1600,7 @@ impl Engine {
                     output: &output,
                     outcome,
                     duration_us,
+                    fuel,
                     queue: &requirements.queue,
                 })
                 .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?,

@@ -94,6 +94,8 @@ struct CallRecord<'a, O: Serialize> {
     primary_error: Option<String>,
     fail_policy: FailPolicy,
     duration_us: u64,
+    /// Instructions the call used (its outcome does not depend on time).
+    fuel: u64,
 }
 
 /// Audit entries for a call: the decision, and a quarantine if it caused one.
@@ -152,6 +154,7 @@ pub(super) fn call_entries<W: World, T: Serialize>(
         primary_error: call.primary_error.as_ref().map(|e| e.to_string()),
         fail_policy: call.policy,
         duration_us: call.duration_us,
+        fuel: call.fuel,
     };
     let mut entries = vec![AuditEntry {
         at,
@@ -183,7 +186,7 @@ fn feed_kpi(
     at: i64,
     r: &mut Reaction,
 ) -> Result<(), StoreError> {
-    let call = match slot.call(|a| a.on_event(input)) {
+    let call = match slot.call_metered(|a| a.on_event_metered(input)) {
         Ok(call) => call,
         Err(Unserved::Empty) => return Ok(()),
         Err(unserved) => {
@@ -401,7 +404,7 @@ impl Engine {
             let input =
                 escalation_input(c, event.clone(), now, &history, queue.clone(), &incidents);
             let check = |o: &EscalationOutcome| check_outcome(o, c);
-            let call = match slot.call(|a| a.on_event_checked(&input, &check)) {
+            let call = match slot.call_metered(|a| a.on_event_metered(&input, &check)) {
                 Ok(call) => call,
                 Err(Unserved::Empty) => continue,
                 // Quarantined: what the rule did not see is kept, with its

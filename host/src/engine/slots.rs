@@ -147,6 +147,9 @@ pub struct SlotCall<W: World, T> {
     /// The version this call quarantined, if it did.
     pub quarantined: Option<Quarantined<W>>,
     pub duration_us: u64,
+    /// Instructions the call that produced `result` used (0 when the
+    /// caller did not meter it).
+    pub fuel: u64,
 }
 
 impl<W: World, T> SlotCall<W, T> {
@@ -295,6 +298,18 @@ impl<W: World> Slot<W> {
         &self,
         f: impl Fn(&Activation<W>) -> Result<T, PluginError>,
     ) -> Result<SlotCall<W, T>, Unserved> {
+        self.call_metered(|a| crate::plugins::Metered {
+            result: f(a),
+            fuel: 0,
+        })
+    }
+
+    /// [`Slot::call`] with a call that reports the fuel it used (recorded
+    /// in the decision's audit record as `fuel`).
+    pub fn call_metered<T>(
+        &self,
+        f: impl Fn(&Activation<W>) -> crate::plugins::Metered<T>,
+    ) -> Result<SlotCall<W, T>, Unserved> {
         let (current, previous) = {
             let state = self.state.read();
             match (&state.current, &state.quarantined) {
@@ -310,7 +325,7 @@ impl<W: World> Slot<W> {
             }
         };
         let started = Instant::now();
-        let result = f(&current);
+        let crate::plugins::Metered { result, fuel } = f(&current);
         self.observe(&current, &result, started);
         let policy = current.plugin().manifest().fail_policy;
         let err = match result {
@@ -323,6 +338,7 @@ impl<W: World> Slot<W> {
                     policy,
                     quarantined: None,
                     duration_us: started.elapsed().as_micros() as u64,
+                    fuel,
                 });
             }
             Err(e) => e,
@@ -337,15 +353,16 @@ impl<W: World> Slot<W> {
         {
             let again = Instant::now();
             let second = f(&prev);
-            self.observe(&prev, &second, again);
-            if second.is_ok() {
+            self.observe(&prev, &second.result, again);
+            if second.result.is_ok() {
                 return Ok(SlotCall {
-                    result: second,
+                    result: second.result,
                     by: prev,
                     primary_error: Some(err),
                     policy,
                     quarantined,
                     duration_us: started.elapsed().as_micros() as u64,
+                    fuel: second.fuel,
                 });
             }
         }
@@ -356,6 +373,7 @@ impl<W: World> Slot<W> {
             policy,
             quarantined,
             duration_us: started.elapsed().as_micros() as u64,
+            fuel,
         })
     }
 
