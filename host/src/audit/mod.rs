@@ -79,8 +79,21 @@ struct Hashed<'a> {
 }
 
 fn digest(seq: u64, prev: &str, entry: &AuditEntry) -> String {
-    let bytes = serde_json::to_vec(&Hashed { seq, prev, entry }).unwrap_or_default();
-    hex::encode(Sha256::digest(bytes))
+    sealed(seq, prev, entry).1
+}
+
+/// The record's stored bytes and its hash, from one encoding: the hashed
+/// fields are the record's first three in the same order, so the record is
+/// the hashed object with `"hash"` appended (byte for byte what encoding
+/// the whole [`AuditRecord`] gives).
+fn sealed(seq: u64, prev: &str, entry: &AuditEntry) -> (Vec<u8>, String) {
+    let mut bytes = serde_json::to_vec(&Hashed { seq, prev, entry }).unwrap_or_default();
+    let hash = hex::encode(Sha256::digest(&bytes));
+    bytes.pop(); // the closing brace
+    bytes.extend_from_slice(b",\"hash\":\"");
+    bytes.extend_from_slice(hash.as_bytes());
+    bytes.extend_from_slice(b"\"}");
+    (bytes, hash)
 }
 
 /// The first broken link found by [`AuditLog::verify`].
@@ -297,15 +310,13 @@ impl AuditLog {
         };
         for entry in entries {
             seq += 1;
-            let hash = digest(seq, &prev, &entry);
+            let (bytes, hash) = sealed(seq, &prev, &entry);
             let record = AuditRecord {
                 seq,
                 prev: std::mem::replace(&mut prev, hash.clone()),
                 entry,
                 hash,
             };
-            let bytes = serde_json::to_vec(&record)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode audit record: {e}")))?;
             writes.put(TREE, seq.to_be_bytes(), bytes);
             let e = &record.entry;
             group(&mut by_subject, e.subject.as_bytes(), seq);
@@ -540,6 +551,28 @@ mod tests {
             data: serde_json::value::to_raw_value(&serde_json::json!({"queue": "billing", "i": i}))
                 .unwrap(),
         }
+    }
+
+    #[test]
+    fn a_sealed_record_is_byte_for_byte_its_serde_encoding() {
+        let entry = AuditEntry {
+            at: 7,
+            actor: "plugin:p@1".into(),
+            kind: "routing.decision".into(),
+            subject: "c-1".into(),
+            data: serde_json::value::to_raw_value(&serde_json::json!({"a": [1, "x\"y"]})).unwrap(),
+        };
+        let (bytes, hash) = sealed(3, GENESIS, &entry);
+        let record = AuditRecord {
+            seq: 3,
+            prev: GENESIS.into(),
+            entry,
+            hash,
+        };
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            serde_json::to_string(&record).unwrap()
+        );
     }
 
     #[test]
